@@ -1,0 +1,56 @@
+# ODIADEV-TTS — `make run` starts everything on one machine; `make test` runs the whole suite.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+export DJANGO_SETTINGS_MODULE ?= odiadev.settings.base
+
+.PHONY: run install migrate demo test lint format check-deploy bench clean
+
+$(VENV)/.installed: requirements/web.txt requirements/worker.txt requirements/dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements/dev.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+migrate: install
+	$(PY) manage.py migrate --noinput
+
+demo: migrate
+	@$(PY) manage.py ensure_demo
+
+# Starts the embedded Redis (unless REDIS_URL is set), Daphne (HTTP + websockets), a Celery worker and beat.
+# Ctrl-C stops them all.
+run: demo
+	@mkdir -p var
+	@echo "ODIADEV-TTS: open http://127.0.0.1:$(PORT)/  (API docs: http://127.0.0.1:$(PORT)/v1/docs)"
+	@if [ -n "$$REDIS_URL" ]; then \
+		PORT=$(PORT) $(VENV)/bin/honcho start -f Procfile; \
+	else \
+		PORT=$(PORT) $(VENV)/bin/honcho start -f Procfile.embedded; \
+	fi
+
+# The whole suite. pytest exits 5 when it collects no test, which fails this target like any other failure.
+test: install
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(PY) manage.py makemigrations --check --dry-run
+	DJANGO_SETTINGS_MODULE=odiadev.settings.production \
+	  DJANGO_SECRET_KEY=$${DJANGO_SECRET_KEY:-check-deploy-only-$$(head -c 32 /dev/urandom | base64 | tr -dc A-Za-z0-9)} \
+	  $(PY) manage.py check --deploy --fail-level WARNING
+
+format: install
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+bench: install
+	$(PY) bench/synth_latency.py $(BENCH_ARGS)
+
+clean:
+	rm -rf var/test-db.sqlite3* var/test-media .pytest_cache

@@ -1,0 +1,107 @@
+"""One error root for the whole product, and the DRF handler that renders every API error the same way.
+
+Every error a client can see is `{"error": {"code", "message", "detail"}}` with a stable `code`. Apps subclass
+`ApplicationError` with their own codes; the dashboard shows the same `message`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions as drf_exceptions
+from rest_framework import status
+from rest_framework.response import Response
+
+
+class ApplicationError(Exception):
+    """An error the client caused or must know about; `code` is stable API, `message` is for people."""
+
+    code = "application_error"
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_message = "The request could not be completed."
+
+    def __init__(self, message: str | None = None, *, code: str | None = None, detail: Any = None) -> None:
+        self.message = message or self.default_message
+        if code:
+            self.code = code
+        self.detail = detail
+        super().__init__(self.message)
+
+
+class InvalidRequest(ApplicationError):
+    code = "invalid_request"
+    default_message = "The request is not valid."
+
+
+class NotFound(ApplicationError):
+    code = "not_found"
+    status_code = status.HTTP_404_NOT_FOUND
+    default_message = "Not found."
+
+
+class ServiceUnavailable(ApplicationError):
+    code = "service_unavailable"
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_message = "The service is temporarily unavailable. Try again shortly."
+
+
+def error_body(code: str, message: str, detail: Any = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "detail": detail}}
+
+
+# DRF's own exceptions, mapped to our stable codes.
+_DRF_CODES: list[tuple[type[Exception], str, str]] = [
+    (drf_exceptions.ParseError, "malformed_json", "The request body is not valid JSON."),
+    (drf_exceptions.UnsupportedMediaType, "unsupported_media_type", "Send the body as application/json."),
+    (drf_exceptions.NotAuthenticated, "authentication_failed", "Authentication credentials were not provided."),
+    (drf_exceptions.AuthenticationFailed, "authentication_failed", "Invalid or revoked API key."),
+    (drf_exceptions.PermissionDenied, "permission_denied", "You may not do this."),
+    (drf_exceptions.NotFound, "not_found", "Not found."),
+    (drf_exceptions.MethodNotAllowed, "method_not_allowed", "Method not allowed."),
+    (drf_exceptions.NotAcceptable, "not_acceptable", "Cannot produce the requested content type."),
+    (drf_exceptions.Throttled, "rate_limited", "Too many requests."),
+    (drf_exceptions.ValidationError, "invalid_request", "The request is not valid."),
+]
+
+
+def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """Render any exception raised in an API view as our error body; unknown exceptions stay 500s."""
+    if isinstance(exc, ApplicationError):
+        return Response(error_body(exc.code, exc.message, exc.detail), status=exc.status_code)
+    if isinstance(exc, Http404):
+        exc = drf_exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = drf_exceptions.PermissionDenied()
+    elif isinstance(exc, RequestDataTooBig):
+        return Response(
+            error_body("request_too_large", "The request body is too large."),
+            status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        )
+    if not isinstance(exc, drf_exceptions.APIException):
+        return None
+    code, message = "api_error", str(exc.detail)
+    for exc_type, mapped_code, mapped_message in _DRF_CODES:
+        if isinstance(exc, exc_type):
+            code, message = mapped_code, mapped_message
+            break
+    detail = exc.detail if isinstance(exc, drf_exceptions.ValidationError) else None
+    if isinstance(exc, drf_exceptions.ParseError | drf_exceptions.AuthenticationFailed):
+        message = str(exc.detail) or message
+    response = Response(error_body(code, message, detail), status=exc.status_code)
+    if isinstance(exc, drf_exceptions.NotAuthenticated | drf_exceptions.AuthenticationFailed):
+        response["WWW-Authenticate"] = 'Bearer realm="api"'
+    if getattr(exc, "wait", None):
+        response["Retry-After"] = str(int(exc.wait))
+    return response
+
+
+def json_not_found(request, exception=None):
+    return JsonResponse(error_body("not_found", "Not found."), status=404)
+
+
+def json_server_error(request):
+    return JsonResponse(
+        error_body("internal_error", "Something went wrong on our side. It has been logged."), status=500
+    )

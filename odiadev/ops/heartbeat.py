@@ -1,0 +1,61 @@
+"""Worker heartbeats: each worker process writes what it runs to Redis every few seconds, with a short TTL.
+
+/health and /metrics read them to tell which workers are up and which engines they have loaded; a worker that dies
+simply stops refreshing its key and drops out after the TTL.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import threading
+import time
+
+from django.conf import settings
+from django_redis import get_redis_connection
+
+logger = logging.getLogger(__name__)
+
+_started_in_pid: int | None = None
+
+
+def _prefix() -> str:
+    return f"{settings.REDIS_KEY_PREFIX}:workers:"
+
+
+def heartbeat_start(*, queues: list[str], engines: list[dict]) -> None:
+    """Start the heartbeat thread of this process (once per process; safe to call again after a fork)."""
+    global _started_in_pid
+    if _started_in_pid == os.getpid():
+        return
+    _started_in_pid = os.getpid()
+    interval = settings.WORKER_HEARTBEAT_INTERVAL
+    key = f"{_prefix()}{socket.gethostname()}:{os.getpid()}"
+    info = {
+        "hostname": socket.gethostname(),
+        "pid": os.getpid(),
+        "queues": queues,
+        "engines": engines,
+        "started_at": time.time(),
+    }
+
+    def beat() -> None:
+        while True:
+            try:
+                payload = json.dumps({**info, "seen_at": time.time()})
+                get_redis_connection("default").set(key, payload, ex=interval * 3)
+            except Exception:
+                logger.warning("worker heartbeat failed", exc_info=True)
+            time.sleep(interval)
+
+    threading.Thread(target=beat, name="odiadev-heartbeat", daemon=True).start()
+
+
+def workers_alive() -> list[dict]:
+    client = get_redis_connection("default")
+    keys = list(client.scan_iter(match=f"{_prefix()}*", count=100))
+    if not keys:
+        return []
+    return [json.loads(value) for value in client.mget(keys) if value]

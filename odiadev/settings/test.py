@@ -1,0 +1,30 @@
+"""Test settings: real Redis (a private server started here unless REDIS_URL is given) and a file database.
+
+The test database must be a file (not SQLite's in-memory default) because the suite starts real Daphne and Celery
+worker processes that read and write the same rows as the test process.
+"""
+
+import os
+
+from odiadev.embedded_redis import start_private_redis
+
+if not os.environ.get("REDIS_URL"):
+    # Child processes (worker, web server) inherit the address through the environment.
+    os.environ["REDIS_URL"] = start_private_redis()
+
+from .base import *  # noqa: F403
+from .base import DATABASES, VAR_DIR
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
+
+DEBUG = False
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+MEDIA_ROOT = VAR_DIR / "test-media"
+STORAGES["default"] = {  # noqa: F405
+    "BACKEND": "django.core.files.storage.FileSystemStorage",
+    "OPTIONS": {"location": MEDIA_ROOT, "base_url": None},
+}
+REDIS_KEY_PREFIX = "odiadev-test"
+CACHES["default"]["KEY_PREFIX"] = REDIS_KEY_PREFIX  # noqa: F405
+TTS_WAIT_TIMEOUT = 20.0

@@ -1,0 +1,131 @@
+"""REST API for synthesis: /v1/tts. Thin views: parse input, call one service or selector, shape output."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.http import FileResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from odiadev.core.exceptions import InvalidRequest
+from odiadev.core.pagination import Pagination
+
+from .errors import AudioNotReady, InvalidFormat, InvalidSeed, InvalidSpeed, TextEmpty
+from .formats import OUTPUT_FORMATS
+from .selectors import job_get, job_get_for, job_list_for
+from .serializers import JobOutputSerializer, audio_token_valid
+from .services import synthesis_job_create, synthesis_job_wait
+
+# Which stable code a malformed field maps to (a wrong type is reported like a wrong value).
+_FIELD_ERRORS = {
+    "text": TextEmpty,
+    "format": InvalidFormat,
+    "speed": InvalidSpeed,
+    "seed": InvalidSeed,
+}
+
+
+def _base_url(request) -> str:
+    return request.build_absolute_uri("/").rstrip("/")
+
+
+def _job_response(request, job, http_status: int) -> Response:
+    return Response(JobOutputSerializer(job, context={"base_url": _base_url(request)}).data, status=http_status)
+
+
+class TtsApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        text = serializers.CharField(trim_whitespace=False, allow_blank=True)
+        voice_id = serializers.CharField(required=False, max_length=100)
+        format = serializers.CharField(required=False, default="wav", max_length=16)
+        speed = serializers.FloatField(required=False, default=1.0)
+        seed = serializers.IntegerField(required=False, allow_null=True, default=None)
+        wait = serializers.BooleanField(required=False, default=False)
+
+    def _validated(self, request) -> dict:
+        if not isinstance(request.data, dict):
+            raise InvalidRequest("The body must be a JSON object.")
+        serializer = self.InputSerializer(data=request.data)
+        if not serializer.is_valid():
+            for field, error_class in _FIELD_ERRORS.items():
+                if field in serializer.errors:
+                    raise error_class(detail={field: serializer.errors[field]})
+            raise InvalidRequest(detail=serializer.errors)
+        return serializer.validated_data
+
+    @extend_schema(
+        operation_id="tts_create",
+        request=InputSerializer,
+        responses={
+            202: OpenApiResponse(JobOutputSerializer, description="Queued (or, with `wait`, still running)."),
+            200: OpenApiResponse(JobOutputSerializer, description="Finished: a cache hit, or `wait` was true."),
+        },
+        description=(
+            f"Submit text for synthesis. Formats: {', '.join(OUTPUT_FORMATS)}; speed 0.5-2.0. With `wait: true` "
+            "the call blocks until the job is finished (up to a server-side timeout) and answers 200."
+        ),
+    )
+    def post(self, request):
+        data = self._validated(request)
+        job = synthesis_job_create(
+            user=request.user,
+            api_key=request.auth if hasattr(request.auth, "prefix") else None,
+            text=data["text"],
+            voice_id=data.get("voice_id") or settings.DEFAULT_VOICE_ID,
+            output_format=data["format"].lower(),
+            speed=data["speed"],
+            seed=data["seed"],
+        )
+        if data["wait"]:
+            job = synthesis_job_wait(job=job, timeout=settings.TTS_WAIT_TIMEOUT)
+        return _job_response(request, job, status.HTTP_200_OK if job.is_final else status.HTTP_202_ACCEPTED)
+
+    @extend_schema(operation_id="tts_list", responses=JobOutputSerializer(many=True))
+    def get(self, request):
+        paginator = Pagination()
+        page = paginator.paginate_queryset(job_list_for(user=request.user), request, view=self)
+        data = JobOutputSerializer(page, many=True, context={"base_url": _base_url(request)}).data
+        return paginator.get_paginated_response(data)
+
+
+class TtsDetailApi(APIView):
+    @extend_schema(operation_id="tts_retrieve", responses=JobOutputSerializer)
+    def get(self, request, job_id):
+        return _job_response(request, job_get_for(user=request.user, job_id=job_id), status.HTTP_200_OK)
+
+
+class TtsAudioApi(APIView):
+    """The audio bytes: for the owner (API key or session), or for anyone holding a valid signed link."""
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        operation_id="tts_audio",
+        parameters=[OpenApiParameter("token", OpenApiTypes.STR, description="Signed token from `audio_url`.")],
+        responses={(200, "audio/*"): OpenApiTypes.BINARY},
+    )
+    def get(self, request, job_id):
+        token = request.query_params.get("token")
+        if token and audio_token_valid(token, job_id, max_age=settings.TTS_AUDIO_URL_TTL):
+            job = job_get(job_id=job_id)
+        elif request.user is not None and request.user.is_authenticated:
+            job = job_get_for(user=request.user, job_id=job_id)
+        elif token:
+            raise InvalidRequest("The audio link has expired or is invalid.", code="audio_link_invalid")
+        else:
+            self.permission_denied(request)
+        if not job.audio:
+            raise AudioNotReady()
+        fmt = OUTPUT_FORMATS[job.output_format]
+        response = FileResponse(
+            default_storage.open(job.audio.name, "rb"),
+            content_type=fmt.content_type,
+            filename=f"{job.id}.{fmt.extension}",
+        )
+        response["Cache-Control"] = "private, max-age=3600"
+        return response

@@ -1,0 +1,81 @@
+"""The synthesis cache: an identical request is answered from stored audio with no engine work.
+
+The key covers every parameter that changes the audio. The index (key -> the job whose audio answers it) lives in
+Redis under its own prefix, so an operator can clear it without touching anything else in Redis; the audio itself
+stays in storage with the job that made it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import unicodedata
+import uuid
+
+from django.conf import settings
+from django.core.cache import cache
+
+_WHITESPACE = re.compile(r"\s+")
+CACHE_NAMESPACE = "synth"
+CACHE_KEY_VERSION = 1
+
+
+def normalize_text(text: str) -> str:
+    """Unicode NFC with whitespace runs collapsed to one space and the ends trimmed."""
+    return _WHITESPACE.sub(" ", unicodedata.normalize("NFC", text)).strip()
+
+
+def cache_key_for(
+    *,
+    text: str,
+    voice_id: str,
+    voice_version: int,
+    engine: str,
+    model_id: str,
+    model_revision: str,
+    speed: float,
+    output_format: str,
+    sample_rate: int,
+    seed: int | None,
+    watermark: bool,
+) -> str:
+    """SHA-256 over a canonical JSON of every parameter that changes the audio. `text` must be normalised."""
+    material = {
+        "v": CACHE_KEY_VERSION,
+        "text": text,
+        "voice_id": voice_id,
+        "voice_version": voice_version,
+        "engine": engine,
+        "model_id": model_id,
+        "model_revision": model_revision,
+        "speed": round(float(speed), 3),
+        "format": output_format,
+        "sample_rate": sample_rate,
+        "seed": seed,
+        "watermark": bool(watermark),
+    }
+    canonical = json.dumps(material, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _entry(cache_key: str) -> str:
+    return f"{CACHE_NAMESPACE}:{cache_key}"
+
+
+def cache_lookup(cache_key: str) -> uuid.UUID | None:
+    value = cache.get(_entry(cache_key))
+    return uuid.UUID(value) if value else None
+
+
+def cache_store(cache_key: str, job_id: uuid.UUID) -> None:
+    cache.set(_entry(cache_key), str(job_id), timeout=settings.TTS_CACHE_TTL)
+
+
+def cache_forget(cache_key: str) -> None:
+    cache.delete(_entry(cache_key))
+
+
+def cache_clear() -> int:
+    """Delete every synthesis cache entry (and nothing else); return how many there were."""
+    return cache.delete_pattern(f"{CACHE_NAMESPACE}:*")

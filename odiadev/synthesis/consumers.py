@@ -1,0 +1,42 @@
+"""Websocket consumer: pushes `job.updated` events for the connected user's jobs, and only theirs."""
+
+from __future__ import annotations
+
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from .events import jobs_group_for
+
+# Application close codes (4000-4999): 4401 mirrors HTTP 401.
+CLOSE_UNAUTHENTICATED = 4401
+
+
+def _base_url(scope) -> str:
+    host = dict(scope.get("headers", [])).get(b"host", b"").decode("latin-1")
+    scheme = "https" if scope.get("scheme") == "wss" else "http"
+    return f"{scheme}://{host}" if host else ""
+
+
+class JobsConsumer(AsyncJsonWebsocketConsumer):
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        self.group = jobs_group_for(user.pk)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+        await self.send_json({"type": "hello", "user": str(user.public_id)})
+
+    async def disconnect(self, code: int) -> None:
+        if getattr(self, "group", None):
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive_json(self, content, **kwargs) -> None:
+        if isinstance(content, dict) and content.get("type") == "ping":
+            await self.send_json({"type": "pong"})
+
+    async def job_updated(self, event: dict) -> None:
+        job = dict(event["job"])
+        if job.get("audio_url", "") and job["audio_url"].startswith("/"):
+            job["audio_url"] = _base_url(self.scope) + job["audio_url"]
+        await self.send_json({"type": "job.updated", "job": job})

@@ -1,0 +1,42 @@
+"""Synthesis errors with stable codes."""
+
+from rest_framework import status
+
+from odiadev.core.exceptions import ApplicationError
+
+
+class TextEmpty(ApplicationError):
+    code = "text_empty"
+    default_message = "Text is empty. Send the text to speak in `text`."
+
+
+class TextTooLong(ApplicationError):
+    code = "text_too_long"
+    default_message = "Text is too long."
+
+
+class InvalidFormat(ApplicationError):
+    code = "invalid_format"
+    default_message = "Unsupported audio format."
+
+
+class InvalidSpeed(ApplicationError):
+    code = "invalid_speed"
+    default_message = "Speed must be a number from 0.5 to 2.0."
+
+
+class InvalidSeed(ApplicationError):
+    code = "invalid_seed"
+    default_message = "Seed must be an integer from 0 to 4294967295."
+
+
+class JobNotFound(ApplicationError):
+    code = "not_found"
+    status_code = status.HTTP_404_NOT_FOUND
+    default_message = "Job not found."
+
+
+class AudioNotReady(ApplicationError):
+    code = "audio_not_ready"
+    status_code = status.HTTP_409_CONFLICT
+    default_message = "The job has no audio yet. Wait for status `succeeded`."

@@ -1,0 +1,97 @@
+"""Worker side of synthesis: loads the engines once per process and turns a claimed job into stored audio.
+
+Only worker processes import this module (through tasks); it is the one place where the Django apps meet
+`speech/`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.utils.module_loading import import_string
+
+from speech.audio import concatenate, encode
+from speech.engines.base import Engine, SynthesisRequest
+from speech.errors import EngineError, TransientEngineError
+
+from .models import JobStatus, SynthesisJob, audio_upload_to
+from .services import synthesis_job_claim, synthesis_job_fail, synthesis_job_succeed
+
+logger = logging.getLogger(__name__)
+
+_engines: dict[str, Engine] = {}
+_engines_lock = threading.Lock()
+
+
+def engine_get(name: str) -> Engine:
+    """The process-wide instance of engine `name`, loaded on first use."""
+    with _engines_lock:
+        if name not in _engines:
+            engine = import_string(settings.SPEECH_ENGINES[name])()
+            engine.load()
+            _engines[name] = engine
+        return _engines[name]
+
+
+def engines_warm() -> list[dict]:
+    """Load the engines this worker serves (at process start, so the first job does not pay for it)."""
+    names = settings.SPEECH_WARM_ENGINES or list(settings.SPEECH_ENGINES)
+    loaded = []
+    for name in names:
+        engine = engine_get(name)
+        loaded.append({"name": name, "model_id": engine.model_id, "model_revision": engine.model_revision})
+    return loaded
+
+
+class JobRetry(Exception):
+    """A transient failure: the job went back to queued and the task should retry later."""
+
+
+def synthesis_job_execute(*, job_id: uuid.UUID | str) -> str:
+    """Run one job end to end; returns what happened. Safe to call twice: the second call does nothing."""
+    job = synthesis_job_claim(job_id=job_id)
+    if job is None:
+        return "skipped"
+    try:
+        engine = engine_get(job.engine)
+        started = time.perf_counter()
+        chunks = engine.synthesize(
+            SynthesisRequest(text=job.text, voice=job.engine_voice, speed=job.speed, seed=job.seed)
+        )
+        samples, rate = concatenate(chunks)
+        engine_seconds = time.perf_counter() - started
+        if samples.size == 0:
+            raise EngineError("the engine produced no audio for this text")
+        data = encode(samples, rate, job.output_format, target_rate=job.sample_rate)
+    except TransientEngineError as exc:
+        raise JobRetry(str(exc)) from exc
+    except EngineError as exc:
+        synthesis_job_fail(job_id=job.id, code=exc.code, message=str(exc))
+        return "failed"
+
+    name = audio_upload_to(job, "")
+    # The name is the job's own, so an earlier attempt's file is replaced, never duplicated.
+    if default_storage.exists(name):
+        default_storage.delete(name)
+    stored_name = default_storage.save(name, ContentFile(data))
+    recorded = synthesis_job_succeed(
+        job=job,
+        audio_name=stored_name,
+        audio_bytes=len(data),
+        duration=len(samples) / rate,
+        engine_seconds=engine_seconds,
+    )
+    if not recorded:
+        # Cancelled (or retaken) while we worked: drop the file unless a live row points to it.
+        current = SynthesisJob.objects.filter(pk=job.pk).values_list("status", "audio").first()
+        if current is None or current != (JobStatus.SUCCEEDED, stored_name):
+            default_storage.delete(stored_name)
+        return "discarded"
+    logger.info("job %s succeeded in %.2fs engine time", job.id, engine_seconds)
+    return "succeeded"

@@ -1,0 +1,300 @@
+"""Writes for synthesis jobs: submit, state transitions, waiting, sweeping.
+
+Everything here is safe to import in a web process: the engines run in `runner.py`, on workers only. Work is sent
+to workers by task name after the transaction that created the job commits.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from odiadev.ops.metrics import counter_inc, histogram_observe
+from odiadev.voices.selectors import voice_get_for
+
+from .cache import cache_forget, cache_key_for, cache_lookup, cache_store, normalize_text
+from .errors import InvalidFormat, InvalidSeed, InvalidSpeed, TextEmpty, TextTooLong
+from .events import job_event_send
+from .formats import OUTPUT_FORMATS, output_sample_rate
+from .models import FINAL_STATUSES, JobStatus, SynthesisJob
+
+logger = logging.getLogger(__name__)
+
+RUN_JOB_TASK = "synthesis.run_job"
+SPEED_MIN, SPEED_MAX = 0.5, 2.0
+SEED_MAX = 2**32 - 1
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Submit
+# ---------------------------------------------------------------------------------------------------------------
+def _check_request(*, text: str, output_format: str, speed: float, seed: int | None) -> str:
+    normalized = normalize_text(text)
+    if not normalized:
+        raise TextEmpty()
+    limit = settings.TTS_MAX_TEXT_CHARS
+    if len(normalized) > limit:
+        raise TextTooLong(
+            f"Text is {len(normalized)} characters; the limit is {limit}. Split it into several requests.",
+            detail={"characters": len(normalized), "max_characters": limit},
+        )
+    if output_format not in OUTPUT_FORMATS:
+        raise InvalidFormat(
+            f"Format {output_format!r} is not supported. Use one of: {', '.join(OUTPUT_FORMATS)}.",
+            detail={"supported": list(OUTPUT_FORMATS)},
+        )
+    if not SPEED_MIN <= speed <= SPEED_MAX:
+        raise InvalidSpeed(detail={"min": SPEED_MIN, "max": SPEED_MAX})
+    if seed is not None and not 0 <= seed <= SEED_MAX:
+        raise InvalidSeed()
+    return normalized
+
+
+def _watermark_required(*, user) -> bool:
+    # The watermark arrives with provenance (free-plan audio); until then no audio carries one, and the flag is
+    # already part of the cache key so that marked and unmarked audio never answer each other.
+    return False
+
+
+def synthesis_job_create(
+    *,
+    user,
+    api_key=None,
+    text: str,
+    voice_id: str,
+    output_format: str = "wav",
+    speed: float = 1.0,
+    seed: int | None = None,
+) -> SynthesisJob:
+    """Create a job: answered at once from the cache when an identical request has audio, else queued."""
+    normalized = _check_request(text=text, output_format=output_format, speed=speed, seed=seed)
+    voice = voice_get_for(user=user, voice_id=voice_id)
+    sample_rate = output_sample_rate(output_format, voice.sample_rate)
+    watermark = _watermark_required(user=user)
+    cache_key = cache_key_for(
+        text=normalized,
+        voice_id=voice.id,
+        voice_version=voice.version,
+        engine=voice.engine,
+        model_id=voice.model_id,
+        model_revision=voice.model_revision,
+        speed=speed,
+        output_format=output_format,
+        sample_rate=sample_rate,
+        seed=seed,
+        watermark=watermark,
+    )
+    now = timezone.now()
+    job = SynthesisJob(
+        user=user,
+        api_key=api_key,
+        text=normalized,
+        characters=len(normalized),
+        voice_id=voice.id,
+        voice_version=voice.version,
+        engine=voice.engine,
+        engine_voice=voice.engine_voice,
+        model_id=voice.model_id,
+        model_revision=voice.model_revision,
+        output_format=output_format,
+        sample_rate=sample_rate,
+        speed=speed,
+        seed=seed,
+        watermark=watermark,
+        cache_key=cache_key,
+        queued_at=now,
+    )
+    source = _cached_source(cache_key)
+    with transaction.atomic():
+        if source is not None:
+            job.cached = True
+            job.source_job = source
+            job.status = JobStatus.SUCCEEDED
+            job.audio = source.audio.name
+            job.audio_bytes = source.audio_bytes
+            job.duration_seconds = source.duration_seconds
+            job.engine_seconds = 0.0
+            job.started_at = job.finished_at = now
+            job.save()
+        else:
+            job.enqueued_at = now
+            job.save()
+            transaction.on_commit(lambda: synthesis_job_enqueue(job_id=job.id))
+        job_event_send(job)
+    counter_inc("odiadev_cache_hits" if source is not None else "odiadev_cache_misses")
+    if source is not None:
+        counter_inc("odiadev_jobs_finished", {"status": JobStatus.SUCCEEDED})
+    return job
+
+
+def _cached_source(cache_key: str) -> SynthesisJob | None:
+    """The succeeded job whose audio answers `cache_key`, or None. A stale index entry is dropped."""
+    try:
+        source_id = cache_lookup(cache_key)
+    except Exception:  # the cache is an optimisation: with Redis away we synthesize instead
+        logger.warning("synthesis cache unavailable", exc_info=True)
+        return None
+    if source_id is None:
+        return None
+    source = (
+        SynthesisJob.objects.filter(pk=source_id, status=JobStatus.SUCCEEDED, cache_key=cache_key)
+        .exclude(audio="")
+        .first()
+    )
+    if source is None:
+        cache_forget(cache_key)
+    return source
+
+
+def synthesis_job_enqueue(*, job_id: uuid.UUID) -> bool:
+    """Send the job's task message. Call only after the job row is committed; a failure is left to the sweeper."""
+    from odiadev.celery import app
+
+    try:
+        app.send_task(RUN_JOB_TASK, args=[str(job_id)])
+    except Exception:
+        logger.exception("could not enqueue job %s; the sweeper will retry", job_id)
+        SynthesisJob.objects.filter(pk=job_id, status=JobStatus.QUEUED).update(enqueued_at=None)
+        return False
+    return True
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Transitions (called by the worker). Each is one conditional UPDATE, so a duplicate delivery changes nothing.
+# ---------------------------------------------------------------------------------------------------------------
+def _stale_running_cutoff():
+    # A running job older than the task's hard time limit has certainly lost its worker.
+    return timezone.now() - timedelta(seconds=settings.TTS_JOB_TIME_LIMIT + 60)
+
+
+def synthesis_job_claim(*, job_id: uuid.UUID) -> SynthesisJob | None:
+    """Move a queued (or abandoned running) job to running for this attempt; None if there is nothing to do."""
+    now = timezone.now()
+    claimable = Q(status=JobStatus.QUEUED) | Q(status=JobStatus.RUNNING, started_at__lt=_stale_running_cutoff())
+    claimed = SynthesisJob.objects.filter(claimable, pk=job_id).update(
+        status=JobStatus.RUNNING, started_at=now, attempts=F("attempts") + 1, updated_at=now
+    )
+    if not claimed:
+        return None
+    job = SynthesisJob.objects.select_related("user").get(pk=job_id)
+    job_event_send(job)
+    return job
+
+
+def synthesis_job_succeed(
+    *, job: SynthesisJob, audio_name: str, audio_bytes: int, duration: float, engine_seconds: float
+) -> bool:
+    """Record the audio of the attempt `job` (as claimed); False if the job was meanwhile cancelled or retaken."""
+    now = timezone.now()
+    with transaction.atomic():
+        updated = SynthesisJob.objects.filter(pk=job.pk, status=JobStatus.RUNNING, attempts=job.attempts).update(
+            status=JobStatus.SUCCEEDED,
+            audio=audio_name,
+            audio_bytes=audio_bytes,
+            duration_seconds=duration,
+            engine_seconds=engine_seconds,
+            finished_at=now,
+            error_code="",
+            error_message="",
+            updated_at=now,
+        )
+        if not updated:
+            return False
+        job.refresh_from_db()
+        job_event_send(job)
+    cache_store(job.cache_key, job.id)
+    _record_finished(job)
+    counter_inc("odiadev_engine_runs", {"engine": job.engine})
+    histogram_observe("odiadev_job_engine_seconds", engine_seconds, {"engine": job.engine})
+    return True
+
+
+def synthesis_job_fail(*, job_id: uuid.UUID, code: str, message: str) -> bool:
+    """Mark a job that is not final as failed with a stable error code."""
+    now = timezone.now()
+    with transaction.atomic():
+        updated = (
+            SynthesisJob.objects.filter(pk=job_id)
+            .exclude(status__in=FINAL_STATUSES)
+            .update(status=JobStatus.FAILED, error_code=code, error_message=message, finished_at=now, updated_at=now)
+        )
+        if not updated:
+            return False
+        job = SynthesisJob.objects.get(pk=job_id)
+        job_event_send(job)
+    _record_finished(job)
+    return True
+
+
+def synthesis_job_requeue(*, job: SynthesisJob) -> bool:
+    """Put the running attempt `job` back in the queue (for a retry after a transient error)."""
+    now = timezone.now()
+    with transaction.atomic():
+        updated = SynthesisJob.objects.filter(pk=job.pk, status=JobStatus.RUNNING, attempts=job.attempts).update(
+            status=JobStatus.QUEUED, started_at=None, enqueued_at=now, updated_at=now
+        )
+        if updated:
+            job.refresh_from_db()
+            job_event_send(job)
+    return bool(updated)
+
+
+def _record_finished(job: SynthesisJob) -> None:
+    counter_inc("odiadev_jobs_finished", {"status": job.status})
+    if job.latency_seconds is not None:
+        histogram_observe(
+            "odiadev_job_latency_seconds",
+            job.latency_seconds,
+            {"engine": job.engine, "voice_kind": "builtin", "status": job.status},
+        )
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Waiting and sweeping
+# ---------------------------------------------------------------------------------------------------------------
+def synthesis_job_wait(*, job: SynthesisJob, timeout: float) -> SynthesisJob:
+    """Block until the job is final or `timeout` seconds pass; return the freshest row either way."""
+    deadline = time.monotonic() + timeout
+    delay = 0.02
+    while not job.is_final and time.monotonic() < deadline:
+        time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+        delay = min(delay * 1.5, 0.25)
+        job.refresh_from_db()
+    return job
+
+
+def synthesis_jobs_sweep() -> dict[str, int]:
+    """Find jobs whose task was lost (broker restarted, worker killed) and send them again, or fail them."""
+    now = timezone.now()
+    requeue_before = now - timedelta(seconds=settings.TTS_REQUEUE_AFTER)
+    lost_queued = list(
+        SynthesisJob.objects.filter(status=JobStatus.QUEUED)
+        .filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=requeue_before))
+        .values_list("pk", flat=True)[:500]
+    )
+    resent = 0
+    for job_id in lost_queued:
+        # Mark first, then send: a crash in between leaves a job the next sweep finds again.
+        if SynthesisJob.objects.filter(pk=job_id, status=JobStatus.QUEUED).update(enqueued_at=now):
+            resent += synthesis_job_enqueue(job_id=job_id)
+
+    abandoned = SynthesisJob.objects.filter(status=JobStatus.RUNNING, started_at__lt=_stale_running_cutoff())
+    failed = 0
+    for job_id in abandoned.filter(attempts__gte=settings.TTS_JOB_MAX_ATTEMPTS).values_list("pk", flat=True):
+        failed += synthesis_job_fail(
+            job_id=job_id, code="worker_lost", message="The worker running this job stopped; it was not retried."
+        )
+    retry_ids = list(abandoned.filter(attempts__lt=settings.TTS_JOB_MAX_ATTEMPTS).values_list("pk", flat=True))
+    for job_id in retry_ids:
+        if SynthesisJob.objects.filter(pk=job_id, status=JobStatus.RUNNING).update(
+            status=JobStatus.QUEUED, started_at=None, enqueued_at=now
+        ):
+            resent += synthesis_job_enqueue(job_id=job_id)
+    return {"resent": resent, "failed": failed}

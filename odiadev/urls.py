@@ -1,0 +1,32 @@
+"""URL map: dashboard pages, the /v1 API, docs, health, metrics and the admin."""
+
+from django.contrib import admin
+from django.urls import include, path
+from django_prometheus.exports import ExportToDjangoView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from odiadev.ops import views as ops_views
+from odiadev.synthesis import apis as synthesis_apis
+from odiadev.voices import apis as voices_apis
+
+api_patterns = [
+    path("voices", voices_apis.VoiceListApi.as_view(), name="voices"),
+    path("tts", synthesis_apis.TtsApi.as_view(), name="tts"),
+    path("tts/<uuid:job_id>", synthesis_apis.TtsDetailApi.as_view(), name="tts-detail"),
+    path("tts/<uuid:job_id>/audio", synthesis_apis.TtsAudioApi.as_view(), name="tts-audio"),
+    path("schema", SpectacularAPIView.as_view(), name="schema"),
+    path("docs", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+]
+
+urlpatterns = [
+    path("v1/", include((api_patterns, "api"))),
+    path("health/live", ops_views.health_live, name="health-live"),
+    path("health", ops_views.health, name="health"),
+    path("metrics", ExportToDjangoView, name="metrics"),
+    path("admin/", admin.site.urls),
+    path("", include("odiadev.accounts.urls")),
+    path("", include("odiadev.synthesis.urls")),
+]
+
+handler404 = "odiadev.core.views.not_found"
+handler500 = "odiadev.core.views.server_error"

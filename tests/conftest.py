@@ -1,0 +1,186 @@
+"""Fixtures shared by the suite: users and keys, API clients, and the real stack (Daphne + Celery worker)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+import httpx
+import pytest
+from django.conf import settings
+from django_redis import get_redis_connection
+from rest_framework.test import APIClient
+
+from odiadev.accounts.services import api_key_create
+from odiadev.synthesis.cache import cache_clear
+from tests.factories import UserFactory
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def _clean_media_and_cache():
+    """Each test starts with an empty media folder and no synthesis cache or metrics in Redis.
+
+    Only our own keys go: the broker's queues and the workers' heartbeats share this Redis and must stay.
+    """
+    shutil.rmtree(settings.MEDIA_ROOT, ignore_errors=True)
+    Path(settings.MEDIA_ROOT).mkdir(parents=True, exist_ok=True)
+    cache_clear()
+    redis = get_redis_connection("default")
+    for key in redis.scan_iter(f"{settings.REDIS_KEY_PREFIX}:metrics:*"):
+        redis.delete(key)
+
+
+@pytest.fixture
+def user(db):
+    return UserFactory()
+
+
+@pytest.fixture
+def other_user(db):
+    return UserFactory()
+
+
+@pytest.fixture
+def issued_key(user):
+    return api_key_create(user=user, name="test")
+
+
+@pytest.fixture
+def api(issued_key):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {issued_key.secret}")
+    return client
+
+
+# ------------------------------------------------------------------------------------------------------------
+# The real stack: Daphne (HTTP + websockets) and a Celery worker, as separate processes on the test database.
+# ------------------------------------------------------------------------------------------------------------
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _database_url(settings_dict: dict) -> str:
+    if settings_dict["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{settings_dict['NAME']}"
+    auth = quote(settings_dict["USER"] or "", safe="")
+    if settings_dict.get("PASSWORD"):
+        auth += ":" + quote(settings_dict["PASSWORD"], safe="")
+    host = settings_dict.get("HOST") or "localhost"
+    port = f":{settings_dict['PORT']}" if settings_dict.get("PORT") else ""
+    return f"postgres://{auth}@{host}{port}/{settings_dict['NAME']}"
+
+
+@dataclass
+class Stack:
+    base_url: str
+    ws_url: str
+    log_dir: Path
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {p.name}\n{p.read_text()[-4000:]}" for p in sorted(self.log_dir.glob("*.log")))
+
+
+def _start(name: str, command: list[str], env: dict, log_dir: Path) -> subprocess.Popen:
+    log = (log_dir / f"{name}.log").open("w")
+    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def _wait_for(predicate, timeout: float, what: str, procs: list[subprocess.Popen], stack: Stack) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for proc in procs:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{what}: a process exited with {proc.returncode}\n{stack.logs()}")
+        try:
+            if predicate():
+                return
+        except Exception:  # noqa: S110 - not up yet
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{what} not ready after {timeout}s\n{stack.logs()}")
+
+
+@pytest.fixture(scope="session")
+def stack(django_db_setup, django_db_blocker, tmp_path_factory):
+    from django.db import connection
+
+    from odiadev.ops.heartbeat import workers_alive
+
+    port = _free_port()
+    log_dir = tmp_path_factory.mktemp("stack-logs")
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "odiadev.settings.test",
+        "DATABASE_URL": _database_url(connection.settings_dict),
+        "REDIS_URL": settings.REDIS_URL,
+        "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+        "WORKER_HEARTBEAT_INTERVAL": "1",
+        "PYTHONUNBUFFERED": "1",
+    }
+    bin_dir = Path(sys.executable).parent
+    stack = Stack(base_url=f"http://127.0.0.1:{port}", ws_url=f"ws://127.0.0.1:{port}", log_dir=log_dir)
+    procs = [
+        _start(
+            "daphne",
+            [str(bin_dir / "daphne"), "-b", "127.0.0.1", "-p", str(port), "odiadev.asgi:application"],
+            env,
+            log_dir,
+        ),
+        _start(
+            "worker",
+            [
+                str(bin_dir / "celery"),
+                "-A",
+                "odiadev",
+                "worker",
+                "-Q",
+                "synth,default",
+                "--concurrency",
+                "1",
+                "--loglevel",
+                "INFO",
+                "--without-gossip",
+                "--without-mingle",
+                "-n",
+                f"test-{port}@%h",
+            ],
+            env,
+            log_dir,
+        ),
+    ]
+    try:
+        _wait_for(
+            lambda: httpx.get(f"{stack.base_url}/health/live", timeout=1).status_code == 200,
+            30,
+            "daphne",
+            procs,
+            stack,
+        )
+        with django_db_blocker.unblock():
+            _wait_for(lambda: len(workers_alive()) > 0, 60, "celery worker", procs, stack)
+        yield stack
+    finally:
+        for proc in procs:
+            _stop(proc)
