@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from odiadev.core.exceptions import error_body
+
 from .events import jobs_group_for
 
 # Application close codes (4000-4999): 4401 mirrors HTTP 401.
 CLOSE_UNAUTHENTICATED = 4401
+_UNAUTHENTICATED = ("authentication_failed", "Send a valid API key (?api_key= or Authorization) or log in.")
 
 
 def _base_url(scope) -> str:
@@ -20,6 +23,10 @@ class JobsConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
+            # Accept, explain, close: a browser cannot read the HTTP status of a refused handshake, but it can
+            # read this message and the close code.
+            await self.accept()
+            await self.send_json({"type": "error", "error": error_body(*_UNAUTHENTICATED)["error"]})
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
         self.group = jobs_group_for(user.pk)

