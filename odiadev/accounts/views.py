@@ -29,15 +29,24 @@ def signup(request):
     return render(request, "accounts/signup.html", {"form": form})
 
 
+_ISSUED_SESSION_KEY = "api_key_just_issued"
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def api_keys(request):
-    issued = None
     form = ApiKeyCreateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         issued = api_key_create(user=request.user, name=form.cleaned_data["name"])
-        form = ApiKeyCreateForm()
-    context = {"keys": api_key_list_for(user=request.user), "issued": issued, "form": form}
+        # Post/redirect/get, so that reloading the page cannot issue a second key. The secret rides in the
+        # session for exactly one page view and is removed as it is shown.
+        request.session[_ISSUED_SESSION_KEY] = {"secret": issued.secret, "name": issued.api_key.name}
+        return redirect("api-keys")
+    context = {
+        "keys": api_key_list_for(user=request.user),
+        "issued": request.session.pop(_ISSUED_SESSION_KEY, None),
+        "form": form,
+    }
     return render(request, "accounts/api_keys.html", context)
 
 

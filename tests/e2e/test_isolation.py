@@ -51,7 +51,9 @@ def test_other_users_job_audio_and_events_are_invisible(stack, alice, bob):
 
 def test_websocket_without_credentials_or_with_bad_key_is_closed(stack, alice):
     _, alice_key = alice
-    for url in (f"{stack.ws_url}/ws/jobs/", f"{stack.ws_url}/ws/jobs/?api_key=odk_bad_key"):
+    tampered = alice_key[:-4] + ("AAAA" if not alice_key.endswith("AAAA") else "BBBB")
+    urls = [f"{stack.ws_url}/ws/jobs/", f"{stack.ws_url}/ws/jobs/?api_key=odk_bad_key"]
+    for url in [*urls, f"{stack.ws_url}/ws/jobs/?api_key={tampered}"]:
         with connect(url, open_timeout=10) as ws:
             messages = drain(ws, 2.0)
             assert [m["error"]["code"] for m in messages] == ["authentication_failed"]
