@@ -4,7 +4,7 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
-export DJANGO_SETTINGS_MODULE ?= odiadev.settings.base
+EMBEDDED_REDIS_PORT ?= 6379
 
 .PHONY: run install migrate demo test lint format check-deploy bench clean
 
@@ -30,6 +30,7 @@ run: demo
 	@if [ -n "$$REDIS_URL" ]; then \
 		PORT=$(PORT) $(VENV)/bin/honcho start -f Procfile; \
 	else \
+		REDIS_URL=redis://127.0.0.1:$(EMBEDDED_REDIS_PORT)/0 EMBEDDED_REDIS_PORT=$(EMBEDDED_REDIS_PORT) \
 		PORT=$(PORT) $(VENV)/bin/honcho start -f Procfile.embedded; \
 	fi
 

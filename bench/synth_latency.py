@@ -1,0 +1,147 @@
+"""Synthesis latency benchmark against a running server (`make run`, or any deployment).
+
+N requests of a 200-character text at concurrency C. For each job it measures end-to-end latency from submit to
+the `succeeded` event on the websocket, and splits it into engine seconds (reported by the job) and platform
+overhead (everything else: HTTP, queueing, encoding, storage, events). Then it repeats the same texts, which are
+now cache hits, and measures their HTTP latency and throughput.
+
+    python bench/synth_latency.py --api-key odk_... [--base-url http://127.0.0.1:8000] [-n 20] [-c 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+from websockets.sync.client import connect
+
+WORDS = (
+    "amber river quiet morning signal garden silver window harbor paper lantern meadow engine copper valley thunder",
+    "pocket orbit canvas velvet marble island forest winter summer beacon crystal falcon",
+)
+WORDS = " ".join(WORDS).split()
+
+
+def text_of_200_chars(index: int, salt: str) -> str:
+    words, i = [f"Request {index} of run {salt}."], index
+    while len(" ".join(words)) < 200:
+        words.append(WORDS[i % len(WORDS)])
+        i = i * 7 + 3
+    text = " ".join(words)[:199].rstrip()
+    return text + "."
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    k = (len(ordered) - 1) * p / 100
+    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+
+
+class EventListener(threading.Thread):
+    """Records when each job's final event arrives, and the job it carried."""
+
+    def __init__(self, ws_url: str) -> None:
+        super().__init__(daemon=True)
+        self.ws_url = ws_url
+        self.final: dict[str, tuple[float, dict]] = {}
+        self.ready = threading.Event()
+        self.cond = threading.Condition()
+        self.stop = False
+
+    def run(self) -> None:
+        with connect(self.ws_url, open_timeout=10, max_size=None) as ws:
+            self.ready.set()
+            while not self.stop:
+                try:
+                    message = json.loads(ws.recv(timeout=0.5))
+                except TimeoutError:
+                    continue
+                if message.get("type") == "job.updated" and message["job"]["status"] in {"succeeded", "failed"}:
+                    with self.cond:
+                        self.final[message["job"]["id"]] = (time.perf_counter(), message["job"])
+                        self.cond.notify_all()
+
+    def wait_for(self, job_id: str, timeout: float) -> tuple[float, dict]:
+        with self.cond:
+            if not self.cond.wait_for(lambda: job_id in self.final, timeout=timeout):
+                raise TimeoutError(f"job {job_id} not finished in {timeout}s")
+            return self.final[job_id]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--base-url", default=os.environ.get("ODIADEV_BASE_URL", "http://127.0.0.1:8000"))
+    parser.add_argument("--api-key", default=os.environ.get("ODIADEV_API_KEY"))
+    parser.add_argument("-n", "--requests", type=int, default=20)
+    parser.add_argument("-c", "--concurrency", type=int, default=2)
+    parser.add_argument("--format", default="mp3")
+    parser.add_argument("--voice", default="joe")
+    args = parser.parse_args()
+    if not args.api_key:
+        parser.error("--api-key (or ODIADEV_API_KEY) is required")
+
+    headers = {"Authorization": f"Bearer {args.api_key}"}
+    ws_url = args.base_url.replace("http", "ws", 1) + f"/ws/jobs/?api_key={args.api_key}"
+    listener = EventListener(ws_url)
+    listener.start()
+    listener.ready.wait(10)
+    salt = uuid.uuid4().hex[:6]
+    texts = [text_of_200_chars(i, salt) for i in range(args.requests)]
+    client = httpx.Client(base_url=args.base_url, headers=headers, timeout=120)
+
+    def synthesize(text: str) -> dict:
+        started = time.perf_counter()
+        response = client.post("/v1/tts", json={"text": text, "voice_id": args.voice, "format": args.format})
+        response.raise_for_status()
+        finished, job = listener.wait_for(response.json()["id"], timeout=600)
+        return {"latency": finished - started, "engine": job["engine_seconds"] or 0.0, "status": job["status"]}
+
+    wall = time.perf_counter()
+    with ThreadPoolExecutor(args.concurrency) as pool:
+        results = list(pool.map(synthesize, texts))
+    wall = time.perf_counter() - wall
+
+    def hit(text: str) -> float:
+        started = time.perf_counter()
+        response = client.post("/v1/tts", json={"text": text, "voice_id": args.voice, "format": args.format})
+        response.raise_for_status()
+        assert response.json()["cached"], "expected a cache hit"
+        return time.perf_counter() - started
+
+    hit_wall = time.perf_counter()
+    with ThreadPoolExecutor(args.concurrency) as pool:
+        hits = list(pool.map(hit, texts))
+    hit_wall = time.perf_counter() - hit_wall
+    listener.stop = True
+
+    latencies = [r["latency"] for r in results]
+    engine = [r["engine"] for r in results]
+    overhead = [r["latency"] - r["engine"] for r in results]
+    failed = sum(r["status"] != "succeeded" for r in results)
+    print(f"server {args.base_url}  requests {args.requests}  concurrency {args.concurrency}  format {args.format}")
+    print(f"text length {len(texts[0])} characters; failed jobs: {failed}")
+    print(
+        f"end-to-end latency (submit -> succeeded event): p50 {percentile(latencies, 50):.3f}s  "
+        f"p95 {percentile(latencies, 95):.3f}s  max {max(latencies):.3f}s"
+    )
+    print(
+        f"engine seconds per job: p50 {percentile(engine, 50):.3f}s  mean {statistics.mean(engine):.3f}s; "
+        f"platform overhead: p50 {percentile(overhead, 50):.3f}s  p95 {percentile(overhead, 95):.3f}s"
+    )
+    print(f"synthesis throughput: {args.requests / wall:.2f} jobs/s")
+    print(
+        f"cache hits: p50 {percentile(hits, 50) * 1000:.1f} ms  p95 {percentile(hits, 95) * 1000:.1f} ms  "
+        f"{len(hits) / hit_wall:.1f} requests/s"
+    )
+
+
+if __name__ == "__main__":
+    main()
