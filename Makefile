@@ -28,10 +28,10 @@ run: demo
 	@mkdir -p var
 	@echo "ODIADEV-TTS: open http://127.0.0.1:$(PORT)/  (API docs: http://127.0.0.1:$(PORT)/v1/docs)"
 	@if [ -n "$$REDIS_URL" ]; then \
-		PORT=$(PORT) $(VENV)/bin/honcho start -f Procfile; \
+		WEB_PORT=$(PORT) $(VENV)/bin/honcho start -f Procfile; \
 	else \
 		REDIS_URL=redis://127.0.0.1:$(EMBEDDED_REDIS_PORT)/0 EMBEDDED_REDIS_PORT=$(EMBEDDED_REDIS_PORT) \
-		PORT=$(PORT) $(VENV)/bin/honcho start -f Procfile.embedded; \
+		WEB_PORT=$(PORT) $(VENV)/bin/honcho start -f Procfile.embedded; \
 	fi
 
 # The whole suite. pytest exits 5 when it collects no test, which fails this target like any other failure.

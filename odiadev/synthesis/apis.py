@@ -6,7 +6,7 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -47,6 +47,9 @@ class TtsApi(APIView):
         seed = serializers.IntegerField(required=False, allow_null=True, default=None)
         wait = serializers.BooleanField(required=False, default=False)
 
+        class Meta:
+            ref_name = "TtsRequest"
+
     def _validated(self, request) -> dict:
         if not isinstance(request.data, dict):
             raise InvalidRequest("The body must be a JSON object.")
@@ -85,7 +88,22 @@ class TtsApi(APIView):
             job = synthesis_job_wait(job=job, timeout=settings.TTS_WAIT_TIMEOUT)
         return _job_response(request, job, status.HTTP_200_OK if job.is_final else status.HTTP_202_ACCEPTED)
 
-    @extend_schema(operation_id="tts_list", responses=JobOutputSerializer(many=True))
+    @extend_schema(
+        operation_id="tts_list",
+        parameters=[
+            OpenApiParameter("page", OpenApiTypes.INT),
+            OpenApiParameter("page_size", OpenApiTypes.INT, description="Up to 100 (default 20)."),
+        ],
+        responses=inline_serializer(
+            "JobPage",
+            {
+                "count": serializers.IntegerField(),
+                "next": serializers.URLField(allow_null=True),
+                "previous": serializers.URLField(allow_null=True),
+                "results": JobOutputSerializer(many=True),
+            },
+        ),
+    )
     def get(self, request):
         paginator = Pagination()
         page = paginator.paginate_queryset(job_list_for(user=request.user), request, view=self)

@@ -33,7 +33,7 @@ def engine_get(name: str) -> Engine:
     """The process-wide instance of engine `name`, loaded on first use."""
     with _engines_lock:
         if name not in _engines:
-            engine = import_string(settings.SPEECH_ENGINES[name])()
+            engine = import_string(settings.SPEECH_ENGINES[name])(**settings.SPEECH_ENGINE_OPTIONS.get(name, {}))
             engine.load()
             _engines[name] = engine
         return _engines[name]

@@ -39,6 +39,7 @@ class JobOutputSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = SynthesisJob
+        ref_name = "Job"
         fields = [
             "id",
             "status",

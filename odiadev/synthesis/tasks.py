@@ -79,5 +79,6 @@ worker_process_init.connect(_warm_start, weak=False)
 @worker_ready.connect
 def _warm_start_solo(sender=None, **kwargs) -> None:
     # The solo and threads pools run tasks in the main process, where worker_process_init never fires.
-    if sender is not None and sender.pool_cls.__module__.split(".")[-1] in {"solo", "threads"}:
+    pool_module = type(getattr(sender, "pool", None)).__module__
+    if pool_module in {"celery.concurrency.solo", "celery.concurrency.thread"}:
         _warm_start()

@@ -20,6 +20,9 @@ class VoiceOutputSerializer(serializers.Serializer):
     sample_rate = serializers.IntegerField()
     model_id = serializers.CharField()
 
+    class Meta:
+        ref_name = "Voice"
+
 
 class VoiceListApi(APIView):
     @extend_schema(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Iterator
@@ -26,8 +27,11 @@ class PiperEngine:
     model_id = "rhasspy/piper-voices"
     model_revision = "piper-tts==1.8.0"
 
-    def __init__(self, voice_paths: dict[str, Path] | None = None) -> None:
+    def __init__(self, voice_paths: dict[str, Path] | None = None, threads: int = 0) -> None:
+        """`threads`: onnxruntime intra-op threads per voice (0: its default, one per core). Several worker
+        processes on one machine run faster with cores divided between them than all fighting for every core."""
         self._voice_paths = voice_paths or _bundled_voices()
+        self._threads = threads
         self._loaded: dict = {}
         self._lock = threading.Lock()
 
@@ -41,10 +45,23 @@ class PiperEngine:
             raise UnknownVoice(f"Piper has no voice {voice_id!r}")
         with self._lock:
             if voice_id not in self._loaded:
-                from piper import PiperVoice
-
-                self._loaded[voice_id] = PiperVoice.load(self._voice_paths[voice_id])
+                self._loaded[voice_id] = self._load_voice(self._voice_paths[voice_id])
             return self._loaded[voice_id]
+
+    def _load_voice(self, model_path: Path):
+        import onnxruntime
+        from piper import PiperVoice
+        from piper.config import PiperConfig
+
+        options = onnxruntime.SessionOptions()
+        if self._threads:
+            options.intra_op_num_threads = self._threads
+            options.inter_op_num_threads = 1
+        config = json.loads(Path(f"{model_path}.json").read_text(encoding="utf-8"))
+        session = onnxruntime.InferenceSession(
+            str(model_path), sess_options=options, providers=["CPUExecutionProvider"]
+        )
+        return PiperVoice(config=PiperConfig.from_dict(config), session=session)
 
     def voices(self) -> list[EngineVoice]:
         return [
