@@ -7,10 +7,7 @@ class OpsConfig(AppConfig):
     verbose_name = "Operations"
 
     def ready(self) -> None:
-        from prometheus_client import REGISTRY
-
-        from .metrics import RedisMetricsCollector
+        from .metrics import RedisMetricsCollector, register_collector
 
         # Figures recorded by any process (web or worker) live in Redis; every web process exports them.
-        if not any(isinstance(c, RedisMetricsCollector) for c in list(REGISTRY._collector_to_names)):
-            REGISTRY.register(RedisMetricsCollector())
+        register_collector(RedisMetricsCollector())

@@ -146,6 +146,14 @@ def queue_lengths() -> dict[str, int]:
     return lengths
 
 
+def register_collector(collector) -> None:
+    """Register a collector with the default registry once per process (AppConfig.ready may run twice)."""
+    from prometheus_client import REGISTRY
+
+    if not any(type(existing) is type(collector) for existing in list(REGISTRY._collector_to_names)):
+        REGISTRY.register(collector)
+
+
 class RedisMetricsCollector:
     """Prometheus collector reading the shared figures from Redis at scrape time."""
 
@@ -171,10 +179,6 @@ class RedisMetricsCollector:
         yield from self._collect_live()
 
     def _collect_live(self):
-        from django.db.models import Count
-
-        from odiadev.synthesis.models import JobStatus, SynthesisJob
-
         from .heartbeat import workers_alive
 
         try:
@@ -186,12 +190,3 @@ class RedisMetricsCollector:
             yield GaugeMetricFamily("odiadev_workers_up", "Worker processes with a fresh heartbeat.", len(workers))
         except Exception:
             logger.warning("broker figures unavailable", exc_info=True)
-        jobs = GaugeMetricFamily("odiadev_jobs", "Jobs by status that are not final.", labels=["status"])
-        counts = dict(
-            SynthesisJob.objects.filter(status__in=[JobStatus.QUEUED, JobStatus.RUNNING])
-            .values_list("status")
-            .annotate(n=Count("id"))
-        )
-        for status in (JobStatus.QUEUED, JobStatus.RUNNING):
-            jobs.add_metric([status.value], counts.get(status.value, 0))
-        yield jobs

@@ -12,6 +12,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from odiadev.accounts.models import ApiKey
 from odiadev.core.exceptions import InvalidRequest
 from odiadev.core.pagination import Pagination
 
@@ -77,7 +78,7 @@ class TtsApi(APIView):
         data = self._validated(request)
         job = synthesis_job_create(
             user=request.user,
-            api_key=request.auth if hasattr(request.auth, "prefix") else None,
+            api_key=request.auth if isinstance(request.auth, ApiKey) else None,
             text=data["text"],
             voice_id=data.get("voice_id") or settings.DEFAULT_VOICE_ID,
             output_format=data["format"].lower(),

@@ -5,3 +5,10 @@ class SynthesisConfig(AppConfig):
     name = "odiadev.synthesis"
     label = "synthesis"
     verbose_name = "Synthesis"
+
+    def ready(self) -> None:
+        from odiadev.ops.metrics import register_collector
+
+        from .metrics import JobStatusCollector
+
+        register_collector(JobStatusCollector())
