@@ -26,7 +26,7 @@ _TRANSIENT = (OperationalError, ConnectionError, TimeoutError)
     bind=True,
     acks_late=True,
     reject_on_worker_lost=True,
-    max_retries=settings.TTS_JOB_MAX_ATTEMPTS,
+    max_retries=settings.TTS_JOB_MAX_ATTEMPTS - 1,  # attempts = first try + retries
     soft_time_limit=settings.TTS_JOB_TIME_LIMIT,
     time_limit=settings.TTS_JOB_TIME_LIMIT + 30,
 )

@@ -1,0 +1,21 @@
+"""A speech engine for tests of failure handling: it plugs in through SPEECH_ENGINES like any engine, fails in
+the way it is told to, and otherwise speaks with the real Piper voice."""
+
+from __future__ import annotations
+
+from speech.engines.base import SynthesisRequest
+from speech.engines.piper import PiperEngine
+from speech.errors import TransientEngineError
+
+# How many calls fail before the engine works; set by the test (-1: fail forever).
+failures_left = {"count": 0}
+
+
+class FlakyEngine(PiperEngine):
+    name = "flaky"
+
+    def synthesize(self, request: SynthesisRequest):
+        if failures_left["count"] != 0:
+            failures_left["count"] -= 1
+            raise TransientEngineError("the engine is warming up; try again")
+        yield from super().synthesize(request)

@@ -1,0 +1,42 @@
+"""Transient engine errors retry with backoff; the job goes back to queued between attempts and fails with a
+stable code once the retries are spent."""
+
+import pytest
+
+from odiadev.synthesis.models import JobStatus
+from odiadev.synthesis.tasks import synthesis_job_run_task
+from tests.factories import QueuedJobFactory
+from tests.support import engines
+
+
+@pytest.fixture
+def flaky(settings):
+    settings.SPEECH_ENGINES = {**settings.SPEECH_ENGINES, "flaky": "tests.support.engines.FlakyEngine"}
+    assert synthesis_job_run_task.max_retries == 2  # TTS_JOB_MAX_ATTEMPTS=3: three attempts in all
+    yield engines.failures_left
+    engines.failures_left["count"] = 0
+
+
+def test_transient_error_is_retried_until_it_succeeds(flaky, user):
+    flaky["count"] = 2
+    job = QueuedJobFactory(user=user, engine="flaky", text="Third time lucky.")
+
+    synthesis_job_run_task.apply(args=[str(job.id)])
+
+    job.refresh_from_db()
+    assert job.status == JobStatus.SUCCEEDED
+    assert job.attempts == 3
+    assert job.error_code == ""
+
+
+def test_retries_spent_fail_the_job_with_a_code(flaky, user):
+    flaky["count"] = -1
+    job = QueuedJobFactory(user=user, engine="flaky", text="Never works.")
+
+    synthesis_job_run_task.apply(args=[str(job.id)])
+
+    job.refresh_from_db()
+    assert job.status == JobStatus.FAILED
+    assert job.error_code == "engine_unavailable"
+    assert job.attempts == 3
+    assert not job.audio
