@@ -8,6 +8,10 @@ import os
 
 from odiadev.embedded_redis import start_private_redis
 
+# No model may be fetched from a hub during tests: the engine and encoder tests build tiny models locally.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
 if not os.environ.get("REDIS_URL"):
     # Child processes (worker, web server) inherit the address through the environment.
     os.environ["REDIS_URL"] = start_private_redis()
