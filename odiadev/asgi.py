@@ -9,17 +9,19 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "odiadev.settings.base")
 django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from django.urls import re_path  # noqa: E402
+from django.urls import path, re_path  # noqa: E402
 
 from odiadev.accounts.websocket_auth import WebsocketAuthMiddleware  # noqa: E402
-from odiadev.core.consumers import UnknownPathConsumer  # noqa: E402
-from odiadev.synthesis.routing import websocket_urlpatterns  # noqa: E402
+from odiadev.core.consumers import UnknownPathConsumer, UserEventsConsumer  # noqa: E402
+
+websocket_urlpatterns = [
+    path("ws/jobs/", UserEventsConsumer.as_asgi()),
+    re_path(r"", UnknownPathConsumer.as_asgi()),
+]
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": WebsocketAuthMiddleware(
-            URLRouter([*websocket_urlpatterns, re_path(r"", UnknownPathConsumer.as_asgi())])
-        ),
+        "websocket": WebsocketAuthMiddleware(URLRouter(websocket_urlpatterns)),
     }
 )

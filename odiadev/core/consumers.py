@@ -1,9 +1,59 @@
-"""Websocket consumers that belong to no app."""
+"""Websocket consumers: the user's event socket (ws/jobs/) and the catch-all for unknown paths."""
 
-from channels.generic.websocket import AsyncWebsocketConsumer
+from __future__ import annotations
+
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from .events import user_group
+from .exceptions import error_body
+
+# Application close codes (4000-4999): 4401 mirrors HTTP 401.
+CLOSE_UNAUTHENTICATED = 4401
+_UNAUTHENTICATED = ("authentication_failed", "Send a valid API key (?api_key= or Authorization) or log in.")
 
 
-class UnknownPathConsumer(AsyncWebsocketConsumer):
+def _base_url(scope) -> str:
+    host = dict(scope.get("headers", [])).get(b"host", b"").decode("latin-1")
+    scheme = "https" if scope.get("scheme") == "wss" else "http"
+    return f"{scheme}://{host}" if host else ""
+
+
+class UserEventsConsumer(AsyncJsonWebsocketConsumer):
+    """One socket per browser tab or client: `job.updated` and `voice.updated` for the user's own objects."""
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            # Accept, explain, close: a browser cannot read the HTTP status of a refused handshake, but it can
+            # read this message and the close code.
+            await self.accept()
+            await self.send_json({"type": "error", "error": error_body(*_UNAUTHENTICATED)["error"]})
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        self.group = user_group(user.pk)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+        await self.send_json({"type": "hello", "user": str(user.public_id)})
+
+    async def disconnect(self, code: int) -> None:
+        if getattr(self, "group", None):
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive_json(self, content, **kwargs) -> None:
+        if isinstance(content, dict) and content.get("type") == "ping":
+            await self.send_json({"type": "pong"})
+
+    async def job_updated(self, event: dict) -> None:
+        job = dict(event["job"])
+        if job.get("audio_url", "") and job["audio_url"].startswith("/"):
+            job["audio_url"] = _base_url(self.scope) + job["audio_url"]
+        await self.send_json({"type": "job.updated", "job": job})
+
+    async def voice_updated(self, event: dict) -> None:
+        await self.send_json({"type": "voice.updated", "voice": event["voice"]})
+
+
+class UnknownPathConsumer(AsyncJsonWebsocketConsumer):
     """Catch-all route: without it an unknown path raises inside the router and the client sees a 500."""
 
     async def connect(self) -> None:
