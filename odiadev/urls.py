@@ -11,6 +11,15 @@ from odiadev.voices import apis as voices_apis
 
 api_patterns = [
     path("voices", voices_apis.VoiceListApi.as_view(), name="voices"),
+    path("voices/consent-challenge", voices_apis.ConsentChallengeApi.as_view(), name="consent-challenge"),
+    path(
+        "voices/consent-challenge/<uuid:challenge_id>",
+        voices_apis.ConsentChallengeDetailApi.as_view(),
+        name="consent-challenge-detail",
+    ),
+    path("voices/<uuid:voice_id>", voices_apis.VoiceDetailApi.as_view(), name="voice-detail"),
+    path("voices/<uuid:voice_id>/sample", voices_apis.VoiceSampleApi.as_view(), name="voice-sample"),
+    path("voices/<uuid:voice_id>/consent", voices_apis.VoiceConsentApi.as_view(), name="voice-consent"),
     path("tts", synthesis_apis.TtsApi.as_view(), name="tts"),
     path("tts/<uuid:job_id>", synthesis_apis.TtsDetailApi.as_view(), name="tts-detail"),
     path("tts/<uuid:job_id>/audio", synthesis_apis.TtsAudioApi.as_view(), name="tts-audio"),

@@ -32,3 +32,8 @@ def speech_ratio(samples: np.ndarray, sample_rate: int) -> float:
     )
     voiced = sum(t["end"] - t["start"] for t in timestamps)
     return min(1.0, voiced / len(samples))
+
+
+def warm() -> None:
+    """Load the VAD model now rather than on the first upload."""
+    _silero()

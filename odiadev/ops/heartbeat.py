@@ -19,13 +19,20 @@ from django_redis import get_redis_connection
 logger = logging.getLogger(__name__)
 
 _started_in_pid: int | None = None
+# What this process has loaded, by kind ("engines", "encoder"), reported with every beat.
+_loaded: dict[str, object] = {}
+
+
+def heartbeat_report(kind: str, info: object) -> None:
+    """Record what this worker process has loaded; the next heartbeat carries it."""
+    _loaded[kind] = info
 
 
 def _prefix() -> str:
     return f"{settings.REDIS_KEY_PREFIX}:workers:"
 
 
-def heartbeat_start(*, queues: list[str], engines: list[dict]) -> None:
+def heartbeat_start(*, queues: list[str]) -> None:
     """Start the heartbeat thread of this process (once per process; safe to call again after a fork)."""
     global _started_in_pid
     if _started_in_pid == os.getpid():
@@ -37,14 +44,13 @@ def heartbeat_start(*, queues: list[str], engines: list[dict]) -> None:
         "hostname": socket.gethostname(),
         "pid": os.getpid(),
         "queues": queues,
-        "engines": engines,
         "started_at": time.time(),
     }
 
     def beat() -> None:
         while True:
             try:
-                payload = json.dumps({**info, "seen_at": time.time()})
+                payload = json.dumps({"engines": [], **info, **_loaded, "seen_at": time.time()})
                 get_redis_connection("default").set(key, payload, ex=interval * 3)
             except Exception:
                 logger.warning("worker heartbeat failed", exc_info=True)

@@ -143,11 +143,16 @@ CACHES = {
 # CELERY
 # ------------------------------------------------------------------------------------------------------------
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)
-# Job state lives in the database; Celery results are not used.
+# Job state lives in the database; Celery results are kept only for the few tasks the web tier waits on
+# (validating an upload), and only briefly.
 CELERY_TASK_IGNORE_RESULT = True
-CELERY_RESULT_BACKEND = None
+CELERY_RESULT_BACKEND = env("CELERY_RESULT_BACKEND", default=CELERY_BROKER_URL)
+CELERY_RESULT_EXPIRES = 600
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_ROUTES = {"synthesis.run_job": {"queue": "synth"}}
+CELERY_TASK_ROUTES = {
+    "synthesis.run_job": {"queue": "synth"},
+    "voices.*": {"queue": "default"},
+}
 # One job at a time per process: a GPU worker must not hoard jobs another worker could start now.
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ACKS_LATE = True
@@ -262,6 +267,36 @@ BUILTIN_VOICES = {
     },
 }
 DEFAULT_VOICE_ID = env("DEFAULT_VOICE_ID", default="joe")
+
+# Speaker encoder that verifies consent (same speaker in consent and sample) and scores clones.
+SPEAKER_ENCODERS = {
+    "resemblyzer": "speech.encoders.resemblyzer.ResemblyzerEncoder",
+    "ecapa": "speech.encoders.ecapa.EcapaEncoder",
+}
+SPEAKER_ENCODER = env("SPEAKER_ENCODER", default="resemblyzer")
+# ECAPA's model folder (a copy of speechbrain/spkrec-ecapa-voxceleb put there at deploy time).
+SPEAKER_ENCODER_SOURCE = env("SPEAKER_ENCODER_SOURCE", default="")
+# Cosine similarity at or above which two recordings count as one speaker, per encoder.
+SPEAKER_MATCH_THRESHOLDS = {
+    "resemblyzer": env.float("SPEAKER_THRESHOLD_RESEMBLYZER", default=0.75),
+    "ecapa": env.float("SPEAKER_THRESHOLD_ECAPA", default=0.35),
+}
+
+# ------------------------------------------------------------------------------------------------------------
+# VOICE CLONING
+# ------------------------------------------------------------------------------------------------------------
+# The engine that speaks with cloned voices (a key of SPEECH_ENGINES), or empty when none is deployed: profiles
+# can still be created and verified, but synthesis with them is refused with `cloning_engine_unavailable`.
+CLONING_ENGINE = env("CLONING_ENGINE", default="")
+CLONING_MODEL_ID = env("DIA_MODEL_ID", default="nari-labs/Dia-1.6B-0626")
+CLONING_MODEL_REV = env("DIA_MODEL_REV", default="main")
+VOICE_UPLOAD_MAX_BYTES = env.int("VOICE_UPLOAD_MAX_BYTES", default=10 * 1024 * 1024)
+VOICE_SAMPLE_SECONDS = (5.0, 60.0)
+VOICE_CONSENT_SECONDS = (3.0, 30.0)
+VOICE_MIN_SPEECH_RATIO = env.float("VOICE_MIN_SPEECH_RATIO", default=0.3)
+CONSENT_CHALLENGE_TTL = env.int("CONSENT_CHALLENGE_TTL", default=600)
+# Longest an upload request waits for a worker to check its recordings.
+VOICE_VALIDATION_TIMEOUT = env.float("VOICE_VALIDATION_TIMEOUT", default=60.0)
 
 # ------------------------------------------------------------------------------------------------------------
 # SYNTHESIS

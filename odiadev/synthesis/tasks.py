@@ -10,7 +10,7 @@ import logging
 
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
-from celery.signals import worker_process_init, worker_ready
+from celery.signals import worker_process_init
 from django.conf import settings
 from django.db import OperationalError
 
@@ -59,26 +59,14 @@ def synthesis_jobs_sweep_task() -> dict[str, int]:
     return synthesis_jobs_sweep()
 
 
-def _warm_start(**_kwargs) -> None:
-    """Load engines once per worker process and start its heartbeat (prefork children and solo workers)."""
-    from odiadev.ops.heartbeat import heartbeat_start
+@worker_process_init.connect(weak=False)
+def _warm_engines(**_kwargs) -> None:
+    """Load the engines once per worker process, before the first job (see odiadev.ops.tasks for solo pools)."""
+    from odiadev.ops.heartbeat import heartbeat_report
 
     from .runner import engines_warm
 
     try:
-        engines = engines_warm()
+        heartbeat_report("engines", engines_warm())
     except Exception:
         logger.exception("engine warm start failed; engines load on first use")
-        engines = []
-    heartbeat_start(queues=["synth", "default"], engines=engines)
-
-
-worker_process_init.connect(_warm_start, weak=False)
-
-
-@worker_ready.connect
-def _warm_start_solo(sender=None, **kwargs) -> None:
-    # The solo and threads pools run tasks in the main process, where worker_process_init never fires.
-    pool_module = type(getattr(sender, "pool", None)).__module__
-    if pool_module in {"celery.concurrency.solo", "celery.concurrency.thread"}:
-        _warm_start()

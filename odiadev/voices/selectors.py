@@ -1,16 +1,21 @@
-"""Reads for the voice catalog.
+"""Reads for the voice catalog: built-in voices (configuration) and each account's cloned voices (database).
 
-Built-in voices are configuration (`settings.BUILTIN_VOICES`): the web tier knows each voice's engine, model and
-version by name without importing any engine. Cloned voices (per account, in the database) join this list later.
+The web tier knows each built-in voice's engine, model and version by name without importing any engine.
 """
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
 
-from .errors import VoiceNotFound
+from odiadev.core.exceptions import NotFound
+
+from .errors import CloningEngineUnavailable, VoiceNotFound
+from .models import ConsentChallenge, VoiceProfile, VoiceStatus
 
 
 @dataclass(frozen=True)
@@ -27,6 +32,7 @@ class Voice:
     sample_rate: int
     gender: str = ""
     description: str = ""
+    status: str = "active"
 
 
 def _builtin_voices() -> list[Voice]:
@@ -49,13 +55,58 @@ def _builtin_voices() -> list[Voice]:
     ]
 
 
+def _cloned_voice(profile: VoiceProfile) -> Voice:
+    engine = settings.CLONING_ENGINE
+    return Voice(
+        id=str(profile.id),
+        name=profile.name,
+        engine=engine or "none",
+        engine_voice=str(profile.id),
+        language="en",
+        kind="cloned",
+        version=profile.version,
+        model_id=settings.CLONING_MODEL_ID if engine else "",
+        model_revision=settings.CLONING_MODEL_REV if engine else "",
+        sample_rate=44100,
+        description=f"Your cloned voice ({profile.status}).",
+        status=profile.status,
+    )
+
+
+def voice_profiles_for(*, user) -> QuerySet[VoiceProfile]:
+    return VoiceProfile.objects.filter(user=user).select_related("consent").order_by("-created_at")
+
+
+def voice_profile_get_for(*, user, profile_id) -> VoiceProfile:
+    try:
+        return voice_profiles_for(user=user).get(pk=profile_id)
+    except (VoiceProfile.DoesNotExist, ValidationError, ValueError) as exc:
+        raise VoiceNotFound() from exc
+
+
 def voice_list_for(*, user) -> list[Voice]:
-    # `user` will select the account's cloned voices; every account sees the built-in ones.
-    return _builtin_voices()
+    return _builtin_voices() + [_cloned_voice(profile) for profile in voice_profiles_for(user=user)]
 
 
 def voice_get_for(*, user, voice_id: str) -> Voice:
-    for voice in voice_list_for(user=user):
+    """A voice the user may synthesize with now: a built-in one, or one of their own active cloned voices."""
+    for voice in _builtin_voices():
         if voice.id == voice_id:
             return voice
-    raise VoiceNotFound(detail={"voice_id": voice_id})
+    try:
+        profile_id = uuid.UUID(str(voice_id))
+    except ValueError as exc:
+        raise VoiceNotFound(detail={"voice_id": voice_id}) from exc
+    profile = voice_profiles_for(user=user).filter(pk=profile_id, status=VoiceStatus.ACTIVE).first()
+    if profile is None:
+        raise VoiceNotFound(detail={"voice_id": voice_id})
+    if not settings.CLONING_ENGINE:
+        raise CloningEngineUnavailable(detail={"voice_id": voice_id})
+    return _cloned_voice(profile)
+
+
+def consent_challenge_get_for(*, user, challenge_id) -> ConsentChallenge:
+    try:
+        return ConsentChallenge.objects.get(user=user, pk=challenge_id)
+    except (ConsentChallenge.DoesNotExist, ValidationError, ValueError) as exc:
+        raise NotFound("Consent challenge not found.") from exc

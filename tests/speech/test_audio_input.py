@@ -8,8 +8,7 @@ import pytest
 
 from speech.audio_input import AudioLimits, AudioRejected, decode, validate
 from speech.vad import speech_ratio
-
-from .media import SAMPLE_TEXT, encode_av, encode_sf, speech
+from tests.support.media import SAMPLE_TEXT, encode_av, encode_sf, speech
 
 SAMPLE_LIMITS = AudioLimits(min_seconds=5, max_seconds=60)
 

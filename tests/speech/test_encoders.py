@@ -8,8 +8,7 @@ from speech.encoders.base import cosine
 from speech.encoders.ecapa import EcapaEncoder
 from speech.encoders.resemblyzer import ResemblyzerEncoder
 from speech.encoders.testing import build_tiny_ecapa
-
-from .media import CONSENT_TEXT, SAMPLE_TEXT, other_speaker, speech
+from tests.support.media import CONSENT_TEXT, SAMPLE_TEXT, other_speaker, speech
 
 # The threshold the platform ships for Resemblyzer (settings); the test holds the real model to it.
 RESEMBLYZER_THRESHOLD = 0.75

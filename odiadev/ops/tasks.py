@@ -1,0 +1,22 @@
+"""Worker process start-up shared by every app: the heartbeat. Imported by workers only (task autodiscovery)."""
+
+import os
+
+from celery.signals import worker_process_init, worker_ready
+
+from .heartbeat import heartbeat_start
+
+
+@worker_process_init.connect(weak=False)
+def _start_heartbeat(**_kwargs) -> None:
+    # Connected after the apps' own warm-up handlers (this module is discovered last), so the first beat
+    # already reports what they loaded.
+    heartbeat_start(queues=os.environ.get("WORKER_QUEUES", "synth,default").split(","))
+
+
+@worker_ready.connect(weak=False)
+def _start_heartbeat_solo(sender=None, **_kwargs) -> None:
+    # The solo and threads pools run tasks in the main process, where worker_process_init never fires.
+    pool_module = type(getattr(sender, "pool", None)).__module__
+    if pool_module in {"celery.concurrency.solo", "celery.concurrency.thread"}:
+        worker_process_init.send(sender=None)

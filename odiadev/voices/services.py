@@ -1,0 +1,279 @@
+"""Writes for cloned voices: consent challenges, profile creation (upload), verification results, deletion.
+
+Uploaded recordings are checked by a worker before anything is recorded (the web tier does not decode audio):
+the files are stored under their final names, a worker validates them, and on any failure the files are deleted
+and no row is written. Only then, in one transaction, the challenge is spent and the consent record and the
+profile are created; verification of the speaker follows on a worker.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from odiadev.core.events import user_event_send
+
+from .errors import AudioInvalid, AudioTooLarge, ConsentChallengeInvalid, ValidationUnavailable, VoiceUploadInvalid
+from .models import (
+    ConsentChallenge,
+    ConsentDecision,
+    ConsentRecord,
+    VoiceProfile,
+    VoiceStatus,
+    consent_audio_path,
+    sample_audio_path,
+)
+
+logger = logging.getLogger(__name__)
+
+VALIDATE_TASK = "voices.validate_recordings"
+VERIFY_TASK = "voices.verify_profile"
+
+# Short, distinct, easy-to-say words for the one-time phrase.
+_PHRASE_WORDS = (
+    "amber anchor apple arrow autumn badge banjo basket beacon berry bishop blanket blossom border bottle "
+    "bridge bronze bubble butter cactus camera candle canyon carpet castle cedar cherry circle cobalt "
+    "comet copper coral cotton crystal dancer desert diamond dolphin dragon drum eagle echo ember falcon "
+    "feather fiddle forest fossil garden ginger glacier globe granite guitar hammer harbor harvest hazel "
+    "helmet honey island ivory jacket jaguar jungle kettle kitten ladder lantern lemon lily lizard magnet "
+    "mango maple marble meadow melon meteor mirror mosaic nectar needle nickel oasis ocean olive orbit "
+    "orchid oyster paddle panda parrot pebble pepper piano pillow planet pocket pony puzzle quartz rabbit "
+    "radar raven ribbon river rocket saddle salmon satin shadow silver sketch spider spruce stable summit "
+    "sunset tablet temple thunder ticket tiger timber tulip tunnel valley velvet violin walnut willow "
+    "window winter yellow zebra"
+).split()
+
+
+@dataclass(frozen=True)
+class Upload:
+    name: str
+    data: bytes
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+
+def consent_statement_for(*, email: str, phrase: str) -> str:
+    return (
+        f"I am the holder of the ODIADEV-TTS account {email}. I consent to ODIADEV-TTS creating a synthetic "
+        f"version of my own voice from my recordings, for use by my account only, and I know I can delete it "
+        f"at any time. My one-time phrase is: {phrase}."
+    )
+
+
+def consent_challenge_create(*, user) -> ConsentChallenge:
+    phrase = " ".join(secrets.choice(_PHRASE_WORDS) for _ in range(4))
+    return ConsentChallenge.objects.create(
+        user=user,
+        statement=consent_statement_for(email=user.email, phrase=phrase),
+        nonce=phrase,
+        expires_at=timezone.now() + timedelta(seconds=settings.CONSENT_CHALLENGE_TTL),
+    )
+
+
+def _challenge_usable_or_raise(*, user, challenge_id, lock: bool) -> ConsentChallenge:
+    queryset = ConsentChallenge.objects.select_for_update() if lock else ConsentChallenge.objects
+    try:
+        challenge = queryset.get(pk=challenge_id, user=user)
+    except (ConsentChallenge.DoesNotExist, ValueError, TypeError) as exc:
+        raise ConsentChallengeInvalid(detail={"reason": "unknown"}) from exc
+    except Exception as exc:  # a malformed UUID raises ValidationError
+        raise ConsentChallengeInvalid(detail={"reason": "unknown"}) from exc
+    if challenge.used_at is not None:
+        raise ConsentChallengeInvalid(detail={"reason": "used"})
+    if challenge.expires_at <= timezone.now():
+        raise ConsentChallengeInvalid(detail={"reason": "expired"})
+    return challenge
+
+
+def _check_size(upload: Upload, field: str) -> None:
+    limit = settings.VOICE_UPLOAD_MAX_BYTES
+    if len(upload.data) > limit:
+        raise AudioTooLarge(
+            f"The {field.replace('_', ' ')} is larger than {limit // (1024 * 1024)} MB.",
+            detail={"field": field, "max_bytes": limit},
+        )
+    if not upload.data:
+        raise AudioInvalid("The file is empty.", code="audio_unreadable", detail={"field": field})
+
+
+def recordings_validate(*, consent_name: str, sample_name: str) -> dict:
+    """Ask a worker to decode and check both stored recordings; returns its report or raises AudioInvalid."""
+    from odiadev.celery import app
+
+    try:
+        result = app.send_task(VALIDATE_TASK, kwargs={"consent_name": consent_name, "sample_name": sample_name})
+        report = result.get(timeout=settings.VOICE_VALIDATION_TIMEOUT, propagate=True)
+    except Exception as exc:
+        logger.exception("upload validation did not complete")
+        raise ValidationUnavailable() from exc
+    if not report["ok"]:
+        raise AudioInvalid(
+            report["message"], code=report["code"], detail={"field": report["field"], **report["detail"]}
+        )
+    return report
+
+
+def voice_profile_create(
+    *,
+    user,
+    name: str,
+    sample: Upload,
+    sample_transcript: str,
+    consent_audio: Upload,
+    challenge_id,
+    ip_address: str | None = None,
+    user_agent: str = "",
+) -> VoiceProfile:
+    """Create a profile in `verifying` from a consent recording and a voice sample; nothing is kept on failure."""
+    name = (name or "").strip()
+    sample_transcript = (sample_transcript or "").strip()
+    if not name:
+        raise VoiceUploadInvalid("Give the voice a name.", detail={"field": "name"})
+    if not sample_transcript:
+        raise VoiceUploadInvalid(
+            "Type what is said in the sample (its transcript).", detail={"field": "sample_transcript"}
+        )
+    _check_size(consent_audio, "consent_audio")
+    _check_size(sample, "sample")
+    _challenge_usable_or_raise(user=user, challenge_id=challenge_id, lock=False)  # fail fast, before any work
+
+    record = ConsentRecord(id=uuid.uuid4())
+    profile = VoiceProfile(id=uuid.uuid4())
+    stored: list[str] = []
+    try:
+        consent_name = default_storage.save(
+            consent_audio_path(record, consent_audio.name), ContentFile(consent_audio.data)
+        )
+        stored.append(consent_name)
+        sample_name = default_storage.save(sample_audio_path(profile, sample.name), ContentFile(sample.data))
+        stored.append(sample_name)
+        report = recordings_validate(consent_name=consent_name, sample_name=sample_name)
+        with transaction.atomic():
+            challenge = _challenge_usable_or_raise(user=user, challenge_id=challenge_id, lock=True)
+            challenge.used_at = timezone.now()
+            challenge.save(update_fields=["used_at", "updated_at"])
+            record.user = user
+            record.user_email = user.email
+            record.challenge = challenge
+            record.statement = challenge.statement
+            record.nonce = challenge.nonce
+            record.consent_audio = consent_name
+            record.consent_audio_sha256 = consent_audio.sha256
+            record.consent_duration_seconds = report["consent"]["duration"]
+            record.ip_address = ip_address
+            record.user_agent = user_agent[:1000]
+            record.save()
+            profile.user = user
+            profile.consent = record
+            profile.name = name[:100]
+            profile.sample = sample_name
+            profile.sample_sha256 = sample.sha256
+            profile.sample_transcript = sample_transcript
+            profile.sample_duration_seconds = report["sample"]["duration"]
+            profile.save()
+            transaction.on_commit(lambda: _enqueue_verification(profile.id))
+            voice_event_send(profile)
+    except IntegrityError as exc:
+        # Another request spent the same challenge between our check and our insert.
+        _delete_files(stored)
+        raise ConsentChallengeInvalid(detail={"reason": "used"}) from exc
+    except BaseException:
+        _delete_files(stored)
+        raise
+    return profile
+
+
+def _delete_files(names: list[str]) -> None:
+    for name in names:
+        try:
+            default_storage.delete(name)
+        except Exception:
+            logger.exception("could not delete %s", name)
+
+
+def _enqueue_verification(profile_id: uuid.UUID) -> None:
+    from odiadev.celery import app
+
+    try:
+        app.send_task(VERIFY_TASK, args=[str(profile_id)])
+    except Exception:
+        logger.exception("could not enqueue verification of voice %s", profile_id)
+
+
+def voice_event_send(profile: VoiceProfile) -> None:
+    from .serializers import voice_profile_payload
+
+    user_event_send(profile.user_id, "voice.updated", "voice", voice_profile_payload(profile))
+
+
+def voice_profile_decide(
+    *, profile_id, score: float, threshold: float, encoder: str, encoder_version: str, embedding: list[float]
+) -> VoiceProfile | None:
+    """Record the speaker check of a profile still verifying: active at or above the threshold, else rejected."""
+    now = timezone.now()
+    with transaction.atomic():
+        profile = VoiceProfile.objects.select_for_update().select_related("consent").filter(pk=profile_id).first()
+        if profile is None or profile.status != VoiceStatus.VERIFYING:
+            return None
+        accepted = score >= threshold
+        consent = profile.consent
+        consent.speaker_score = score
+        consent.threshold = threshold
+        consent.encoder = encoder
+        consent.encoder_version = encoder_version
+        consent.decision = ConsentDecision.ACCEPTED if accepted else ConsentDecision.REJECTED
+        consent.decision_reason = "" if accepted else "consent_speaker_mismatch"
+        consent.decided_at = now
+        consent.save()
+        profile.encoder = encoder
+        profile.encoder_version = encoder_version
+        if accepted:
+            profile.status = VoiceStatus.ACTIVE
+            profile.embedding = embedding
+            profile.verified_at = now
+        else:
+            profile.status = VoiceStatus.REJECTED
+            profile.rejection_code = "consent_speaker_mismatch"
+            profile.rejection_message = (
+                "The voice in the consent recording does not match the voice in the sample. Both recordings "
+                "must be of you."
+            )
+        profile.save()
+        voice_event_send(profile)
+    return profile
+
+
+def voice_profile_reject(*, profile_id, code: str, message: str) -> VoiceProfile | None:
+    with transaction.atomic():
+        profile = VoiceProfile.objects.select_for_update().filter(pk=profile_id).first()
+        if profile is None or profile.status != VoiceStatus.VERIFYING:
+            return None
+        profile.status = VoiceStatus.REJECTED
+        profile.rejection_code = code
+        profile.rejection_message = message
+        profile.save()
+        ConsentRecord.objects.filter(pk=profile.consent_id).update(
+            decision=ConsentDecision.REJECTED, decision_reason=code, decided_at=timezone.now()
+        )
+        voice_event_send(profile)
+    return profile
+
+
+def voice_profile_delete(*, profile: VoiceProfile) -> None:
+    """Delete the profile and its sample; the consent record and its audio stay as audit evidence."""
+    sample_name = profile.sample.name
+    with transaction.atomic():
+        profile.delete()
+        transaction.on_commit(lambda: _delete_files([sample_name]))

@@ -1,0 +1,271 @@
+"""The cloning flow over HTTP with a real worker: challenge -> upload -> verifying -> active or rejected."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import timedelta
+
+import httpx
+import numpy as np
+import pytest
+from django.conf import settings
+from django.utils import timezone
+
+from odiadev.accounts.services import api_key_create
+from odiadev.voices.models import ConsentChallenge, ConsentRecord, VoiceProfile
+from tests.e2e.helpers import bearer, open_socket
+from tests.factories import UserFactory
+from tests.support.media import CONSENT_TEXT, SAMPLE_TEXT, encode_av, encode_sf, other_speaker, speech
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+def media_files() -> list[str]:
+    found = []
+    for folder in ("consent", "voices"):
+        root = os.path.join(settings.MEDIA_ROOT, folder)
+        if os.path.isdir(root):
+            found += [f"{folder}/{name}" for name in os.listdir(root)]
+    return sorted(found)
+
+
+class Customer:
+    def __init__(self, stack):
+        self.stack = stack
+        self.user = UserFactory()
+        self.secret = api_key_create(user=self.user, name="voices").secret
+
+    def post(self, path, **kwargs):
+        return httpx.post(f"{self.stack.base_url}{path}", headers=bearer(self.secret), timeout=60, **kwargs)
+
+    def get(self, path):
+        return httpx.get(f"{self.stack.base_url}{path}", headers=bearer(self.secret), timeout=30)
+
+    def delete(self, path):
+        return httpx.delete(f"{self.stack.base_url}{path}", headers=bearer(self.secret), timeout=30)
+
+    def challenge(self) -> dict:
+        response = self.post("/v1/voices/consent-challenge")
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    def upload(self, *, challenge_id, consent: bytes, sample: bytes, name="My voice", transcript=SAMPLE_TEXT):
+        files = {
+            "consent_audio": ("consent.webm", consent, "audio/webm"),
+            "sample": ("sample.wav", sample, "audio/wav"),
+        }
+        data = {"name": name, "sample_transcript": transcript, "challenge_id": challenge_id}
+        return self.post("/v1/voices", files=files, data=data)
+
+
+@pytest.fixture
+def alice(stack):
+    return Customer(stack)
+
+
+@pytest.fixture
+def bob(stack):
+    return Customer(stack)
+
+
+@pytest.fixture(scope="module")
+def consent_webm():
+    return encode_av(speech(CONSENT_TEXT), 16000, "webm", "libopus", 48000)
+
+
+@pytest.fixture(scope="module")
+def sample_wav():
+    return encode_sf(speech(SAMPLE_TEXT), 16000, "WAV", "PCM_16")
+
+
+def _wait_for_voice(ws, voice_id: str) -> dict:
+    """The first `voice.updated` event that settles the profile (active or rejected)."""
+    while True:
+        message = json.loads(ws.recv(timeout=60))
+        voice = message.get("voice") or {}
+        if message["type"] == "voice.updated" and voice.get("id") == voice_id and voice["status"] != "verifying":
+            return voice
+
+
+def test_challenge_names_the_account_and_ends_with_a_one_time_phrase(alice):
+    first, second = alice.challenge(), alice.challenge()
+
+    assert alice.user.email in first["statement"]
+    assert first["statement"].rstrip(".").split(": ")[-1] != second["statement"].rstrip(".").split(": ")[-1]
+    expires = timezone.datetime.fromisoformat(first["expires_at"])
+    assert timedelta(minutes=9) < expires - timezone.now() <= timedelta(minutes=10)
+
+
+def test_consent_and_sample_of_one_speaker_make_an_active_voice(alice, consent_webm, sample_wav):
+    challenge = alice.challenge()
+    with open_socket(alice.stack, api_key=alice.secret) as ws:
+        response = alice.upload(challenge_id=challenge["id"], consent=consent_webm, sample=sample_wav)
+        assert response.status_code == 202, response.text
+        profile = response.json()
+        assert profile["status"] == "verifying"
+        assert profile["kind"] == "cloned"
+
+        update = _wait_for_voice(ws, profile["id"])
+
+    assert update["status"] == "active"
+    assert update["speaker_score"] >= settings.SPEAKER_MATCH_THRESHOLDS["resemblyzer"]
+    voices = alice.get("/v1/voices").json()["voices"]
+    cloned = [v for v in voices if v["kind"] == "cloned"]
+    assert [(v["id"], v["status"]) for v in cloned] == [(profile["id"], "active")]
+    assert any(v["kind"] == "builtin" for v in voices)
+    consent = alice.get(f"/v1/voices/{profile['id']}/consent").json()
+    assert consent["decision"] == "accepted"
+    assert consent["encoder"] == "resemblyzer"
+    assert consent["statement"] == challenge["statement"]
+    record = ConsentRecord.objects.get(pk=consent["id"])
+    assert record.ip_address == "127.0.0.1"
+    assert record.challenge.used_at is not None
+    assert alice.get(f"/v1/voices/{profile['id']}/sample").content == sample_wav
+
+
+def test_a_different_speaker_in_the_sample_is_rejected(alice, consent_webm):
+    impostor = encode_sf(other_speaker(speech(SAMPLE_TEXT)), 16000, "FLAC")
+    challenge = alice.challenge()
+    with open_socket(alice.stack, api_key=alice.secret) as ws:
+        profile = alice.upload(challenge_id=challenge["id"], consent=consent_webm, sample=impostor).json()
+        update = _wait_for_voice(ws, profile["id"])
+
+    assert update["status"] == "rejected"
+    assert update["rejection"]["code"] == "consent_speaker_mismatch"
+    assert alice.get(f"/v1/voices/{profile['id']}/consent").json()["decision"] == "rejected"
+
+
+def test_a_replayed_challenge_is_refused_and_leaves_nothing(alice, consent_webm, sample_wav):
+    challenge = alice.challenge()
+    assert alice.upload(challenge_id=challenge["id"], consent=consent_webm, sample=sample_wav).status_code == 202
+    files_before = media_files()
+
+    replay = alice.upload(challenge_id=challenge["id"], consent=consent_webm, sample=sample_wav)
+
+    assert replay.status_code == 400
+    assert replay.json()["error"]["code"] == "consent_challenge_invalid"
+    assert VoiceProfile.objects.count() == 1
+    assert media_files() == files_before
+
+
+def test_an_expired_challenge_is_refused(alice, consent_webm, sample_wav):
+    challenge = alice.challenge()
+    ConsentChallenge.objects.filter(pk=challenge["id"]).update(expires_at=timezone.now() - timedelta(seconds=1))
+
+    response = alice.upload(challenge_id=challenge["id"], consent=consent_webm, sample=sample_wav)
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "consent_challenge_invalid"
+    assert VoiceProfile.objects.count() == ConsentRecord.objects.count() == 0
+    assert media_files() == []
+
+
+def test_another_accounts_challenge_is_refused(alice, bob, consent_webm, sample_wav):
+    challenge = alice.challenge()
+
+    response = bob.upload(challenge_id=challenge["id"], consent=consent_webm, sample=sample_wav)
+
+    assert response.json()["error"]["code"] == "consent_challenge_invalid"
+    assert ConsentChallenge.objects.get(pk=challenge["id"]).used_at is None
+
+
+def _noise(seconds):
+    return (np.random.default_rng(1).standard_normal(int(seconds * 16000)) * 0.1).astype(np.float32)
+
+
+def _lying_header_wav():
+    import struct
+
+    data = bytearray(encode_sf(speech(SAMPLE_TEXT)[: 2 * 16000], 16000, "WAV", "PCM_16"))
+    struct.pack_into("<I", data, data.index(b"data") + 4, 60 * 16000 * 2)
+    return bytes(data)
+
+
+SAMPLE_PROBLEMS = {
+    "zero bytes": (lambda: b"", "audio_unreadable"),
+    "text renamed .wav": (lambda: b"not audio at all\n" * 200, "audio_unreadable"),
+    "truncated": (lambda: encode_sf(speech(SAMPLE_TEXT), 16000, "MP3")[:50], "audio_unreadable"),
+    "header lies about length": (_lying_header_wav, "audio_too_short"),
+    "too short": (lambda: encode_sf(speech(SAMPLE_TEXT)[: 3 * 16000], 16000, "WAV"), "audio_too_short"),
+    "too long": (lambda: encode_sf(np.tile(speech(SAMPLE_TEXT), 8), 16000, "FLAC"), "audio_too_long"),
+    "noise": (lambda: encode_sf(_noise(8), 16000, "WAV"), "audio_no_speech"),
+    "clipped": (lambda: encode_sf(np.clip(speech(SAMPLE_TEXT) * 20, -1, 1), 16000, "WAV", "FLOAT"), "audio_clipped"),
+    "too quiet": (lambda: encode_sf(speech(SAMPLE_TEXT) * 0.002, 16000, "WAV", "FLOAT"), "audio_too_quiet"),
+}
+
+
+@pytest.mark.parametrize("problem", list(SAMPLE_PROBLEMS))
+def test_a_bad_sample_is_refused_with_its_code_and_leaves_nothing(alice, consent_webm, problem):
+    make, code = SAMPLE_PROBLEMS[problem]
+    challenge = alice.challenge()
+
+    response = alice.upload(challenge_id=challenge["id"], consent=consent_webm, sample=make())
+
+    assert 400 <= response.status_code < 500, response.text
+    error = response.json()["error"]
+    assert error["code"] == code
+    assert error["detail"]["field"] == "sample"
+    assert VoiceProfile.objects.count() == ConsentRecord.objects.count() == 0
+    assert media_files() == []
+    # the challenge was not spent: the customer can fix the recording and try again
+    assert ConsentChallenge.objects.get(pk=challenge["id"]).used_at is None
+
+
+def test_a_consent_recording_shorter_than_3_seconds_is_refused(alice, sample_wav):
+    short = encode_sf(speech(CONSENT_TEXT)[: int(2.5 * 16000)], 16000, "WAV")
+
+    response = alice.upload(challenge_id=alice.challenge()["id"], consent=short, sample=sample_wav)
+
+    assert response.json()["error"]["code"] == "audio_too_short"
+    assert response.json()["error"]["detail"]["field"] == "consent_audio"
+    assert media_files() == []
+
+
+def test_a_file_over_the_size_limit_is_413(alice, consent_webm):
+    too_big = b"\0" * (settings.VOICE_UPLOAD_MAX_BYTES + 1)
+
+    response = alice.upload(challenge_id=alice.challenge()["id"], consent=consent_webm, sample=too_big)
+
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "audio_too_large"
+    assert media_files() == []
+
+
+def test_missing_fields_are_400(alice):
+    response = alice.post("/v1/voices", data={"name": "x"}, files={"sample": ("a.wav", b"123", "audio/wav")})
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_request"
+
+
+def test_other_users_voices_consent_and_challenges_are_not_found(alice, bob, consent_webm, sample_wav):
+    challenge = alice.challenge()
+    profile = alice.upload(challenge_id=challenge["id"], consent=consent_webm, sample=sample_wav).json()
+
+    for path in (
+        f"/v1/voices/{profile['id']}",
+        f"/v1/voices/{profile['id']}/sample",
+        f"/v1/voices/{profile['id']}/consent",
+        f"/v1/voices/consent-challenge/{challenge['id']}",
+    ):
+        assert bob.get(path).status_code == 404, path
+        assert alice.get(path).status_code == 200, path
+    assert bob.delete(f"/v1/voices/{profile['id']}").status_code == 404
+    assert [v for v in bob.get("/v1/voices").json()["voices"] if v["kind"] == "cloned"] == []
+    tts = bob.post("/v1/tts", json={"text": "Hello", "voice_id": profile["id"]})
+    assert tts.status_code == 404
+    assert tts.json()["error"]["code"] == "voice_not_found"
+
+
+def test_deleting_a_voice_removes_profile_and_sample_but_keeps_consent(alice, consent_webm, sample_wav):
+    challenge = alice.challenge()
+    profile = alice.upload(challenge_id=challenge["id"], consent=consent_webm, sample=sample_wav).json()
+    record = ConsentRecord.objects.get(voice_profile__id=profile["id"])
+
+    assert alice.delete(f"/v1/voices/{profile['id']}").status_code == 204
+
+    assert alice.get(f"/v1/voices/{profile['id']}").status_code == 404
+    assert not VoiceProfile.objects.exists()
+    assert media_files() == [record.consent_audio.name]
+    assert ConsentRecord.objects.filter(pk=record.pk).exists()
