@@ -16,11 +16,11 @@ from urllib.parse import quote
 import httpx
 import pytest
 from django.conf import settings
+from django.core.cache import cache
 from django_redis import get_redis_connection
 from rest_framework.test import APIClient
 
 from odiadev.accounts.services import api_key_create
-from odiadev.synthesis.cache import cache_clear
 from tests.factories import UserFactory
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,10 +34,11 @@ def _clean_media_and_cache():
     """
     shutil.rmtree(settings.MEDIA_ROOT, ignore_errors=True)
     Path(settings.MEDIA_ROOT).mkdir(parents=True, exist_ok=True)
-    cache_clear()
+    cache.delete_pattern("*")  # the cache's own keys only (synthesis cache, switches), not the broker's
     redis = get_redis_connection("default")
-    for key in redis.scan_iter(f"{settings.REDIS_KEY_PREFIX}:metrics:*"):
-        redis.delete(key)
+    for pattern in ("metrics:*", "breaker:*"):
+        for key in redis.scan_iter(f"{settings.REDIS_KEY_PREFIX}:{pattern}"):
+            redis.delete(key)
 
 
 @pytest.fixture
@@ -127,9 +128,12 @@ def stack(django_db_setup, django_db_blocker, tmp_path_factory):
     from django.db import connection
 
     from odiadev.ops.heartbeat import workers_alive
+    from speech.engines.dia_testing import build_tiny_dia
 
     port = _free_port()
     log_dir = tmp_path_factory.mktemp("stack-logs")
+    # The stack's cloning engine is Dia, loaded by its production loader from a tiny random model saved here.
+    dia_dir, dac_dir = build_tiny_dia(tmp_path_factory.mktemp("tiny-dia"))
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "odiadev.settings.test",
@@ -137,6 +141,11 @@ def stack(django_db_setup, django_db_blocker, tmp_path_factory):
         "REDIS_URL": settings.REDIS_URL,
         "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
         "WORKER_HEARTBEAT_INTERVAL": "1",
+        "CLONING_ENGINE": "dia",
+        "DIA_MODEL_ID": str(dia_dir),
+        "DIA_CODEC_ID": str(dac_dir),
+        "DIA_CHUNK_SECONDS": "4",
+        "DIA_MAX_NEW_TOKENS": "40",
         "PYTHONUNBUFFERED": "1",
     }
     bin_dir = Path(sys.executable).parent
@@ -156,7 +165,7 @@ def stack(django_db_setup, django_db_blocker, tmp_path_factory):
                 "odiadev",
                 "worker",
                 "-Q",
-                "synth,default",
+                "synth,synth_gpu,default",
                 "--concurrency",
                 "1",
                 "--loglevel",

@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 import factory
 from django.utils import timezone
 
@@ -39,3 +41,47 @@ class QueuedJobFactory(factory.django.DjangoModelFactory):
     cache_key = factory.Sequence(lambda n: f"{n:064x}")
     queued_at = factory.LazyFunction(timezone.now)
     enqueued_at = factory.LazyFunction(timezone.now)
+
+
+class ConsentChallengeFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "voices.ConsentChallenge"
+
+    user = factory.SubFactory(UserFactory)
+    statement = "I consent. My one-time phrase is: amber river lantern tiger."
+    nonce = "amber river lantern tiger"
+    expires_at = factory.LazyFunction(lambda: timezone.now() + timedelta(minutes=10))
+    used_at = factory.LazyFunction(timezone.now)
+
+
+class ConsentRecordFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "voices.ConsentRecord"
+
+    user = factory.SubFactory(UserFactory)
+    user_email = factory.LazyAttribute(lambda record: record.user.email)
+    challenge = factory.SubFactory(ConsentChallengeFactory, user=factory.SelfAttribute("..user"))
+    statement = factory.LazyAttribute(lambda record: record.challenge.statement)
+    nonce = factory.LazyAttribute(lambda record: record.challenge.nonce)
+    consent_audio = "consent/test.wav"
+    consent_audio_sha256 = "0" * 64
+    consent_duration_seconds = 6.0
+    decision = "accepted"
+
+
+class ActiveVoiceFactory(factory.django.DjangoModelFactory):
+    """An active cloned voice as verification leaves it (its files are not needed by the tests that use it)."""
+
+    class Meta:
+        model = "voices.VoiceProfile"
+
+    user = factory.SubFactory(UserFactory)
+    consent = factory.SubFactory(ConsentRecordFactory, user=factory.SelfAttribute("..user"))
+    name = "My voice"
+    status = "active"
+    sample = "voices/test.wav"
+    sample_sha256 = "1" * 64
+    sample_transcript = "The weather today is bright and clear."
+    sample_duration_seconds = 9.0
+    embedding = factory.LazyFunction(lambda: [0.0625] * 256)
+    encoder = "resemblyzer"

@@ -53,6 +53,13 @@ METRICS: dict[str, MetricSpec] = {
         MetricSpec("odiadev_cache_misses", "counter", "Synthesis requests that needed engine work."),
         MetricSpec("odiadev_engine_runs", "counter", "Jobs synthesized by an engine.", ("engine",)),
         MetricSpec("odiadev_jobs_finished", "counter", "Jobs that reached a final status.", ("status",)),
+        MetricSpec("odiadev_gpu_oom", "counter", "CUDA out-of-memory errors in synthesis jobs."),
+        MetricSpec(
+            "odiadev_clone_results",
+            "counter",
+            "Cloned syntheses by outcome (success: output similar enough to the voice).",
+            ("outcome",),
+        ),
     )
 }
 

@@ -243,15 +243,33 @@ SPECTACULAR_SETTINGS = {
 # ------------------------------------------------------------------------------------------------------------
 SPEECH_ENGINES = {
     "piper": "speech.engines.piper.PiperEngine",
+    "dia": "speech.engines.dia.DiaEngine",
 }
+# The Celery queue each engine's jobs go to: GPU engines have their own, served by GPU workers.
+SPEECH_ENGINE_QUEUES = {"piper": "synth", "dia": "synth_gpu"}
 # Keyword arguments each engine is built with.
 SPEECH_ENGINE_OPTIONS = {
     # onnxruntime threads per worker process; 0 uses every core. With N worker processes on one machine,
     # cores / N is faster than letting them all compete (measured in README).
     "piper": {"threads": env.int("PIPER_THREADS", default=0)},
+    "dia": {
+        # A hub id (fetched at deploy time with HF_TOKEN, then offline) or a local folder.
+        "model_id": env("DIA_MODEL_ID", default="nari-labs/Dia-1.6B-0626"),
+        # Pin a commit in production: an unpinned `main` warns loudly at start.
+        "revision": env("DIA_MODEL_REV", default="main"),
+        "codec_id": env("DIA_CODEC_ID", default="descript/dac_44khz"),
+        "codec_revision": env("DIA_CODEC_REV", default="main"),
+        "token": env("HF_TOKEN", default="") or None,
+        "use_bnb": env.bool("DIA_USE_BNB", default=False),
+        "vram_budget_gb": env.float("VRAM_BUDGET_GB", default=14.5),
+        "generation": {
+            # Audio per generation call; longer texts are cut at sentences into chunks of about this length.
+            "chunk_seconds": env.float("DIA_CHUNK_SECONDS", default=20.0),
+            # A cap on decode steps per chunk (default: enough for chunk_seconds).
+            "max_new_tokens": env.int("DIA_MAX_NEW_TOKENS", default=0) or None,
+        },
+    },
 }
-# Engines this worker process loads at start (warm). Empty means every engine in SPEECH_ENGINES.
-SPEECH_WARM_ENGINES = env.list("SPEECH_WARM_ENGINES", default=[])
 BUILTIN_VOICES = {
     "joe": {
         "name": "Joe",
@@ -288,8 +306,15 @@ SPEAKER_MATCH_THRESHOLDS = {
 # The engine that speaks with cloned voices (a key of SPEECH_ENGINES), or empty when none is deployed: profiles
 # can still be created and verified, but synthesis with them is refused with `cloning_engine_unavailable`.
 CLONING_ENGINE = env("CLONING_ENGINE", default="")
-CLONING_MODEL_ID = env("DIA_MODEL_ID", default="nari-labs/Dia-1.6B-0626")
-CLONING_MODEL_REV = env("DIA_MODEL_REV", default="main")
+CLONING_MODEL_ID = SPEECH_ENGINE_OPTIONS["dia"]["model_id"]
+CLONING_MODEL_REV = SPEECH_ENGINE_OPTIONS["dia"]["revision"]
+# Engines a worker process loads at start (warm): Piper, plus the cloning engine where one is configured.
+SPEECH_WARM_ENGINES = env.list("SPEECH_WARM_ENGINES", default=["piper", *([CLONING_ENGINE] if CLONING_ENGINE else [])])
+# The OOM breaker: this many CUDA out-of-memory errors within the window switch voice cloning off.
+OOM_BREAKER_THRESHOLD = env.int("OOM_BREAKER_THRESHOLD", default=3)
+OOM_BREAKER_WINDOW = env.int("OOM_BREAKER_WINDOW", default=600)
+# Clone success: a cloned synthesis whose output is at least this similar to the voice (speaker encoder).
+CLONE_SUCCESS_THRESHOLD = env.float("CLONE_SUCCESS_THRESHOLD", default=0.75)
 VOICE_UPLOAD_MAX_BYTES = env.int("VOICE_UPLOAD_MAX_BYTES", default=10 * 1024 * 1024)
 VOICE_SAMPLE_SECONDS = (5.0, 60.0)
 VOICE_CONSENT_SECONDS = (3.0, 30.0)

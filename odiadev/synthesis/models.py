@@ -34,6 +34,7 @@ class SynthesisJob(TimestampedModel):
     text = models.TextField()
     characters = models.PositiveIntegerField()
     voice_id = models.CharField(max_length=100)
+    voice_kind = models.CharField(max_length=16, default="builtin", help_text="builtin or cloned")
     voice_version = models.PositiveIntegerField(default=1)
     engine = models.CharField(max_length=32)
     engine_voice = models.CharField(max_length=100)
@@ -64,6 +65,9 @@ class SynthesisJob(TimestampedModel):
     audio_bytes = models.PositiveBigIntegerField(null=True, blank=True)
     duration_seconds = models.FloatField(null=True, blank=True)
     engine_seconds = models.FloatField(null=True, blank=True)
+    clone_similarity = models.FloatField(
+        null=True, blank=True, help_text="Cloned voices: speaker similarity of the output to the voice."
+    )
 
     queued_at = models.DateTimeField()
     enqueued_at = models.DateTimeField(null=True, blank=True, help_text="When the task message was last sent.")

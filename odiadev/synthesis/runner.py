@@ -16,6 +16,10 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.utils.module_loading import import_string
 
+from odiadev.ops.breaker import oom_record
+from odiadev.ops.switches import switch_is_on
+from odiadev.voices.errors import CloningDisabled
+from odiadev.voices.runner import clone_similarity, voice_prompt_for
 from speech.audio import concatenate, encode
 from speech.engines.base import Engine, SynthesisRequest
 from speech.errors import EngineError, TransientEngineError
@@ -58,21 +62,30 @@ def synthesis_job_execute(*, job_id: uuid.UUID | str) -> str:
     job = synthesis_job_claim(job_id=job_id)
     if job is None:
         return "skipped"
+    cloned = job.voice_kind == "cloned"
+    if cloned and not switch_is_on("voice_cloning"):
+        # Queued before the switch was turned off: refused here too.
+        synthesis_job_fail(job_id=job.id, code="cloning_disabled", message=CloningDisabled.default_message)
+        return "failed"
     try:
         engine = engine_get(job.engine)
+        options = {"prompt": voice_prompt_for(profile_id=job.engine_voice)} if cloned else {}
         started = time.perf_counter()
         chunks = engine.synthesize(
-            SynthesisRequest(text=job.text, voice=job.engine_voice, speed=job.speed, seed=job.seed)
+            SynthesisRequest(text=job.text, voice=job.engine_voice, speed=job.speed, seed=job.seed, options=options)
         )
         samples, rate = concatenate(chunks)
         engine_seconds = time.perf_counter() - started
         if samples.size == 0:
             raise EngineError("the engine produced no audio for this text")
         data = encode(samples, rate, job.output_format, target_rate=job.sample_rate)
+        similarity = clone_similarity(profile_id=job.engine_voice, samples=samples, rate=rate) if cloned else None
     except TransientEngineError as exc:
         raise JobRetry(str(exc)) from exc
     except EngineError as exc:
         synthesis_job_fail(job_id=job.id, code=exc.code, message=str(exc))
+        if exc.code == "gpu_out_of_memory":
+            oom_record(detail=f"job {job.id}")
         return "failed"
 
     name = audio_upload_to(job, "")
@@ -86,6 +99,7 @@ def synthesis_job_execute(*, job_id: uuid.UUID | str) -> str:
         audio_bytes=len(data),
         duration=len(samples) / rate,
         engine_seconds=engine_seconds,
+        clone_similarity=similarity,
     )
     if not recorded:
         # Cancelled (or retaken) while we worked: drop the file unless a live row points to it.

@@ -17,6 +17,8 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from odiadev.ops.metrics import counter_inc, histogram_observe
+from odiadev.ops.switches import switch_is_on
+from odiadev.voices.errors import CloningDisabled, CloningEngineUnavailable
 from odiadev.voices.selectors import voice_get_for
 
 from .cache import cache_forget, cache_key_for, cache_lookup, cache_store, normalize_text
@@ -76,6 +78,13 @@ def synthesis_job_create(
     """Create a job: answered at once from the cache when an identical request has audio, else queued."""
     normalized = _check_request(text=text, output_format=output_format, speed=speed, seed=seed)
     voice = voice_get_for(user=user, voice_id=voice_id)
+    if voice.kind == "cloned":
+        if not switch_is_on("voice_cloning"):
+            raise CloningDisabled()
+        if not settings.CLONING_ENGINE:
+            raise CloningEngineUnavailable(detail={"voice_id": voice.id})
+        if speed != 1.0:
+            raise InvalidSpeed("Cloned voices speak at the speed of their sample: send speed 1.0.")
     sample_rate = output_sample_rate(output_format, voice.sample_rate)
     watermark = _watermark_required(user=user)
     cache_key = cache_key_for(
@@ -98,6 +107,7 @@ def synthesis_job_create(
         text=normalized,
         characters=len(normalized),
         voice_id=voice.id,
+        voice_kind=voice.kind,
         voice_version=voice.version,
         engine=voice.engine,
         engine_voice=voice.engine_voice,
@@ -126,7 +136,7 @@ def synthesis_job_create(
         else:
             job.enqueued_at = now
             job.save()
-            transaction.on_commit(lambda: synthesis_job_enqueue(job_id=job.id))
+            transaction.on_commit(lambda: synthesis_job_enqueue(job_id=job.id, engine=job.engine))
         job_event_send(job)
     counter_inc("odiadev_cache_hits" if source is not None else "odiadev_cache_misses")
     if source is not None:
@@ -153,12 +163,13 @@ def _cached_source(cache_key: str) -> SynthesisJob | None:
     return source
 
 
-def synthesis_job_enqueue(*, job_id: uuid.UUID) -> bool:
-    """Send the job's task message. Call only after the job row is committed; a failure is left to the sweeper."""
+def synthesis_job_enqueue(*, job_id: uuid.UUID, engine: str) -> bool:
+    """Send the job's task message to its engine's queue. Call only after the job row is committed; a failure
+    is left to the sweeper."""
     from odiadev.celery import app
 
     try:
-        app.send_task(RUN_JOB_TASK, args=[str(job_id)])
+        app.send_task(RUN_JOB_TASK, args=[str(job_id)], queue=settings.SPEECH_ENGINE_QUEUES.get(engine, "synth"))
     except Exception:
         logger.exception("could not enqueue job %s; the sweeper will retry", job_id)
         SynthesisJob.objects.filter(pk=job_id, status=JobStatus.QUEUED).update(enqueued_at=None)
@@ -189,7 +200,13 @@ def synthesis_job_claim(*, job_id: uuid.UUID) -> SynthesisJob | None:
 
 
 def synthesis_job_succeed(
-    *, job: SynthesisJob, audio_name: str, audio_bytes: int, duration: float, engine_seconds: float
+    *,
+    job: SynthesisJob,
+    audio_name: str,
+    audio_bytes: int,
+    duration: float,
+    engine_seconds: float,
+    clone_similarity: float | None = None,
 ) -> bool:
     """Record the audio of the attempt `job` (as claimed); False if the job was meanwhile cancelled or retaken."""
     now = timezone.now()
@@ -200,6 +217,7 @@ def synthesis_job_succeed(
             audio_bytes=audio_bytes,
             duration_seconds=duration,
             engine_seconds=engine_seconds,
+            clone_similarity=clone_similarity,
             finished_at=now,
             error_code="",
             error_message="",
@@ -212,6 +230,9 @@ def synthesis_job_succeed(
     cache_store(job.cache_key, job.id)
     _record_finished(job)
     counter_inc("odiadev_engine_runs", {"engine": job.engine})
+    if clone_similarity is not None:
+        success = clone_similarity >= settings.CLONE_SUCCESS_THRESHOLD
+        counter_inc("odiadev_clone_results", {"outcome": "success" if success else "failure"})
     histogram_observe("odiadev_job_engine_seconds", engine_seconds, {"engine": job.engine})
     return True
 
@@ -252,7 +273,7 @@ def _record_finished(job: SynthesisJob) -> None:
         histogram_observe(
             "odiadev_job_latency_seconds",
             job.latency_seconds,
-            {"engine": job.engine, "voice_kind": "builtin", "status": job.status},
+            {"engine": job.engine, "voice_kind": job.voice_kind, "status": job.status},
         )
 
 
@@ -277,13 +298,13 @@ def synthesis_jobs_sweep() -> dict[str, int]:
     lost_queued = list(
         SynthesisJob.objects.filter(status=JobStatus.QUEUED)
         .filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=requeue_before))
-        .values_list("pk", flat=True)[:500]
+        .values_list("pk", "engine")[:500]
     )
     resent = 0
-    for job_id in lost_queued:
+    for job_id, engine in lost_queued:
         # Mark first, then send: a crash in between leaves a job the next sweep finds again.
         if SynthesisJob.objects.filter(pk=job_id, status=JobStatus.QUEUED).update(enqueued_at=now):
-            resent += synthesis_job_enqueue(job_id=job_id)
+            resent += synthesis_job_enqueue(job_id=job_id, engine=engine)
 
     abandoned = SynthesisJob.objects.filter(status=JobStatus.RUNNING, started_at__lt=_stale_running_cutoff())
     failed = 0
@@ -291,10 +312,10 @@ def synthesis_jobs_sweep() -> dict[str, int]:
         failed += synthesis_job_fail(
             job_id=job_id, code="worker_lost", message="The worker running this job stopped; it was not retried."
         )
-    retry_ids = list(abandoned.filter(attempts__lt=settings.TTS_JOB_MAX_ATTEMPTS).values_list("pk", flat=True))
-    for job_id in retry_ids:
+    retry = list(abandoned.filter(attempts__lt=settings.TTS_JOB_MAX_ATTEMPTS).values_list("pk", "engine"))
+    for job_id, engine in retry:
         if SynthesisJob.objects.filter(pk=job_id, status=JobStatus.RUNNING).update(
             status=JobStatus.QUEUED, started_at=None, enqueued_at=now
         ):
-            resent += synthesis_job_enqueue(job_id=job_id)
+            resent += synthesis_job_enqueue(job_id=job_id, engine=engine)
     return {"resent": resent, "failed": failed}

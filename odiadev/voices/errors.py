@@ -44,3 +44,9 @@ class CloningEngineUnavailable(ApplicationError):
     code = "cloning_engine_unavailable"
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     default_message = "Cloned voices cannot be synthesized here: no cloning engine is configured."
+
+
+class CloningDisabled(ApplicationError):
+    code = "cloning_disabled"
+    status_code = status.HTTP_403_FORBIDDEN
+    default_message = "Voice cloning is switched off on this platform for now. Built-in voices still work."

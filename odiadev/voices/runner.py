@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 
@@ -12,12 +13,18 @@ from django.utils.module_loading import import_string
 from speech.audio import resample
 from speech.audio_input import AudioLimits, AudioRejected, validate
 from speech.encoders.base import SpeakerEncoder, cosine
+from speech.errors import EngineError
 from speech.vad import speech_ratio
 
 from .models import VoiceProfile, VoiceStatus
 from .services import voice_profile_decide, voice_profile_reject
 
 logger = logging.getLogger(__name__)
+
+
+class VoiceUnavailable(EngineError):
+    code = "voice_not_found"
+
 
 _encoder: SpeakerEncoder | None = None
 _encoder_lock = threading.Lock()
@@ -102,3 +109,34 @@ def voice_profile_verify(*, profile_id) -> str:
         return "skipped"
     logger.info("voice %s %s: speaker score %.3f (threshold %.2f)", profile.id, decided.status, score, threshold)
     return decided.status
+
+
+def _dia_transcript(transcript: str) -> str:
+    transcript = transcript.strip()
+    return transcript if transcript.startswith(("[S1]", "[S2]")) else f"[S1] {transcript}"
+
+
+@functools.lru_cache(maxsize=32)
+def _prompt(profile_id: str, version: int, sample_name: str, transcript: str):
+    from speech.audio_input import decode
+    from speech.engines.dia import SAMPLE_RATE, VoicePrompt
+
+    decoded = decode(_read(sample_name))
+    return VoicePrompt(audio=resample(decoded.samples, decoded.sample_rate, SAMPLE_RATE), transcript=transcript)
+
+
+def voice_prompt_for(*, profile_id):
+    """The audio prompt (sample at 44.1 kHz + its transcript) that makes the cloning engine speak as the voice."""
+    profile = VoiceProfile.objects.filter(pk=profile_id, status=VoiceStatus.ACTIVE).first()
+    if profile is None:
+        raise VoiceUnavailable("The cloned voice no longer exists or is not active.")
+    return _prompt(str(profile.id), profile.version, profile.sample.name, _dia_transcript(profile.sample_transcript))
+
+
+def clone_similarity(*, profile_id, samples, rate: int) -> float | None:
+    """How close synthesized audio sounds to the voice profile (cosine of speaker embeddings)."""
+    embedding = VoiceProfile.objects.filter(pk=profile_id).values_list("embedding", flat=True).first()
+    if not embedding:
+        return None
+    encoder = speaker_encoder()
+    return cosine(encoder.embed(resample(samples, rate, encoder.sample_rate)), embedding)

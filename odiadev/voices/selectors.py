@@ -14,7 +14,7 @@ from django.db.models import QuerySet
 
 from odiadev.core.exceptions import NotFound
 
-from .errors import CloningEngineUnavailable, VoiceNotFound
+from .errors import VoiceNotFound
 from .models import ConsentChallenge, VoiceProfile, VoiceStatus
 
 
@@ -100,8 +100,6 @@ def voice_get_for(*, user, voice_id: str) -> Voice:
     profile = voice_profiles_for(user=user).filter(pk=profile_id, status=VoiceStatus.ACTIVE).first()
     if profile is None:
         raise VoiceNotFound(detail={"voice_id": voice_id})
-    if not settings.CLONING_ENGINE:
-        raise CloningEngineUnavailable(detail={"voice_id": voice_id})
     return _cloned_voice(profile)
 
 

@@ -22,8 +22,16 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from odiadev.core.events import user_event_send
+from odiadev.ops.switches import switch_is_on
 
-from .errors import AudioInvalid, AudioTooLarge, ConsentChallengeInvalid, ValidationUnavailable, VoiceUploadInvalid
+from .errors import (
+    AudioInvalid,
+    AudioTooLarge,
+    CloningDisabled,
+    ConsentChallengeInvalid,
+    ValidationUnavailable,
+    VoiceUploadInvalid,
+)
 from .models import (
     ConsentChallenge,
     ConsentDecision,
@@ -137,6 +145,8 @@ def voice_profile_create(
     user_agent: str = "",
 ) -> VoiceProfile:
     """Create a profile in `verifying` from a consent recording and a voice sample; nothing is kept on failure."""
+    if not switch_is_on("voice_cloning"):
+        raise CloningDisabled()
     name = (name or "").strip()
     sample_transcript = (sample_transcript or "").strip()
     if not name:

@@ -65,7 +65,7 @@ class DiaEngine:
         use_bnb: bool = False,
         device: str | None = None,
         vram_budget_gb: float = 14.5,
-        generation: GenerationSettings | None = None,
+        generation: GenerationSettings | dict | None = None,
     ) -> None:
         self.model_id = model_id
         self.model_revision = revision
@@ -75,6 +75,8 @@ class DiaEngine:
         self.use_bnb = use_bnb
         self.requested_device = device
         self.vram_budget_gb = vram_budget_gb
+        if isinstance(generation, dict):
+            generation = GenerationSettings(**{k: v for k, v in generation.items() if v is not None})
         self.generation = generation or GenerationSettings()
         self.device = "cpu"
         self.dtype_name = "float32"

@@ -110,9 +110,14 @@ def test_wait_returns_the_finished_job_and_history_lists_newest_first(stack, sec
     assert SynthesisJob.objects.filter(status="succeeded").count() == 2
 
 
-def test_a_worker_heartbeat_reports_its_loaded_engine(stack):
+def test_a_worker_warm_starts_its_engines_and_encoder_and_reports_them(stack):
     health = httpx.get(f"{stack.base_url}/health", timeout=10).json()
 
     assert health["status"] == "ok"
-    engines = [engine["name"] for worker in health["checks"]["workers"]["alive"] for engine in worker["engines"]]
-    assert "piper" in engines
+    (worker,) = health["checks"]["workers"]["alive"]
+    assert [engine["name"] for engine in worker["engines"]] == ["piper", "dia"]
+    assert worker["encoder"]["name"] == "resemblyzer"
+    log = (stack.log_dir / "worker.log").read_text()
+    assert "Piper engine loaded" in log
+    assert "DIA model loaded" in log
+    assert "Resemblyzer encoder loaded" in log

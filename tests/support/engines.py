@@ -4,6 +4,7 @@ the way it is told to, and otherwise speaks with the real Piper voice."""
 from __future__ import annotations
 
 from speech.engines.base import SynthesisRequest
+from speech.engines.dia import GpuOutOfMemory
 from speech.engines.piper import PiperEngine
 from speech.errors import TransientEngineError
 
@@ -19,3 +20,13 @@ class FlakyEngine(PiperEngine):
             failures_left["count"] -= 1
             raise TransientEngineError("the engine is warming up; try again")
         yield from super().synthesize(request)
+
+
+class OutOfMemoryEngine(PiperEngine):
+    """Fails every job the way a GPU engine does when CUDA runs out of memory."""
+
+    name = "oom"
+
+    def synthesize(self, request: SynthesisRequest):
+        raise GpuOutOfMemory("CUDA out of memory. Tried to allocate 2.00 GiB")
+        yield  # a generator, like every engine

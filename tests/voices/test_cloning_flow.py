@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import time
 from datetime import timedelta
 
 import httpx
 import numpy as np
 import pytest
+import soundfile as sf
 from django.conf import settings
 from django.utils import timezone
 
 from odiadev.accounts.services import api_key_create
+from odiadev.ops.switches import switch_set
+from odiadev.synthesis.models import SynthesisJob
+from odiadev.synthesis.services import synthesis_job_enqueue
 from odiadev.voices.models import ConsentChallenge, ConsentRecord, VoiceProfile
 from tests.e2e.helpers import bearer, open_socket
-from tests.factories import UserFactory
+from tests.factories import QueuedJobFactory, UserFactory
 from tests.support.media import CONSENT_TEXT, SAMPLE_TEXT, encode_av, encode_sf, other_speaker, speech
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -269,3 +275,71 @@ def test_deleting_a_voice_removes_profile_and_sample_but_keeps_consent(alice, co
     assert not VoiceProfile.objects.exists()
     assert media_files() == [record.consent_audio.name]
     assert ConsentRecord.objects.filter(pk=record.pk).exists()
+
+
+def _active_voice(customer, consent, sample) -> dict:
+    challenge = customer.challenge()
+    with open_socket(customer.stack, api_key=customer.secret) as ws:
+        profile = customer.upload(challenge_id=challenge["id"], consent=consent, sample=sample).json()
+        assert _wait_for_voice(ws, profile["id"])["status"] == "active"
+    return profile
+
+
+def test_synthesis_with_the_cloned_voice_runs_on_the_cloning_engine(alice, consent_webm, sample_wav):
+    profile = _active_voice(alice, consent_webm, sample_wav)
+
+    response = alice.post("/v1/tts", json={"text": "Now in my own voice.", "voice_id": profile["id"], "wait": True})
+
+    assert response.status_code == 200, response.text
+    job = response.json()
+    assert job["status"] == "succeeded", job
+    assert job["engine"] == "dia"
+    assert job["sample_rate"] == 44100
+    audio = httpx.get(job["audio_url"], timeout=30)
+    samples, rate = sf.read(io.BytesIO(audio.content))
+    assert rate == 44100
+    assert len(samples) > 0
+    stored = SynthesisJob.objects.get(pk=job["id"])
+    assert stored.voice_kind == "cloned"
+    assert stored.clone_similarity is not None
+    assert -1.0 <= stored.clone_similarity <= 1.0
+
+
+def test_cloned_voices_refuse_other_speeds(alice, consent_webm, sample_wav):
+    profile = _active_voice(alice, consent_webm, sample_wav)
+
+    response = alice.post("/v1/tts", json={"text": "Faster please.", "voice_id": profile["id"], "speed": 1.5})
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_speed"
+
+
+def test_kill_switch_refuses_new_voices_and_cloned_synthesis_and_queued_jobs(alice, consent_webm, sample_wav):
+    profile = _active_voice(alice, consent_webm, sample_wav)
+    # A clone job already queued when the switch flips (written directly: no message reaches the worker yet).
+    queued = QueuedJobFactory(
+        user=alice.user, voice_id=profile["id"], voice_kind="cloned", engine="dia", engine_voice=profile["id"]
+    )
+
+    switch_set(name="voice_cloning", enabled=False, reason="test: GPU pool drained")
+
+    challenge = alice.challenge()
+    refused = alice.upload(challenge_id=challenge["id"], consent=consent_webm, sample=sample_wav)
+    assert refused.status_code == 403
+    assert refused.json()["error"]["code"] == "cloning_disabled"
+    tts = alice.post("/v1/tts", json={"text": "Still me?", "voice_id": profile["id"]})
+    assert tts.status_code == 403
+    assert tts.json()["error"]["code"] == "cloning_disabled"
+    # built-in voices are unaffected
+    assert alice.post("/v1/tts", json={"text": "Built in.", "voice_id": "joe"}).status_code == 202
+
+    synthesis_job_enqueue(job_id=queued.id, engine="dia")
+    deadline = time.monotonic() + 30
+    while SynthesisJob.objects.get(pk=queued.pk).status == "queued" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    queued.refresh_from_db()
+    assert queued.status == "failed"
+    assert queued.error_code == "cloning_disabled"
+
+    switch_set(name="voice_cloning", enabled=True, reason="test: back on")
+    assert alice.post("/v1/tts", json={"text": "Me again.", "voice_id": profile["id"]}).status_code == 202

@@ -1,0 +1,52 @@
+"""The OOM breaker: N CUDA out-of-memory errors within a window switch voice cloning off until an operator
+turns it back on (which clears the count). Counts live in Redis so every GPU worker adds to the same window."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+from django.conf import settings
+from django_redis import get_redis_connection
+
+from .metrics import counter_inc
+
+
+def _key() -> str:
+    return f"{settings.REDIS_KEY_PREFIX}:breaker:oom"
+
+
+def oom_count() -> int:
+    now = time.time()
+    client = get_redis_connection("default")
+    client.zremrangebyscore(_key(), 0, now - settings.OOM_BREAKER_WINDOW)
+    return int(client.zcard(_key()))
+
+
+def oom_record(*, detail: str = "") -> bool:
+    """Count one CUDA OOM; trip the breaker (switch cloning off) at the threshold. Returns whether it tripped."""
+    from .switches import switch_is_on, switch_set
+
+    counter_inc("odiadev_gpu_oom")
+    now = time.time()
+    client = get_redis_connection("default")
+    client.zadd(_key(), {f"{now}:{uuid.uuid4().hex}": now})
+    client.expire(_key(), int(settings.OOM_BREAKER_WINDOW) + 60)
+    count = oom_count()
+    if count < settings.OOM_BREAKER_THRESHOLD or not switch_is_on("voice_cloning"):
+        return False
+    switch_set(
+        name="voice_cloning",
+        enabled=False,
+        reason=(
+            f"OOM breaker: {count} CUDA out-of-memory errors within {settings.OOM_BREAKER_WINDOW} s"
+            + (f" (last: {detail})" if detail else "")
+            + ". Turn voice_cloning back on in the admin to reset."
+        ),
+        actor="oom-breaker",
+    )
+    return True
+
+
+def oom_breaker_clear() -> None:
+    get_redis_connection("default").delete(_key())

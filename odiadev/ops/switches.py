@@ -1,0 +1,102 @@
+"""Kill switches: runtime settings in the database, cached for a moment, overridable from the environment.
+
+Every process (web and worker) reads a switch through `switch_is_on`, which caches the database value in Redis for
+`SWITCH_CACHE_SECONDS`; flipping a switch deletes that entry, so every process sees the change on its next read.
+An environment variable that forces a switch off (e.g. DISABLE_VOICE_CLONING=1) wins over the database.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+
+from django.core.cache import cache
+from django.db import transaction
+
+from .models import Switch, SwitchChange
+
+logger = logging.getLogger(__name__)
+
+SWITCH_CACHE_SECONDS = 2
+
+
+@dataclass(frozen=True)
+class SwitchSpec:
+    name: str
+    description: str
+    default: bool = True
+    env_off: str = ""  # an environment variable that, set to 1/true/yes, forces the switch off
+
+
+SWITCHES: dict[str, SwitchSpec] = {
+    spec.name: spec
+    for spec in (
+        SwitchSpec(
+            "voice_cloning",
+            "New cloned voices and synthesis with cloned voices. Turned off by the OOM breaker too.",
+            env_off="DISABLE_VOICE_CLONING",
+        ),
+    )
+}
+
+
+def _cache_key(name: str) -> str:
+    return f"switch:{name}"
+
+
+def _env_forces_off(spec: SwitchSpec) -> bool:
+    return bool(spec.env_off) and os.environ.get(spec.env_off, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def switch_is_on(name: str) -> bool:
+    spec = SWITCHES[name]
+    if _env_forces_off(spec):
+        return False
+    cached = cache.get(_cache_key(name))
+    if cached is not None:
+        return bool(cached)
+    row = Switch.objects.filter(name=name).values_list("enabled", flat=True).first()
+    enabled = spec.default if row is None else bool(row)
+    cache.set(_cache_key(name), int(enabled), timeout=SWITCH_CACHE_SECONDS)
+    return enabled
+
+
+def switch_state(name: str) -> dict:
+    """What an operator needs to see: the effective state, and why."""
+    spec = SWITCHES[name]
+    row = Switch.objects.filter(name=name).first()
+    return {
+        "name": name,
+        "enabled": switch_is_on(name),
+        "stored": spec.default if row is None else row.enabled,
+        "forced_off_by_env": _env_forces_off(spec),
+        "reason": row.reason if row else "",
+    }
+
+
+def switch_set(*, name: str, enabled: bool, reason: str, user=None, actor: str = "") -> Switch:
+    """Set a switch and record who did it and why. Setting it to its current state still records the reason."""
+    if name not in SWITCHES:
+        raise KeyError(name)
+    if not reason.strip():
+        raise ValueError("a reason is required to flip a switch")
+    actor = actor or (user.email if user is not None else "system")
+    with transaction.atomic():
+        switch, _ = Switch.objects.select_for_update().get_or_create(
+            name=name, defaults={"enabled": SWITCHES[name].default}
+        )
+        switch.enabled = enabled
+        switch.reason = reason
+        switch.changed_by = user
+        switch.save()
+        SwitchChange.objects.create(switch=switch, enabled=enabled, reason=reason, changed_by=user, actor=actor)
+        # Dropped now and again after commit: another process may have cached the old row in between.
+        cache.delete(_cache_key(name))
+        transaction.on_commit(lambda: cache.delete(_cache_key(name)))
+    logger.warning("switch %s turned %s by %s: %s", name, "on" if enabled else "off", actor, reason)
+    if name == "voice_cloning" and enabled:
+        from .breaker import oom_breaker_clear
+
+        oom_breaker_clear()
+    return switch
