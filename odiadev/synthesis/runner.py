@@ -16,6 +16,8 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.utils.module_loading import import_string
 
+from odiadev.billing.errors import plan_forbids_cloning
+from odiadev.billing.selectors import plan_for
 from odiadev.ops.breaker import oom_record
 from odiadev.ops.switches import switch_is_on
 from odiadev.voices.errors import CloningDisabled
@@ -66,6 +68,10 @@ def synthesis_job_execute(*, job_id: uuid.UUID | str) -> str:
     if cloned and not switch_is_on("voice_cloning"):
         # Queued before the switch was turned off: refused here too.
         synthesis_job_fail(job_id=job.id, code="cloning_disabled", message=CloningDisabled.default_message)
+        return "failed"
+    if cloned and not plan_for(user=job.user).allows_cloning:
+        refusal = plan_forbids_cloning()
+        synthesis_job_fail(job_id=job.id, code=refusal.code, message=refusal.message)
         return "failed"
     try:
         engine = engine_get(job.engine)

@@ -16,6 +16,8 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from odiadev.billing.errors import plan_forbids_cloning
+from odiadev.billing.selectors import plan_for
 from odiadev.ops.metrics import counter_inc, histogram_observe
 from odiadev.ops.switches import switch_is_on
 from odiadev.voices.errors import CloningDisabled, CloningEngineUnavailable
@@ -81,6 +83,8 @@ def synthesis_job_create(
     if voice.kind == "cloned":
         if not switch_is_on("voice_cloning"):
             raise CloningDisabled()
+        if not plan_for(user=user).allows_cloning:
+            raise plan_forbids_cloning()
         if not settings.CLONING_ENGINE:
             raise CloningEngineUnavailable(detail={"voice_id": voice.id})
         if speed != 1.0:

@@ -21,6 +21,8 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from odiadev.billing.errors import plan_forbids_cloning, voice_slots_exhausted
+from odiadev.billing.selectors import plan_for
 from odiadev.core.events import user_event_send
 from odiadev.ops.switches import switch_is_on
 
@@ -147,6 +149,11 @@ def voice_profile_create(
     """Create a profile in `verifying` from a consent recording and a voice sample; nothing is kept on failure."""
     if not switch_is_on("voice_cloning"):
         raise CloningDisabled()
+    plan = plan_for(user=user)
+    if not plan.allows_cloning:
+        raise plan_forbids_cloning()
+    if VoiceProfile.objects.filter(user=user).exclude(status=VoiceStatus.REJECTED).count() >= plan.cloned_voice_slots:
+        raise voice_slots_exhausted(plan.cloned_voice_slots)
     name = (name or "").strip()
     sample_transcript = (sample_transcript or "").strip()
     if not name:

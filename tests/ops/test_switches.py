@@ -5,6 +5,7 @@ import json
 import pytest
 from rest_framework.test import APIClient
 
+from odiadev.billing.services import plan_assign
 from odiadev.ops.breaker import oom_count, oom_record
 from odiadev.ops.metrics import counter_value
 from odiadev.ops.models import SwitchChange
@@ -54,6 +55,7 @@ def test_api_refuses_cloned_voices_when_the_switch_is_off(db, monkeypatch):
 def test_cloned_voice_without_a_cloning_engine_is_refused_up_front(db, settings):
     settings.CLONING_ENGINE = ""
     voice = ActiveVoiceFactory()
+    plan_assign(user=voice.user, slug="pro")
 
     response = _client_for(voice.user).post(
         "/v1/tts", data=json.dumps({"text": "Hi", "voice_id": str(voice.id)}), content_type="application/json"

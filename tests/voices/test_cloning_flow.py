@@ -16,6 +16,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from odiadev.accounts.services import api_key_create
+from odiadev.billing.services import plan_assign
 from odiadev.ops.switches import switch_set
 from odiadev.synthesis.models import SynthesisJob
 from odiadev.synthesis.services import synthesis_job_enqueue
@@ -37,9 +38,10 @@ def media_files() -> list[str]:
 
 
 class Customer:
-    def __init__(self, stack):
+    def __init__(self, stack, plan="pro"):
         self.stack = stack
         self.user = UserFactory()
+        plan_assign(user=self.user, slug=plan)
         self.secret = api_key_create(user=self.user, name="voices").secret
 
     def post(self, path, **kwargs):
@@ -343,3 +345,33 @@ def test_kill_switch_refuses_new_voices_and_cloned_synthesis_and_queued_jobs(ali
 
     switch_set(name="voice_cloning", enabled=True, reason="test: back on")
     assert alice.post("/v1/tts", json={"text": "Me again.", "voice_id": profile["id"]}).status_code == 202
+
+
+def test_free_plan_cannot_clone(stack, consent_webm, sample_wav):
+    free = Customer(stack, plan="free")
+
+    response = free.upload(challenge_id=free.challenge()["id"], consent=consent_webm, sample=sample_wav)
+
+    assert response.status_code == 402
+    assert response.json()["error"]["code"] == "plan_forbids_cloning"
+    assert media_files() == []
+
+
+def test_a_downgraded_account_cannot_use_its_cloned_voice(alice, consent_webm, sample_wav):
+    profile = _active_voice(alice, consent_webm, sample_wav)
+    plan_assign(user=alice.user, slug="free")
+
+    response = alice.post("/v1/tts", json={"text": "Hello", "voice_id": profile["id"]})
+
+    assert response.status_code == 402
+    assert response.json()["error"]["code"] == "plan_forbids_cloning"
+
+
+def test_voice_slots_of_the_plan_are_enforced(stack, consent_webm, sample_wav):
+    starter = Customer(stack, plan="starter")  # one cloned voice
+    _active_voice(starter, consent_webm, sample_wav)
+
+    response = starter.upload(challenge_id=starter.challenge()["id"], consent=consent_webm, sample=sample_wav)
+
+    assert response.status_code == 402
+    assert response.json()["error"]["code"] == "plan_forbids_more_voices"

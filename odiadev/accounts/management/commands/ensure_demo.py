@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand
 
 from odiadev.accounts.models import User
 from odiadev.accounts.services import api_key_create
+from odiadev.billing.services import plan_assign
 
 DEMO_EMAIL = "demo@odiadev.local"
 DEMO_PASSWORD = "demo-password-123"  # noqa: S105 - a published demo credential for the local embedded mode
@@ -17,6 +18,8 @@ class Command(BaseCommand):
         created = user is None
         if created:
             user = User.objects.create_superuser(email=DEMO_EMAIL, password=DEMO_PASSWORD)
+            # On a plan that includes cloning, so the demo shows every feature.
+            plan_assign(user=user, slug="pro")
         self.stdout.write(f"Demo login:    {DEMO_EMAIL} / {DEMO_PASSWORD}  (staff: the admin works too)")
         if created or not user.api_keys.filter(name="demo", revoked_at__isnull=True).exists():
             issued = api_key_create(user=user, name="demo")

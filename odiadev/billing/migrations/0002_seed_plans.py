@@ -1,0 +1,22 @@
+"""Seed the shipped plans (Free, Starter, Pro, Business); operators edit them in the admin afterwards."""
+
+from django.db import migrations
+
+from odiadev.billing.plans import PLAN_CATALOG
+
+
+def seed(apps, schema_editor):
+    Plan = apps.get_model("billing", "Plan")
+    for spec in PLAN_CATALOG:
+        Plan.objects.get_or_create(slug=spec["slug"], defaults={k: v for k, v in spec.items() if k != "slug"})
+
+
+def unseed(apps, schema_editor):
+    Plan = apps.get_model("billing", "Plan")
+    Plan.objects.filter(slug__in=[spec["slug"] for spec in PLAN_CATALOG], accounts__isnull=True).delete()
+
+
+class Migration(migrations.Migration):
+    dependencies = [("billing", "0001_plans_and_accounts")]
+
+    operations = [migrations.RunPython(seed, unseed)]

@@ -1,0 +1,65 @@
+"""The plan catalog as shipped. The data migration seeds the database from it; operators edit plans in the admin.
+
+Only what this module lists is needed to run: if a database has lost its plan rows (a fresh test database, say),
+`plan_default` recreates the default plan from here.
+"""
+
+PLAN_CATALOG = [
+    {
+        "slug": "free",
+        "name": "Free",
+        "monthly_characters": 10_000,
+        "cloned_voice_slots": 0,
+        "concurrent_jobs": 1,
+        "requests_per_minute": 10,
+        "max_text_chars": 1_000,
+        "allowed_formats": ["wav", "mp3"],
+        "allows_cloning": False,
+        "watermarked": True,
+        "price_cents": 0,
+        "sort_order": 0,
+    },
+    {
+        "slug": "starter",
+        "name": "Starter",
+        "monthly_characters": 100_000,
+        "cloned_voice_slots": 1,
+        "concurrent_jobs": 2,
+        "requests_per_minute": 30,
+        "max_text_chars": 2_500,
+        "allowed_formats": ["wav", "mp3", "ogg", "flac"],
+        "allows_cloning": True,
+        "watermarked": False,
+        "price_cents": 500,
+        "sort_order": 1,
+    },
+    {
+        "slug": "pro",
+        "name": "Pro",
+        "monthly_characters": 500_000,
+        "cloned_voice_slots": 5,
+        "concurrent_jobs": 5,
+        "requests_per_minute": 120,
+        "max_text_chars": 5_000,
+        "allowed_formats": ["wav", "mp3", "ogg", "flac"],
+        "allows_cloning": True,
+        "watermarked": False,
+        "price_cents": 2_200,
+        "sort_order": 2,
+    },
+    {
+        "slug": "business",
+        "name": "Business",
+        "monthly_characters": 2_000_000,
+        "cloned_voice_slots": 20,
+        "concurrent_jobs": 10,
+        "requests_per_minute": 600,
+        "max_text_chars": 5_000,
+        "allowed_formats": ["wav", "mp3", "ogg", "flac"],
+        "allows_cloning": True,
+        "watermarked": False,
+        "price_cents": 9_900,
+        "sort_order": 3,
+    },
+]
+DEFAULT_PLAN_SLUG = "free"
