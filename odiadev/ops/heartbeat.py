@@ -24,8 +24,19 @@ _loaded: dict[str, object] = {}
 
 
 def heartbeat_report(kind: str, info: object) -> None:
-    """Record what this worker process has loaded; the next heartbeat carries it."""
+    """Record what this worker process has loaded; the next heartbeat carries it. A callable is called at
+    every beat (for figures that change, such as VRAM in use)."""
     _loaded[kind] = info
+
+
+def _current_report() -> dict:
+    report = {}
+    for kind, info in list(_loaded.items()):
+        try:
+            report[kind] = info() if callable(info) else info
+        except Exception:
+            logger.warning("heartbeat could not read %s", kind, exc_info=True)
+    return report
 
 
 def _prefix() -> str:
@@ -50,7 +61,7 @@ def heartbeat_start(*, queues: list[str]) -> None:
     def beat() -> None:
         while True:
             try:
-                payload = json.dumps({"engines": [], **info, **_loaded, "seen_at": time.time()})
+                payload = json.dumps({"engines": [], **info, **_current_report(), "seen_at": time.time()})
                 get_redis_connection("default").set(key, payload, ex=interval * 3)
             except Exception:
                 logger.warning("worker heartbeat failed", exc_info=True)

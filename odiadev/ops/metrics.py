@@ -195,5 +195,15 @@ class RedisMetricsCollector:
             yield queue
             workers = workers_alive()
             yield GaugeMetricFamily("odiadev_workers_up", "Worker processes with a fresh heartbeat.", len(workers))
+            used = GaugeMetricFamily("odiadev_vram_used_bytes", "GPU memory in use.", labels=["worker", "engine"])
+            peak = GaugeMetricFamily("odiadev_vram_peak_bytes", "Peak GPU memory.", labels=["worker", "engine"])
+            budget = GaugeMetricFamily("odiadev_vram_budget_bytes", "VRAM budget.", labels=["worker", "engine"])
+            for worker in workers:
+                name = f"{worker.get('hostname')}:{worker.get('pid')}"
+                for engine, vram in (worker.get("vram") or {}).items():
+                    used.add_metric([name, engine], vram["used_gb"] * 1e9)
+                    peak.add_metric([name, engine], vram["peak_gb"] * 1e9)
+                    budget.add_metric([name, engine], vram["budget_gb"] * 1e9)
+            yield from (used, peak, budget)
         except Exception:
             logger.warning("broker figures unavailable", exc_info=True)

@@ -9,6 +9,7 @@ class SynthesisConfig(AppConfig):
     def ready(self) -> None:
         from odiadev.ops.metrics import register_collector
 
+        from . import checks  # noqa: F401 - registers the system checks
         from .metrics import JobStatusCollector
 
         register_collector(JobStatusCollector())

@@ -47,12 +47,18 @@ def engine_get(name: str) -> Engine:
 
 def engines_warm() -> list[dict]:
     """Load the engines this worker serves (at process start, so the first job does not pay for it)."""
-    names = settings.SPEECH_WARM_ENGINES or list(settings.SPEECH_ENGINES)
     loaded = []
-    for name in names:
+    for name in settings.SPEECH_WARM_ENGINES:
         engine = engine_get(name)
         loaded.append({"name": name, "model_id": engine.model_id, "model_revision": engine.model_revision})
     return loaded
+
+
+def engines_vram() -> dict:
+    """VRAM held by the loaded GPU engines against their budget, for the heartbeat (/health, /metrics)."""
+    with _engines_lock:
+        gpu_engines = {name: engine for name, engine in _engines.items() if engine.capabilities.gpu}
+    return {name: engine.vram() for name, engine in gpu_engines.items()}
 
 
 class JobRetry(Exception):

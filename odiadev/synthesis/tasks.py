@@ -64,9 +64,10 @@ def _warm_engines(**_kwargs) -> None:
     """Load the engines once per worker process, before the first job (see odiadev.ops.tasks for solo pools)."""
     from odiadev.ops.heartbeat import heartbeat_report
 
-    from .runner import engines_warm
+    from .runner import engines_vram, engines_warm
 
     try:
         heartbeat_report("engines", engines_warm())
+        heartbeat_report("vram", engines_vram)
     except Exception:
         logger.exception("engine warm start failed; engines load on first use")

@@ -13,6 +13,7 @@ import logging
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -100,6 +101,11 @@ class DiaEngine:
                 DiaTokenizer,
             )
 
+            if self.model_revision == "main" and not Path(self.model_id).is_dir():
+                logger.warning(
+                    "DIA_MODEL_REV is 'main' for %s: the weights can change under you. Pin a commit in production.",
+                    self.model_id,
+                )
             self.device = self.requested_device or ("cuda" if torch.cuda.is_available() else "cpu")
             on_cuda = self.device.startswith("cuda")
             kwargs: dict = {"revision": self.model_revision, "token": self.token}

@@ -121,3 +121,8 @@ def test_a_worker_warm_starts_its_engines_and_encoder_and_reports_them(stack):
     assert "Piper engine loaded" in log
     assert "DIA model loaded" in log
     assert "Resemblyzer encoder loaded" in log
+    # VRAM of the GPU engine against its budget (zero in use: this worker runs Dia on the CPU)
+    assert worker["vram"]["dia"]["budget_gb"] == 14.5
+    metrics = httpx.get(f"{stack.base_url}/metrics", timeout=10).text
+    assert 'odiadev_vram_budget_bytes{engine="dia",' in metrics
+    assert "odiadev_vram_used_bytes{" in metrics

@@ -1,0 +1,25 @@
+"""`check --deploy` warns when Dia runs from an unpinned revision."""
+
+from odiadev.synthesis.checks import dia_revision_pinned
+
+
+def _options(settings, **changes):
+    return {**settings.SPEECH_ENGINE_OPTIONS, "dia": {**settings.SPEECH_ENGINE_OPTIONS["dia"], **changes}}
+
+
+def test_unpinned_dia_revision_warns(settings):
+    settings.CLONING_ENGINE = "dia"
+    settings.SPEECH_ENGINE_OPTIONS = _options(settings, model_id="nari-labs/Dia-1.6B-0626", revision="main")
+
+    assert [warning.id for warning in dia_revision_pinned(None)] == ["odiadev.W001"]
+
+
+def test_pinned_revision_or_no_dia_is_quiet(settings):
+    settings.CLONING_ENGINE = "dia"
+    settings.SPEECH_ENGINE_OPTIONS = _options(settings, revision="0123abcd")
+    assert dia_revision_pinned(None) == []
+
+    settings.CLONING_ENGINE = ""
+    settings.SPEECH_WARM_ENGINES = ["piper"]
+    settings.SPEECH_ENGINE_OPTIONS = _options(settings, revision="main")
+    assert dia_revision_pinned(None) == []
