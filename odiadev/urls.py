@@ -35,6 +35,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("odiadev.accounts.urls")),
     path("", include("odiadev.synthesis.urls")),
+    path("", include("odiadev.voices.urls")),
 ]
 
 handler404 = "odiadev.core.views.not_found"

@@ -17,7 +17,8 @@ from .serializers import job_audio_path
 @ensure_csrf_cookie
 def dashboard(request):
     context = {
-        "voices": voice_list_for(user=request.user),
+        # Built-in voices and the account's active cloned voices.
+        "voices": [voice for voice in voice_list_for(user=request.user) if voice.status == "active"],
         "default_voice": settings.DEFAULT_VOICE_ID,
         "formats": list(OUTPUT_FORMATS),
         "max_chars": settings.TTS_MAX_TEXT_CHARS,
