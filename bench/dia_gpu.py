@@ -12,12 +12,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import torch
 from transformers import DacConfig, DacModel, DiaConfig, DiaForConditionalGeneration, DiaTokenizer
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from speech.engines.dia_testing import tiny_configs
 
 FRAMES_PER_SECOND = 86
 TEXT = (
@@ -27,32 +31,9 @@ TEXT = (
 
 
 def configs(tiny: bool) -> tuple[DiaConfig, DacConfig]:
-    if not tiny:
-        return DiaConfig(), DacConfig(sampling_rate=44100, decoder_hidden_size=1536, n_codebooks=9)
-    dia = DiaConfig(
-        encoder_config={
-            "num_hidden_layers": 1,
-            "hidden_size": 32,
-            "intermediate_size": 64,
-            "num_attention_heads": 2,
-            "num_key_value_heads": 2,
-            "head_dim": 16,
-        },
-        decoder_config={
-            "num_hidden_layers": 1,
-            "hidden_size": 32,
-            "intermediate_size": 64,
-            "num_attention_heads": 2,
-            "num_key_value_heads": 1,
-            "head_dim": 16,
-            "cross_num_attention_heads": 2,
-            "cross_head_dim": 16,
-            "cross_num_key_value_heads": 2,
-            "cross_hidden_size": 32,
-        },
-    )
-    dac = DacConfig(sampling_rate=44100, encoder_hidden_size=8, decoder_hidden_size=16, hidden_size=32, codebook_dim=4)
-    return dia, dac
+    if tiny:
+        return tiny_configs()
+    return DiaConfig(), DacConfig(sampling_rate=44100, decoder_hidden_size=1536, n_codebooks=9)
 
 
 def run(variant: str, args, device: str, dtype) -> dict:

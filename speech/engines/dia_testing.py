@@ -5,13 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def build_tiny_dia(folder: Path, seed: int = 0) -> tuple[Path, Path]:
-    """Save a 1-layer Dia and a tiny DAC (codebook size stays 1024: tokens 1024-1026 are EOS/PAD/BOS)."""
-    import torch
-    from transformers import DacConfig, DacModel, DiaConfig, DiaForConditionalGeneration
+def tiny_configs():
+    """A 1-layer Dia and a tiny DAC (codebook size stays 1024: tokens 1024-1026 are EOS/PAD/BOS)."""
+    from transformers import DacConfig, DiaConfig
 
-    torch.manual_seed(seed)
-    codec_dir, model_dir = folder / "dac", folder / "dia"
     codec_config = DacConfig(
         encoder_hidden_size=8,
         decoder_hidden_size=16,
@@ -23,7 +20,6 @@ def build_tiny_dia(folder: Path, seed: int = 0) -> tuple[Path, Path]:
         upsampling_ratios=[8, 8, 4, 2],
         sampling_rate=44100,
     )
-    DacModel(codec_config).save_pretrained(codec_dir)
     config = DiaConfig(
         encoder_config={
             "num_hidden_layers": 1,
@@ -46,5 +42,17 @@ def build_tiny_dia(folder: Path, seed: int = 0) -> tuple[Path, Path]:
             "cross_hidden_size": 32,
         },
     )
+    return config, codec_config
+
+
+def build_tiny_dia(folder: Path, seed: int = 0) -> tuple[Path, Path]:
+    """Save a tiny random Dia and DAC codec in the layout the production loader reads; returns their folders."""
+    import torch
+    from transformers import DacModel, DiaForConditionalGeneration
+
+    torch.manual_seed(seed)
+    config, codec_config = tiny_configs()
+    codec_dir, model_dir = folder / "dac", folder / "dia"
+    DacModel(codec_config).save_pretrained(codec_dir)
     DiaForConditionalGeneration(config).save_pretrained(model_dir)
     return model_dir, codec_dir
