@@ -1,9 +1,24 @@
-"""Writes for billing: assigning a plan (local mode, or from Stripe later)."""
+"""Writes for billing: plan assignment and the usage ledger.
+
+Every change of an account's balance is one `LedgerEntry` appended while the account row is locked
+(`SELECT ... FOR UPDATE`), with the account's `balance` column moved by the same amount in the same transaction.
+So the balance always equals the ledger's sum, a database constraint keeps it from going negative, and parallel
+submits queue on the lock instead of overdrawing. Entries per job are unique by kind, so a retried or replayed
+transition cannot bill twice.
+"""
 
 from __future__ import annotations
 
-from .models import BillingAccount, Plan
-from .plans import PLAN_CATALOG
+from datetime import UTC, datetime
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from .errors import ConcurrencyLimit, QuotaExceeded
+from .models import BillingAccount, EntryKind, LedgerEntry, Plan
+from .plans import DEFAULT_PLAN_SLUG, PLAN_CATALOG
 
 
 def plan_ensure(*, slug: str) -> Plan:
@@ -13,8 +28,179 @@ def plan_ensure(*, slug: str) -> Plan:
     return plan
 
 
-def plan_assign(*, user, slug: str, assigned_by=None) -> BillingAccount:
-    account, _ = BillingAccount.objects.update_or_create(
-        user=user, defaults={"plan": plan_ensure(slug=slug), "assigned_by": assigned_by}
-    )
+# ---------------------------------------------------------------------------------------------------------------
+# Periods
+# ---------------------------------------------------------------------------------------------------------------
+def current_period(now: datetime | None = None) -> str:
+    return (now or timezone.now()).astimezone(UTC).strftime("%Y-%m")
+
+
+def period_bounds(period: str) -> tuple[datetime, datetime]:
+    year, month = (int(part) for part in period.split("-"))
+    start = datetime(year, month, 1, tzinfo=UTC)
+    end = datetime(year + (month == 12), month % 12 + 1, 1, tzinfo=UTC)
+    return start, end
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Accounts
+# ---------------------------------------------------------------------------------------------------------------
+def account_ensure(*, user) -> BillingAccount:
+    account = BillingAccount.objects.select_related("plan").filter(user=user).first()
+    if account is not None:
+        return account
+    try:
+        with transaction.atomic():
+            return BillingAccount.objects.create(user=user, plan=plan_ensure(slug=DEFAULT_PLAN_SLUG))
+    except IntegrityError:  # created by a parallel request
+        return BillingAccount.objects.select_related("plan").get(user=user)
+
+
+def _locked(*, user) -> BillingAccount:
+    """The user's account row, locked until the surrounding transaction ends. Call inside transaction.atomic."""
+    account_ensure(user=user)
+    account = BillingAccount.objects.select_for_update().select_related("plan").get(user=user)
+    _roll_period(account)
     return account
+
+
+def _append(
+    account: BillingAccount,
+    kind: str,
+    amount: int,
+    *,
+    period: str | None = None,
+    job=None,
+    cached=False,
+    reason: str = "",
+    by=None,
+) -> LedgerEntry:
+    """Append one entry and move the balance with it. Precondition: `account` is locked in this transaction."""
+    entry = LedgerEntry.objects.create(
+        account=account,
+        kind=kind,
+        amount=amount,
+        period=period or account.period or current_period(),
+        job=job,
+        cached=cached,
+        reason=reason,
+        created_by=by,
+    )
+    account.balance += amount
+    account.save(update_fields=["balance", "period", "updated_at"])
+    return entry
+
+
+def account_refresh(*, user) -> BillingAccount:
+    """The account with this month's grant applied (a write, once a month, under the account lock)."""
+    with transaction.atomic():
+        return _locked(user=user)
+
+
+def _roll_period(account: BillingAccount) -> None:
+    """Expire last month's unused balance and grant this month's, once per month. Precondition: locked."""
+    period = current_period()
+    if account.period == period:
+        return
+    if account.period and account.balance:
+        _append(account, EntryKind.EXPIRE, -account.balance, period=account.period)
+    account.period = period
+    _append(account, EntryKind.GRANT, account.plan.monthly_characters, period=period)
+
+
+def plan_assign(*, user, slug: str, assigned_by=None) -> BillingAccount:
+    """Move the account to another plan. An upgrade grants the difference for the rest of the month at once."""
+    with transaction.atomic():
+        account = _locked(user=user)
+        new_plan = plan_ensure(slug=slug)
+        extra = new_plan.monthly_characters - account.plan.monthly_characters
+        account.plan = new_plan
+        account.assigned_by = assigned_by
+        account.save(update_fields=["plan", "assigned_by", "updated_at"])
+        if extra > 0:
+            _append(account, EntryKind.ADJUST, extra, reason=f"upgrade to {new_plan.name}", by=assigned_by)
+    return account
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Usage: admit -> reserve -> capture | release
+# ---------------------------------------------------------------------------------------------------------------
+def usage_admit(*, user, characters: int, concurrent: bool = True) -> BillingAccount:
+    """Lock the account and check a new job fits: characters left and, for engine work, a free job slot.
+
+    Call inside the transaction that creates the job, then `usage_reserve` with the saved job.
+    """
+    from odiadev.synthesis.models import JobStatus, SynthesisJob
+
+    account = _locked(user=user)
+    plan = account.plan
+    if concurrent:
+        active = SynthesisJob.objects.filter(user=user, status__in=[JobStatus.QUEUED, JobStatus.RUNNING]).count()
+        if active >= plan.concurrent_jobs:
+            raise ConcurrencyLimit(
+                f"You have {active} jobs in progress; the {plan.name} plan runs {plan.concurrent_jobs} at a time. "
+                "Wait for one to finish, or upgrade for more.",
+                detail={"active_jobs": active, "limit": plan.concurrent_jobs},
+            )
+    if characters > account.balance:
+        raise QuotaExceeded(
+            f"This request needs {characters} characters and {account.balance} are left this month on the "
+            f"{plan.name} plan. Upgrade on the Billing page, or wait for next month's allowance.",
+            detail={"needed": characters, "remaining": account.balance, "period": account.period},
+        )
+    return account
+
+
+def usage_reserve(*, account: BillingAccount, job, characters: int, cached: bool = False) -> LedgerEntry:
+    """Hold the job's characters. Precondition: `account` came from `usage_admit` in this transaction."""
+    return _append(account, EntryKind.RESERVE, -characters, job=job, cached=cached)
+
+
+def usage_capture(*, job) -> LedgerEntry | None:
+    """Make the job's reservation final (it succeeded). Once per job; a no-op without a reservation."""
+    reserve = LedgerEntry.objects.filter(job=job, kind=EntryKind.RESERVE).select_related("account").first()
+    if reserve is None or LedgerEntry.objects.filter(job=job, kind=EntryKind.RELEASE).exists():
+        return None
+    entry, _ = LedgerEntry.objects.get_or_create(
+        job=job,
+        kind=EntryKind.CAPTURE,
+        defaults={"account": reserve.account, "amount": 0, "period": reserve.period, "cached": reserve.cached},
+    )
+    return entry
+
+
+def usage_release(*, job) -> LedgerEntry | None:
+    """Give the job's characters back (it failed or was cancelled). Once per job; never after a capture."""
+    with transaction.atomic():
+        account = _locked(user=job.user)
+        reserve = LedgerEntry.objects.filter(job=job, kind=EntryKind.RESERVE).first()
+        if (
+            reserve is None
+            or LedgerEntry.objects.filter(job=job, kind__in=[EntryKind.RELEASE, EntryKind.CAPTURE]).exists()
+        ):
+            return None
+        return _append(
+            account, EntryKind.RELEASE, -reserve.amount, period=reserve.period, job=job, cached=reserve.cached
+        )
+
+
+def usage_adjust(*, user, amount: int, reason: str, by=None) -> LedgerEntry:
+    """An operator's correction, with its reason. It may not take the balance below zero."""
+    if not reason.strip():
+        raise ValueError("an adjustment needs a reason")
+    with transaction.atomic():
+        account = _locked(user=user)
+        if account.balance + amount < 0:
+            raise QuotaExceeded(
+                f"The adjustment would leave {account.balance + amount} characters.",
+                detail={"balance": account.balance, "amount": amount},
+            )
+        return _append(account, EntryKind.ADJUST, amount, reason=reason, by=by)
+
+
+def ledger_sum(*, account: BillingAccount) -> int:
+    return LedgerEntry.objects.filter(account=account).aggregate(total=Sum("amount"))["total"] or 0
+
+
+def cache_hits_billed() -> bool:
+    return settings.TTS_BILL_CACHE_HITS

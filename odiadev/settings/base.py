@@ -334,6 +334,8 @@ TTS_JOB_MAX_ATTEMPTS = env.int("TTS_JOB_MAX_ATTEMPTS", default=3)
 TTS_REQUEUE_AFTER = env.int("TTS_REQUEUE_AFTER", default=600)
 TTS_CACHE_TTL = env.int("TTS_CACHE_TTL", default=30 * 24 * 3600)
 TTS_AUDIO_URL_TTL = env.int("TTS_AUDIO_URL_TTL", default=3600)
+# Whether a request answered from the cache uses the account's characters (it costs no engine time either way).
+TTS_BILL_CACHE_HITS = env.bool("TTS_BILL_CACHE_HITS", default=True)
 
 # ------------------------------------------------------------------------------------------------------------
 # OPS

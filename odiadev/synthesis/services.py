@@ -16,8 +16,9 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from odiadev.billing.errors import plan_forbids_cloning
+from odiadev.billing.errors import plan_forbids_cloning, plan_forbids_format
 from odiadev.billing.selectors import plan_for
+from odiadev.billing.services import cache_hits_billed, usage_admit, usage_capture, usage_release, usage_reserve
 from odiadev.ops.metrics import counter_inc, histogram_observe
 from odiadev.ops.switches import switch_is_on
 from odiadev.voices.errors import CloningDisabled, CloningEngineUnavailable
@@ -39,14 +40,15 @@ SEED_MAX = 2**32 - 1
 # ---------------------------------------------------------------------------------------------------------------
 # Submit
 # ---------------------------------------------------------------------------------------------------------------
-def _check_request(*, text: str, output_format: str, speed: float, seed: int | None) -> str:
+def _check_request(*, text: str, output_format: str, speed: float, seed: int | None, plan) -> str:
     normalized = normalize_text(text)
     if not normalized:
         raise TextEmpty()
-    limit = settings.TTS_MAX_TEXT_CHARS
+    limit = min(settings.TTS_MAX_TEXT_CHARS, plan.max_text_chars)
     if len(normalized) > limit:
         raise TextTooLong(
-            f"Text is {len(normalized)} characters; the limit is {limit}. Split it into several requests.",
+            f"Text is {len(normalized)} characters; the limit on the {plan.name} plan is {limit}. "
+            "Split it into several requests.",
             detail={"characters": len(normalized), "max_characters": limit},
         )
     if output_format not in OUTPUT_FORMATS:
@@ -54,17 +56,13 @@ def _check_request(*, text: str, output_format: str, speed: float, seed: int | N
             f"Format {output_format!r} is not supported. Use one of: {', '.join(OUTPUT_FORMATS)}.",
             detail={"supported": list(OUTPUT_FORMATS)},
         )
+    if output_format not in plan.allowed_formats:
+        raise plan_forbids_format(output_format, plan.allowed_formats, plan.name)
     if not SPEED_MIN <= speed <= SPEED_MAX:
         raise InvalidSpeed(detail={"min": SPEED_MIN, "max": SPEED_MAX})
     if seed is not None and not 0 <= seed <= SEED_MAX:
         raise InvalidSeed()
     return normalized
-
-
-def _watermark_required(*, user) -> bool:
-    # The watermark arrives with provenance (free-plan audio); until then no audio carries one, and the flag is
-    # already part of the cache key so that marked and unmarked audio never answer each other.
-    return False
 
 
 def synthesis_job_create(
@@ -78,19 +76,22 @@ def synthesis_job_create(
     seed: int | None = None,
 ) -> SynthesisJob:
     """Create a job: answered at once from the cache when an identical request has audio, else queued."""
-    normalized = _check_request(text=text, output_format=output_format, speed=speed, seed=seed)
+    plan = plan_for(user=user)
+    normalized = _check_request(text=text, output_format=output_format, speed=speed, seed=seed, plan=plan)
     voice = voice_get_for(user=user, voice_id=voice_id)
     if voice.kind == "cloned":
         if not switch_is_on("voice_cloning"):
             raise CloningDisabled()
-        if not plan_for(user=user).allows_cloning:
+        if not plan.allows_cloning:
             raise plan_forbids_cloning()
         if not settings.CLONING_ENGINE:
             raise CloningEngineUnavailable(detail={"voice_id": voice.id})
         if speed != 1.0:
             raise InvalidSpeed("Cloned voices speak at the speed of their sample: send speed 1.0.")
     sample_rate = output_sample_rate(output_format, voice.sample_rate)
-    watermark = _watermark_required(user=user)
+    # The plan says whether its audio carries the provenance watermark; the flag is part of the cache key, so
+    # marked and unmarked audio never answer each other. (Embedding the mark itself comes with provenance.)
+    watermark = plan.watermarked
     cache_key = cache_key_for(
         text=normalized,
         voice_id=voice.id,
@@ -126,7 +127,11 @@ def synthesis_job_create(
         queued_at=now,
     )
     source = _cached_source(cache_key)
+    cached = source is not None
+    billed = job.characters if (not cached or cache_hits_billed()) else 0
     with transaction.atomic():
+        # Locks the account first: parallel submits queue here, so none can overdraw or exceed the job slots.
+        account = usage_admit(user=user, characters=billed, concurrent=not cached)
         if source is not None:
             job.cached = True
             job.source_job = source
@@ -137,9 +142,12 @@ def synthesis_job_create(
             job.engine_seconds = 0.0
             job.started_at = job.finished_at = now
             job.save()
+            usage_reserve(account=account, job=job, characters=billed, cached=True)
+            usage_capture(job=job)
         else:
             job.enqueued_at = now
             job.save()
+            usage_reserve(account=account, job=job, characters=billed)
             transaction.on_commit(lambda: synthesis_job_enqueue(job_id=job.id, engine=job.engine))
         job_event_send(job)
     counter_inc("odiadev_cache_hits" if source is not None else "odiadev_cache_misses")
@@ -230,6 +238,7 @@ def synthesis_job_succeed(
         if not updated:
             return False
         job.refresh_from_db()
+        usage_capture(job=job)
         job_event_send(job)
     cache_store(job.cache_key, job.id)
     _record_finished(job)
@@ -252,7 +261,8 @@ def synthesis_job_fail(*, job_id: uuid.UUID, code: str, message: str) -> bool:
         )
         if not updated:
             return False
-        job = SynthesisJob.objects.get(pk=job_id)
+        job = SynthesisJob.objects.select_related("user").get(pk=job_id)
+        usage_release(job=job)
         job_event_send(job)
     _record_finished(job)
     return True

@@ -6,6 +6,10 @@
   const $ = (id) => document.getElementById(id);
   let challengeId = null, currentVoiceId = null;
   const recordings = {};  // kind -> Blob
+  // Verification can finish before the upload's own response arrives: keep the newest state of each voice and
+  // never show an older one.
+  const RANK = { verifying: 0, active: 1, rejected: 1 };
+  const latest = {};
 
   function csrfToken() {
     const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
@@ -74,7 +78,10 @@
     return "webm";
   }
 
-  function renderVoice(voice) {
+  function renderVoice(incoming) {
+    const seen = latest[incoming.id];
+    const voice = !seen || RANK[incoming.status] >= RANK[seen.status] ? incoming : seen;
+    latest[voice.id] = voice;
     let row = document.querySelector('tr[data-voice-id="' + voice.id + '"]');
     if (!row) {
       const empty = $("no-voices");

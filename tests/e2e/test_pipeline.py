@@ -8,6 +8,7 @@ import pytest
 import soundfile as sf
 
 from odiadev.accounts.services import api_key_create
+from odiadev.billing.services import plan_assign
 from odiadev.synthesis.models import SynthesisJob
 from tests.factories import UserFactory
 
@@ -24,7 +25,9 @@ ENGINE_RUNS = 'odiadev_engine_runs_total{engine="piper"}'
 
 @pytest.fixture
 def secret():
-    return api_key_create(user=UserFactory(), name="e2e").secret
+    user = UserFactory()
+    plan_assign(user=user, slug="pro")  # every format, five jobs at a time
+    return api_key_create(user=user, name="e2e").secret
 
 
 def test_submit_follow_live_download_then_cache_hit(stack, secret):

@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from odiadev.billing.services import plan_assign
 from odiadev.synthesis.models import SynthesisJob
 
 
@@ -46,10 +47,13 @@ def test_invalid_request_is_refused_with_its_code(api, body, status, code):
     assert SynthesisJob.objects.count() == 0
 
 
-def test_text_too_long_says_the_limit(api):
-    response = _post(api, {"text": "y" * 6000})
+def test_text_too_long_says_the_plan_limit(api, user):
+    response = _post(api, {"text": "y" * 1001})
+    assert response.json()["error"]["detail"] == {"characters": 1001, "max_characters": 1000}  # Free
 
-    assert response.json()["error"]["detail"] == {"characters": 6000, "max_characters": 5000}
+    plan_assign(user=user, slug="pro")
+    response = _post(api, {"text": "y" * 6000})
+    assert response.json()["error"]["detail"] == {"characters": 6000, "max_characters": 5000}  # the platform cap
 
 
 def test_one_megabyte_text_is_refused_without_a_row(api):

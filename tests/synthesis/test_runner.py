@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
+from odiadev.billing.services import plan_assign
 from odiadev.ops.metrics import counter_value
 from odiadev.synthesis.models import JobStatus, SynthesisJob
 from odiadev.synthesis.runner import synthesis_job_execute
@@ -119,6 +120,7 @@ def test_empty_audio_fails_the_job_with_a_code(user):
 
 def test_sweeper_resends_lost_jobs_and_fails_abandoned_ones(user, settings):
     settings.TTS_JOB_MAX_ATTEMPTS = 2
+    plan_assign(user=user, slug="business")  # five jobs in flight at once
     old = timezone.now() - timedelta(hours=2)
     lost = synthesis_job_create(user=user, text="A lost message.", voice_id="joe")
     never_sent = synthesis_job_create(user=user, text="Never sent.", voice_id="joe")
