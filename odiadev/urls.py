@@ -5,11 +5,13 @@ from django.urls import include, path
 from django_prometheus.exports import ExportToDjangoView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from odiadev.billing import apis as billing_apis
 from odiadev.ops import views as ops_views
 from odiadev.synthesis import apis as synthesis_apis
 from odiadev.voices import apis as voices_apis
 
 api_patterns = [
+    path("usage", billing_apis.UsageApi.as_view(), name="usage"),
     path("voices", voices_apis.VoiceListApi.as_view(), name="voices"),
     path("voices/consent-challenge", voices_apis.ConsentChallengeApi.as_view(), name="consent-challenge"),
     path(
@@ -36,6 +38,7 @@ urlpatterns = [
     path("", include("odiadev.accounts.urls")),
     path("", include("odiadev.synthesis.urls")),
     path("", include("odiadev.voices.urls")),
+    path("", include("odiadev.billing.urls")),
 ]
 
 handler404 = "odiadev.core.views.not_found"

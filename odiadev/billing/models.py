@@ -30,6 +30,10 @@ class Plan(TimestampedModel):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def price_display(self) -> str:
+        return "Free" if not self.price_cents else f"${self.price_cents / 100:.2f} / month"
+
 
 class BillingAccount(TimestampedModel):
     """The account's plan and character balance. The balance mirrors the sum of the account's ledger entries

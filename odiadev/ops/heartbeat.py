@@ -43,6 +43,15 @@ def _prefix() -> str:
     return f"{settings.REDIS_KEY_PREFIX}:workers:"
 
 
+def worker_id() -> str:
+    """This process as heartbeats name it: hostname:pid."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def worker_is_alive(worker: str) -> bool:
+    return bool(get_redis_connection("default").exists(f"{_prefix()}{worker}"))
+
+
 def heartbeat_start(*, queues: list[str]) -> None:
     """Start the heartbeat thread of this process (once per process; safe to call again after a fork)."""
     global _started_in_pid
@@ -50,7 +59,7 @@ def heartbeat_start(*, queues: list[str]) -> None:
         return
     _started_in_pid = os.getpid()
     interval = settings.WORKER_HEARTBEAT_INTERVAL
-    key = f"{_prefix()}{socket.gethostname()}:{os.getpid()}"
+    key = f"{_prefix()}{worker_id()}"
     info = {
         "hostname": socket.gethostname(),
         "pid": os.getpid(),

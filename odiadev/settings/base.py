@@ -163,6 +163,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Each worker process loads its models when it starts (warm). Celery kills a pool process that has not reported
+# up within this many seconds (default 4): far too short for Dia on a GPU, and a killed process is replaced by one
+# that is killed again, forever.
+CELERY_WORKER_PROC_ALIVE_TIMEOUT = env.float("CELERY_WORKER_PROC_ALIVE_TIMEOUT", default=180.0)
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     "sweep-stale-jobs": {"task": "synthesis.sweep_stale_jobs", "schedule": 60.0},

@@ -60,6 +60,7 @@ class SynthesisJob(TimestampedModel):
     error_code = models.CharField(max_length=64, blank=True)
     error_message = models.TextField(blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
+    worker = models.CharField(max_length=200, blank=True, help_text="hostname:pid of the process running it.")
 
     audio = models.FileField(upload_to=audio_upload_to, max_length=255, blank=True)
     audio_bytes = models.PositiveBigIntegerField(null=True, blank=True)

@@ -19,6 +19,7 @@ from django.utils import timezone
 from odiadev.billing.errors import plan_forbids_cloning, plan_forbids_format
 from odiadev.billing.selectors import plan_for
 from odiadev.billing.services import cache_hits_billed, usage_admit, usage_capture, usage_release, usage_reserve
+from odiadev.ops.heartbeat import worker_id, worker_is_alive
 from odiadev.ops.metrics import counter_inc, histogram_observe
 from odiadev.ops.switches import switch_is_on
 from odiadev.voices.errors import CloningDisabled, CloningEngineUnavailable
@@ -202,7 +203,7 @@ def synthesis_job_claim(*, job_id: uuid.UUID) -> SynthesisJob | None:
     now = timezone.now()
     claimable = Q(status=JobStatus.QUEUED) | Q(status=JobStatus.RUNNING, started_at__lt=_stale_running_cutoff())
     claimed = SynthesisJob.objects.filter(claimable, pk=job_id).update(
-        status=JobStatus.RUNNING, started_at=now, attempts=F("attempts") + 1, updated_at=now
+        status=JobStatus.RUNNING, started_at=now, attempts=F("attempts") + 1, worker=worker_id(), updated_at=now
     )
     if not claimed:
         return None
@@ -320,7 +321,15 @@ def synthesis_jobs_sweep() -> dict[str, int]:
         if SynthesisJob.objects.filter(pk=job_id, status=JobStatus.QUEUED).update(enqueued_at=now):
             resent += synthesis_job_enqueue(job_id=job_id, engine=engine)
 
-    abandoned = SynthesisJob.objects.filter(status=JobStatus.RUNNING, started_at__lt=_stale_running_cutoff())
+    # Abandoned: running past the hard time limit, or held by a worker process whose heartbeat has stopped (it was
+    # killed: its redelivered message found the job still marked running and left it).
+    running = SynthesisJob.objects.filter(status=JobStatus.RUNNING)
+    dead = [
+        job_id
+        for job_id, worker in running.filter(started_at__gte=_stale_running_cutoff()).values_list("pk", "worker")
+        if worker and not worker_is_alive(worker)
+    ]
+    abandoned = running.filter(Q(started_at__lt=_stale_running_cutoff()) | Q(pk__in=dead))
     failed = 0
     for job_id in abandoned.filter(attempts__gte=settings.TTS_JOB_MAX_ATTEMPTS).values_list("pk", flat=True):
         failed += synthesis_job_fail(

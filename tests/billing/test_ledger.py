@@ -1,0 +1,148 @@
+"""The usage ledger: balance == sum(ledger) >= 0 whatever happens, each job billed once."""
+
+import contextlib
+
+import pytest
+from django.db import transaction
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+
+from odiadev.billing.errors import QuotaExceeded
+from odiadev.billing.models import BillingAccount, EntryKind, LedgerEntry
+from odiadev.billing.services import (
+    account_refresh,
+    ledger_sum,
+    plan_assign,
+    usage_adjust,
+    usage_admit,
+    usage_capture,
+    usage_release,
+    usage_reserve,
+)
+from tests.factories import QueuedJobFactory, UserFactory
+
+
+def _reserve(user, characters):
+    """What synthesis_job_create does: admit under the lock, create the job, reserve."""
+    with transaction.atomic():
+        account = usage_admit(user=user, characters=characters, concurrent=False)
+        job = QueuedJobFactory(user=user, text="x" * max(characters, 1), characters=characters)
+        usage_reserve(account=account, job=job, characters=characters)
+    return job
+
+
+def test_new_account_gets_its_monthly_grant_once(user):
+    account = account_refresh(user=user)
+    account_refresh(user=user)
+
+    assert account.balance == 10_000  # Free
+    assert list(LedgerEntry.objects.values_list("kind", "amount")) == [("grant", 10_000)]
+
+
+def test_success_captures_failure_releases_and_neither_twice(user):
+    ok, bad = _reserve(user, 300), _reserve(user, 200)
+    assert BillingAccount.objects.get(user=user).balance == 10_000 - 500
+
+    usage_capture(job=ok)
+    usage_capture(job=ok)
+    usage_release(job=ok)  # too late: it was captured
+    usage_release(job=bad)
+    usage_release(job=bad)
+    usage_capture(job=bad)  # too late: it was released
+
+    account = BillingAccount.objects.get(user=user)
+    assert account.balance == 10_000 - 300 == ledger_sum(account=account)
+    kinds = sorted(LedgerEntry.objects.filter(job__isnull=False).values_list("job_id", "kind"))
+    assert sorted(kinds) == sorted([(ok.id, "reserve"), (ok.id, "capture"), (bad.id, "reserve"), (bad.id, "release")])
+
+
+def test_overdraw_is_refused_with_the_remaining_figure(user):
+    _reserve(user, 9_900)
+
+    with pytest.raises(QuotaExceeded) as refused:
+        _reserve(user, 101)
+
+    assert refused.value.detail["remaining"] == 100
+    assert refused.value.code == "quota_exceeded"
+
+
+def test_upgrade_grants_the_difference_at_once(user, other_user):
+    account_refresh(user=user)
+
+    plan_assign(user=user, slug="starter", assigned_by=other_user)
+
+    account = BillingAccount.objects.get(user=user)
+    assert account.balance == 100_000
+    adjustment = LedgerEntry.objects.get(kind=EntryKind.ADJUST)
+    assert (adjustment.amount, adjustment.reason, adjustment.created_by) == (90_000, "upgrade to Starter", other_user)
+
+
+def test_adjustment_needs_a_reason_and_cannot_go_below_zero(user):
+    with pytest.raises(ValueError, match="reason"):
+        usage_adjust(user=user, amount=5, reason="")
+    with pytest.raises(QuotaExceeded):
+        usage_adjust(user=user, amount=-20_000, reason="clawback")
+    usage_adjust(user=user, amount=-10_000, reason="support: duplicate account")
+    assert BillingAccount.objects.get(user=user).balance == 0
+
+
+@settings(
+    max_examples=25,
+    stateful_step_count=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+class LedgerMachine(RuleBasedStateMachine):
+    """Any sequence of reserve / capture / release / grant / adjust, including replays, keeps the invariants."""
+
+    @initialize()
+    def account(self):
+        self.user = UserFactory()
+        self.jobs = []
+
+    @rule(characters=st.integers(min_value=0, max_value=6_000))
+    def reserve(self, characters):
+        with contextlib.suppress(QuotaExceeded):
+            self.jobs.append(_reserve(self.user, characters))
+
+    @rule(data=st.data())
+    def capture(self, data):
+        if self.jobs:
+            usage_capture(job=data.draw(st.sampled_from(self.jobs)))
+
+    @rule(data=st.data())
+    def release(self, data):
+        if self.jobs:
+            usage_release(job=data.draw(st.sampled_from(self.jobs)))  # replays included: same job drawn again
+
+    @rule(amount=st.integers(min_value=-15_000, max_value=15_000))
+    def adjust(self, amount):
+        with contextlib.suppress(QuotaExceeded):
+            usage_adjust(user=self.user, amount=amount, reason="property test")
+
+    @rule(slug=st.sampled_from(["free", "starter", "pro"]))
+    def change_plan(self, slug):
+        plan_assign(user=self.user, slug=slug)
+
+    @invariant()
+    def balance_is_the_ledger_sum_and_never_negative(self):
+        if not hasattr(self, "user"):
+            return
+        account = BillingAccount.objects.filter(user=self.user).first()
+        if account is None:
+            return
+        assert account.balance == ledger_sum(account=account)
+        assert account.balance >= 0
+
+    @invariant()
+    def each_job_is_settled_at_most_once(self):
+        for job in getattr(self, "jobs", []):
+            kinds = list(LedgerEntry.objects.filter(job=job).values_list("kind", flat=True))
+            assert kinds.count("reserve") == 1
+            assert kinds.count("capture") + kinds.count("release") <= 1
+
+
+@pytest.mark.django_db
+def test_ledger_invariants_hold_for_any_sequence():
+    LedgerMachine.TestCase().runTest()

@@ -1,0 +1,59 @@
+"""The Billing page in a browser shows the plan, the usage bar and the chart; an over-quota submit says why."""
+
+import pytest
+from playwright.sync_api import expect, sync_playwright
+
+from odiadev.accounts.services import api_key_create
+from odiadev.billing.services import account_refresh, usage_adjust
+from tests.factories import PASSWORD, UserFactory
+
+from .helpers import submit
+from .test_browser import CHROMIUM, CHROMIUM_ARGS
+
+pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def page(stack):
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        page = browser.new_context(base_url=stack.base_url).new_page()
+        page.set_default_timeout(30_000)
+        yield page
+        browser.close()
+
+
+@pytest.fixture
+def nearly_spent(stack):
+    """A Free account that has used 39 characters and has 30 left. (Set up before the browser starts: the
+    database is not to be used while Playwright's event loop runs.)"""
+    user = UserFactory()
+    secret = api_key_create(user=user, name="browser").secret
+    assert submit(stack, secret, text="Forty characters of text, spoken aloud.", wait=True).status_code == 200
+    account_refresh(user=user)
+    usage_adjust(user=user, amount=-(10_000 - 39 - 30), reason="test: nearly spent")
+    return user
+
+
+def test_billing_page_and_over_quota_message(nearly_spent, page):
+    user = nearly_spent
+    page.goto("/login/")
+    page.fill("input[name=username]", user.email)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.goto("/billing/")
+
+    expect(page.get_by_test_id("plan-name")).to_have_text("Free")
+    expect(page.get_by_test_id("chars-used")).to_have_text("39")
+    expect(page.get_by_test_id("chars-left")).to_have_text("30")
+    assert page.get_by_test_id("usage-bar").get_attribute("aria-valuenow") == "39"
+    bars = page.locator('[data-testid="usage-chart"] rect')
+    expect(bars).to_have_count(30)
+    assert bars.last.get_attribute("data-characters") == "39"
+    assert int(bars.last.get_attribute("height")) == 100
+
+    page.goto("/")
+    page.fill("#tts-text", "This sentence is longer than the thirty characters left.")
+    page.click("#tts-submit")
+    expect(page.locator("#job-error")).to_contain_text("quota_exceeded")
+    expect(page.locator("#job-error")).to_contain_text("30 are left")
