@@ -25,6 +25,7 @@ api_patterns = [
     path("tts", synthesis_apis.TtsApi.as_view(), name="tts"),
     path("tts/<uuid:job_id>", synthesis_apis.TtsDetailApi.as_view(), name="tts-detail"),
     path("tts/<uuid:job_id>/audio", synthesis_apis.TtsAudioApi.as_view(), name="tts-audio"),
+    path("tts/<uuid:job_id>/cancel", synthesis_apis.TtsCancelApi.as_view(), name="tts-cancel"),
     path("schema", SpectacularAPIView.as_view(), name="schema"),
     path("docs", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
 ]

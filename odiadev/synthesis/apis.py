@@ -20,7 +20,7 @@ from .errors import AudioNotReady, InvalidFormat, InvalidSeed, InvalidSpeed, Tex
 from .formats import OUTPUT_FORMATS
 from .selectors import job_get, job_get_for, job_list_for
 from .serializers import JobOutputSerializer, audio_token_valid
-from .services import synthesis_job_create, synthesis_job_wait
+from .services import synthesis_job_cancel, synthesis_job_create, synthesis_job_wait
 
 # Which stable code a malformed field maps to (a wrong type is reported like a wrong value).
 _FIELD_ERRORS = {
@@ -116,6 +116,18 @@ class TtsDetailApi(APIView):
     @extend_schema(operation_id="tts_retrieve", responses=JobOutputSerializer)
     def get(self, request, job_id):
         return _job_response(request, job_get_for(user=request.user, job_id=job_id), status.HTTP_200_OK)
+
+
+class TtsCancelApi(APIView):
+    @extend_schema(
+        operation_id="tts_cancel",
+        request=None,
+        responses=JobOutputSerializer,
+        description="Cancel a queued or running job; its characters are given back. 409 once it has finished.",
+    )
+    def post(self, request, job_id):
+        job = synthesis_job_cancel(job=job_get_for(user=request.user, job_id=job_id))
+        return _job_response(request, job, status.HTTP_200_OK)
 
 
 class TtsAudioApi(APIView):

@@ -40,3 +40,9 @@ class AudioNotReady(ApplicationError):
     code = "audio_not_ready"
     status_code = status.HTTP_409_CONFLICT
     default_message = "The job has no audio yet. Wait for status `succeeded`."
+
+
+class JobNotCancellable(ApplicationError):
+    code = "job_not_cancellable"
+    status_code = status.HTTP_409_CONFLICT
+    default_message = "The job has already finished and cannot be cancelled."

@@ -26,7 +26,7 @@ from odiadev.voices.errors import CloningDisabled, CloningEngineUnavailable
 from odiadev.voices.selectors import voice_get_for
 
 from .cache import cache_forget, cache_key_for, cache_lookup, cache_store, normalize_text
-from .errors import InvalidFormat, InvalidSeed, InvalidSpeed, TextEmpty, TextTooLong
+from .errors import InvalidFormat, InvalidSeed, InvalidSpeed, JobNotCancellable, TextEmpty, TextTooLong
 from .events import job_event_send
 from .formats import OUTPUT_FORMATS, output_sample_rate
 from .models import FINAL_STATUSES, JobStatus, SynthesisJob
@@ -267,6 +267,27 @@ def synthesis_job_fail(*, job_id: uuid.UUID, code: str, message: str) -> bool:
         job_event_send(job)
     _record_finished(job)
     return True
+
+
+def synthesis_job_cancel(*, job: SynthesisJob) -> SynthesisJob:
+    """Cancel a queued or running job and give its characters back. A worker still running it finds the job
+    cancelled when it tries to record the audio, and discards its file."""
+    now = timezone.now()
+    with transaction.atomic():
+        updated = (
+            SynthesisJob.objects.filter(pk=job.pk)
+            .exclude(status__in=FINAL_STATUSES)
+            .update(status=JobStatus.CANCELLED, finished_at=now, updated_at=now)
+        )
+        job.refresh_from_db()
+        if not updated:
+            if job.status == JobStatus.CANCELLED:
+                return job  # cancelling twice is fine
+            raise JobNotCancellable()
+        usage_release(job=job)
+        job_event_send(job)
+    counter_inc("odiadev_jobs_finished", {"status": JobStatus.CANCELLED})
+    return job
 
 
 def synthesis_job_requeue(*, job: SynthesisJob) -> bool:

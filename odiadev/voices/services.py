@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
@@ -96,9 +97,8 @@ def _challenge_usable_or_raise(*, user, challenge_id, lock: bool) -> ConsentChal
     queryset = ConsentChallenge.objects.select_for_update() if lock else ConsentChallenge.objects
     try:
         challenge = queryset.get(pk=challenge_id, user=user)
-    except (ConsentChallenge.DoesNotExist, ValueError, TypeError) as exc:
-        raise ConsentChallengeInvalid(detail={"reason": "unknown"}) from exc
-    except Exception as exc:  # a malformed UUID raises ValidationError
+    except (ConsentChallenge.DoesNotExist, ValidationError, ValueError, TypeError) as exc:
+        # Unknown, malformed, or another account's: the same answer, so ids cannot be probed.
         raise ConsentChallengeInvalid(detail={"reason": "unknown"}) from exc
     if challenge.used_at is not None:
         raise ConsentChallengeInvalid(detail={"reason": "used"})

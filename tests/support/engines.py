@@ -30,3 +30,14 @@ class OutOfMemoryEngine(PiperEngine):
     def synthesize(self, request: SynthesisRequest):
         raise GpuOutOfMemory("CUDA out of memory. Tried to allocate 2.00 GiB")
         yield  # a generator, like every engine
+
+
+class GatedEngine(PiperEngine):
+    """Speaks only once the test opens the gate, so a test can act while a job is running."""
+
+    name = "gated"
+    gate = None  # a threading.Event the test sets
+
+    def synthesize(self, request: SynthesisRequest):
+        assert GatedEngine.gate.wait(timeout=30), "the test never opened the gate"
+        yield from super().synthesize(request)
