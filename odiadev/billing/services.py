@@ -125,17 +125,17 @@ def plan_assign(*, user, slug: str, assigned_by=None) -> BillingAccount:
 # ---------------------------------------------------------------------------------------------------------------
 # Usage: admit -> reserve -> capture | release
 # ---------------------------------------------------------------------------------------------------------------
-def usage_admit(*, user, characters: int, concurrent: bool = True) -> BillingAccount:
-    """Lock the account and check a new job fits: characters left and, for engine work, a free job slot.
+def usage_admit(*, user, characters: int, active_jobs=None) -> BillingAccount:
+    """Lock the account and check a new job fits: characters left and, when `active_jobs` (a callable counting
+    the account's jobs in progress) is given, a free job slot. The count runs under the lock, so parallel submits
+    see each other's jobs.
 
     Call inside the transaction that creates the job, then `usage_reserve` with the saved job.
     """
-    from odiadev.synthesis.models import JobStatus, SynthesisJob
-
     account = _locked(user=user)
     plan = account.plan
-    if concurrent:
-        active = SynthesisJob.objects.filter(user=user, status__in=[JobStatus.QUEUED, JobStatus.RUNNING]).count()
+    if active_jobs is not None:
+        active = active_jobs()
         if active >= plan.concurrent_jobs:
             raise ConcurrencyLimit(
                 f"You have {active} jobs in progress; the {plan.name} plan runs {plan.concurrent_jobs} at a time. "

@@ -1,5 +1,6 @@
 """The OOM breaker: N CUDA out-of-memory errors within a window switch voice cloning off until an operator
-turns it back on (which clears the count). Counts live in Redis so every GPU worker adds to the same window."""
+turns it back on. Counts live in Redis so every GPU worker adds to the same window; only errors after the switch
+was last turned on count, so turning it on is the reset."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from django.conf import settings
 from django_redis import get_redis_connection
 
 from .metrics import counter_inc
+from .switches import switch_is_on, switch_on_since, switch_set
 
 
 def _key() -> str:
@@ -17,16 +19,15 @@ def _key() -> str:
 
 
 def oom_count() -> int:
-    now = time.time()
+    """CUDA OOMs within the window and since voice cloning was last turned on."""
+    since = max(time.time() - settings.OOM_BREAKER_WINDOW, switch_on_since("voice_cloning"))
     client = get_redis_connection("default")
-    client.zremrangebyscore(_key(), 0, now - settings.OOM_BREAKER_WINDOW)
-    return int(client.zcard(_key()))
+    client.zremrangebyscore(_key(), 0, time.time() - settings.OOM_BREAKER_WINDOW)
+    return int(client.zcount(_key(), f"({since}", "+inf"))
 
 
 def oom_record(*, detail: str = "") -> bool:
     """Count one CUDA OOM; trip the breaker (switch cloning off) at the threshold. Returns whether it tripped."""
-    from .switches import switch_is_on, switch_set
-
     counter_inc("odiadev_gpu_oom")
     now = time.time()
     client = get_redis_connection("default")
@@ -46,7 +47,3 @@ def oom_record(*, detail: str = "") -> bool:
         actor="oom-breaker",
     )
     return True
-
-
-def oom_breaker_clear() -> None:
-    get_redis_connection("default").delete(_key())

@@ -95,8 +95,10 @@ def switch_set(*, name: str, enabled: bool, reason: str, user=None, actor: str =
         cache.delete(_cache_key(name))
         transaction.on_commit(lambda: cache.delete(_cache_key(name)))
     logger.warning("switch %s turned %s by %s: %s", name, "on" if enabled else "off", actor, reason)
-    if name == "voice_cloning" and enabled:
-        from .breaker import oom_breaker_clear
-
-        oom_breaker_clear()
     return switch
+
+
+def switch_on_since(name: str) -> float:
+    """When the switch was last turned on (epoch seconds), or 0 if it never was flipped or is off now."""
+    row = Switch.objects.filter(name=name, enabled=True).values_list("updated_at", flat=True).first()
+    return row.timestamp() if row else 0.0

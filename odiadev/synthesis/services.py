@@ -66,6 +66,18 @@ def _check_request(*, text: str, output_format: str, speed: float, seed: int | N
     return normalized
 
 
+def _check_cloned_voice(*, voice_id: str, plan, speed: float) -> None:
+    # In order of who decides: the operator (kill switch), the customer's plan, the deployment, the request.
+    if not switch_is_on("voice_cloning"):
+        raise CloningDisabled()
+    if not plan.allows_cloning:
+        raise plan_forbids_cloning()
+    if not settings.CLONING_ENGINE:
+        raise CloningEngineUnavailable(detail={"voice_id": voice_id})
+    if speed != 1.0:
+        raise InvalidSpeed("Cloned voices speak at the speed of their sample: send speed 1.0.")
+
+
 def synthesis_job_create(
     *,
     user,
@@ -81,14 +93,7 @@ def synthesis_job_create(
     normalized = _check_request(text=text, output_format=output_format, speed=speed, seed=seed, plan=plan)
     voice = voice_get_for(user=user, voice_id=voice_id)
     if voice.kind == "cloned":
-        if not switch_is_on("voice_cloning"):
-            raise CloningDisabled()
-        if not plan.allows_cloning:
-            raise plan_forbids_cloning()
-        if not settings.CLONING_ENGINE:
-            raise CloningEngineUnavailable(detail={"voice_id": voice.id})
-        if speed != 1.0:
-            raise InvalidSpeed("Cloned voices speak at the speed of their sample: send speed 1.0.")
+        _check_cloned_voice(voice_id=voice.id, plan=plan, speed=speed)
     sample_rate = output_sample_rate(output_format, voice.sample_rate)
     # The plan says whether its audio carries the provenance watermark; the flag is part of the cache key, so
     # marked and unmarked audio never answer each other. (Embedding the mark itself comes with provenance.)
@@ -132,7 +137,8 @@ def synthesis_job_create(
     billed = job.characters if (not cached or cache_hits_billed()) else 0
     with transaction.atomic():
         # Locks the account first: parallel submits queue here, so none can overdraw or exceed the job slots.
-        account = usage_admit(user=user, characters=billed, concurrent=not cached)
+        in_progress = SynthesisJob.objects.filter(user=user, status__in=[JobStatus.QUEUED, JobStatus.RUNNING])
+        account = usage_admit(user=user, characters=billed, active_jobs=None if cached else in_progress.count)
         if source is not None:
             job.cached = True
             job.source_job = source

@@ -26,7 +26,7 @@ from tests.factories import QueuedJobFactory, UserFactory
 def _reserve(user, characters):
     """What synthesis_job_create does: admit under the lock, create the job, reserve."""
     with transaction.atomic():
-        account = usage_admit(user=user, characters=characters, concurrent=False)
+        account = usage_admit(user=user, characters=characters)
         job = QueuedJobFactory(user=user, text="x" * max(characters, 1), characters=characters)
         usage_reserve(account=account, job=job, characters=characters)
     return job
