@@ -337,8 +337,8 @@ def test_kill_switch_refuses_new_voices_and_cloned_synthesis_and_queued_jobs(ali
 
     synthesis_job_enqueue(job_id=queued.id, engine="dia")
     deadline = time.monotonic() + 30
-    while SynthesisJob.objects.get(pk=queued.pk).status == "queued" and time.monotonic() < deadline:
-        time.sleep(0.1)
+    while SynthesisJob.objects.get(pk=queued.pk).status in {"queued", "running"} and time.monotonic() < deadline:
+        time.sleep(0.1)  # the worker claims it (running), then refuses it
     queued.refresh_from_db()
     assert queued.status == "failed"
     assert queued.error_code == "cloning_disabled"
