@@ -337,6 +337,9 @@ TTS_JOB_MAX_ATTEMPTS = env.int("TTS_JOB_MAX_ATTEMPTS", default=3)
 # A queued job whose message was sent longer ago than this is sent again by the sweeper.
 TTS_REQUEUE_AFTER = env.int("TTS_REQUEUE_AFTER", default=600)
 TTS_CACHE_TTL = env.int("TTS_CACHE_TTL", default=30 * 24 * 3600)
+# "account": a cache hit only ever comes from the same account's audio (no account can learn, from a fast
+# answer, that another one synthesized a text). "global": identical requests from any account share audio.
+TTS_CACHE_SCOPE = env("TTS_CACHE_SCOPE", default="account")
 TTS_AUDIO_URL_TTL = env.int("TTS_AUDIO_URL_TTL", default=3600)
 # Whether a request answered from the cache uses the account's characters (it costs no engine time either way).
 TTS_BILL_CACHE_HITS = env.bool("TTS_BILL_CACHE_HITS", default=True)

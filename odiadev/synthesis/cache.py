@@ -39,10 +39,16 @@ def cache_key_for(
     sample_rate: int,
     seed: int | None,
     watermark: bool,
+    scope: str = "global",
 ) -> str:
-    """SHA-256 over a canonical JSON of every parameter that changes the audio. `text` must be normalised."""
+    """SHA-256 over a canonical JSON of every parameter that changes the audio. `text` must be normalised.
+
+    `scope` partitions the cache: one account's text is never answered from (or timed against) another
+    account's audio unless the operator chose a global cache.
+    """
     material = {
         "v": CACHE_KEY_VERSION,
+        "scope": scope,
         "text": text,
         "voice_id": voice_id,
         "voice_version": voice_version,

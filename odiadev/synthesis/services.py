@@ -110,6 +110,7 @@ def synthesis_job_create(
         sample_rate=sample_rate,
         seed=seed,
         watermark=watermark,
+        scope="global" if settings.TTS_CACHE_SCOPE == "global" else f"user:{user.pk}",
     )
     now = timezone.now()
     job = SynthesisJob(

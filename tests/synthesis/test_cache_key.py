@@ -16,6 +16,7 @@ BASE = {
     "sample_rate": 22050,
     "seed": None,
     "watermark": False,
+    "scope": "user:1",
 }
 
 
@@ -33,6 +34,7 @@ BASE = {
         ("sample_rate", 48000),
         ("seed", 7),
         ("watermark", True),
+        ("scope", "user:2"),
     ],
 )
 def test_any_one_parameter_changes_the_key(field, value):
@@ -52,3 +54,20 @@ def test_text_normalisation_is_nfc_and_collapses_whitespace():
     decomposed = "Cafe\u0301  menu\n\n\tplease "
     assert normalize_text(decomposed) == "Caf\u00e9 menu please"
     assert normalize_text("  a\u00a0 b  ") == "a b"
+
+
+def test_the_cache_is_per_account_unless_global(user, other_user, settings):
+    from odiadev.billing.services import plan_assign
+    from odiadev.synthesis.services import synthesis_job_create
+
+    for account in (user, other_user):
+        plan_assign(user=account, slug="pro")  # several jobs in flight
+    mine = synthesis_job_create(user=user, text="Shared words.", voice_id="joe")
+    theirs = synthesis_job_create(user=other_user, text="Shared words.", voice_id="joe")
+    assert mine.cache_key != theirs.cache_key
+
+    settings.TTS_CACHE_SCOPE = "global"
+    assert (
+        synthesis_job_create(user=user, text="Global words.", voice_id="joe").cache_key
+        == synthesis_job_create(user=other_user, text="Global words.", voice_id="joe").cache_key
+    )
