@@ -170,6 +170,7 @@ CELERY_WORKER_PROC_ALIVE_TIMEOUT = env.float("CELERY_WORKER_PROC_ALIVE_TIMEOUT",
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     "sweep-stale-jobs": {"task": "synthesis.sweep_stale_jobs", "schedule": 60.0},
+    "sweep-voice-verifications": {"task": "voices.sweep_verifications", "schedule": 300.0},
 }
 
 # ------------------------------------------------------------------------------------------------------------

@@ -229,6 +229,19 @@ def _enqueue_verification(profile_id: uuid.UUID) -> None:
         logger.exception("could not enqueue verification of voice %s", profile_id)
 
 
+def voice_verifications_sweep(*, older_than_seconds: int = 300) -> int:
+    """Send verification again for profiles still `verifying` after a while (a lost message, a worker that
+    died). Verification is idempotent, so a duplicate does nothing. Returns how many were sent."""
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    stuck = list(
+        VoiceProfile.objects.filter(status=VoiceStatus.VERIFYING, updated_at__lt=cutoff).values_list("pk", flat=True)
+    )
+    for profile_id in stuck:
+        VoiceProfile.objects.filter(pk=profile_id, status=VoiceStatus.VERIFYING).update(updated_at=timezone.now())
+        _enqueue_verification(profile_id)
+    return len(stuck)
+
+
 def voice_event_send(profile: VoiceProfile) -> None:
     from .serializers import voice_profile_payload
 

@@ -45,3 +45,10 @@ def voice_profile_verify_task(profile_id: str) -> str:
     from .runner import voice_profile_verify
 
     return voice_profile_verify(profile_id=profile_id)
+
+
+@shared_task(name="voices.sweep_verifications", acks_late=True)
+def voice_verifications_sweep_task() -> int:
+    from .services import voice_verifications_sweep
+
+    return voice_verifications_sweep()
