@@ -1,26 +1,16 @@
 """The Billing page in a browser shows the plan, the usage bar and the chart; an over-quota submit says why."""
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from odiadev.accounts.services import api_key_create
 from odiadev.billing.services import account_refresh, usage_adjust
-from tests.factories import PASSWORD, UserFactory
+from tests.factories import UserFactory
 
+from .browser import browser_page, log_in
 from .helpers import submit
-from .test_browser import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def page(stack):
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        page = browser.new_context(base_url=stack.base_url).new_page()
-        page.set_default_timeout(30_000)
-        yield page
-        browser.close()
 
 
 @pytest.fixture
@@ -35,12 +25,14 @@ def nearly_spent(stack):
     return user
 
 
+@pytest.fixture
+def page(stack, nearly_spent):
+    with browser_page(stack.base_url) as page:
+        yield page
+
+
 def test_billing_page_and_over_quota_message(nearly_spent, page):
-    user = nearly_spent
-    page.goto("/login/")
-    page.fill("input[name=username]", user.email)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
+    log_in(page, nearly_spent.email)
     page.goto("/billing/")
 
     expect(page.get_by_test_id("plan-name")).to_have_text("Free")

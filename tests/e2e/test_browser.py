@@ -1,36 +1,19 @@
 """A real browser: log in, synthesize, watch the status go live to done, and get a playable <audio>."""
 
-import shutil
-
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
-from tests.factories import PASSWORD, UserFactory
+from tests.factories import UserFactory
+
+from .browser import browser_page, log_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--autoplay-policy=no-user-gesture-required",
-]
-
 
 @pytest.fixture
-def page(stack):
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        context = browser.new_context(base_url=stack.base_url)
-        page = context.new_page()
-        page.set_default_timeout(30_000)
+def page(stack, customer):
+    with browser_page(stack.base_url) as page:
         yield page
-        browser.close()
 
 
 @pytest.fixture
@@ -38,16 +21,8 @@ def customer():
     return UserFactory()
 
 
-def _log_in(page, email):
-    page.goto("/login/")
-    page.fill("input[name=username]", email)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    expect(page.locator("h1")).to_have_text("Synthesize")
-
-
 def test_log_in_synthesize_and_play(customer, page):
-    _log_in(page, customer.email)
+    log_in(page, customer.email)
     statuses = []
     page.expose_function("recordStatus", lambda status: statuses.append(status))
     # Record every status the page shows, to prove it changed live (no reload) rather than jumping to the end.
@@ -92,7 +67,7 @@ def test_log_in_synthesize_and_play(customer, page):
 
 
 def test_bad_input_shows_the_error_next_to_the_form(customer, page):
-    _log_in(page, customer.email)
+    log_in(page, customer.email)
 
     page.fill("#tts-text", "   ")
     page.click("#tts-submit")
@@ -101,7 +76,7 @@ def test_bad_input_shows_the_error_next_to_the_form(customer, page):
 
 
 def test_api_keys_page_creates_shows_once_and_revokes(customer, page):
-    _log_in(page, customer.email)
+    log_in(page, customer.email)
     page.goto("/keys/")
 
     page.fill("input[name=name]", "laptop")
