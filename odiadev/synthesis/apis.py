@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core.files.storage import default_storage
-from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -14,6 +13,7 @@ from rest_framework.views import APIView
 
 from odiadev.accounts.models import ApiKey
 from odiadev.core.exceptions import InvalidRequest
+from odiadev.core.http import ranged_file_response
 from odiadev.core.pagination import Pagination
 
 from .errors import AudioNotReady, InvalidFormat, InvalidSeed, InvalidSpeed, TextEmpty
@@ -153,8 +153,10 @@ class TtsAudioApi(APIView):
         if not job.audio:
             raise AudioNotReady()
         fmt = OUTPUT_FORMATS[job.output_format]
-        response = FileResponse(
+        response = ranged_file_response(
+            request,
             default_storage.open(job.audio.name, "rb"),
+            size=job.audio_bytes or default_storage.size(job.audio.name),
             content_type=fmt.content_type,
             filename=f"{job.id}.{fmt.extension}",
         )
