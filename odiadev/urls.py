@@ -12,6 +12,9 @@ from odiadev.voices import apis as voices_apis
 
 api_patterns = [
     path("usage", billing_apis.UsageApi.as_view(), name="usage"),
+    path("billing/invoices", billing_apis.InvoicesApi.as_view(), name="billing-invoices"),
+    path("billing/checkout", billing_apis.CheckoutApi.as_view(), name="billing-checkout"),
+    path("billing/portal", billing_apis.PortalApi.as_view(), name="billing-portal"),
     path("voices", voices_apis.VoiceListApi.as_view(), name="voices"),
     path("voices/consent-challenge", voices_apis.ConsentChallengeApi.as_view(), name="consent-challenge"),
     path(
@@ -35,6 +38,7 @@ urlpatterns = [
     path("health/live", ops_views.health_live, name="health-live"),
     path("health", ops_views.health, name="health"),
     path("metrics", ExportToDjangoView, name="metrics"),
+    path("stripe/webhook/", billing_apis.StripeWebhookApi.as_view(), name="stripe-webhook"),
     path("admin/", admin.site.urls),
     path("", include("odiadev.accounts.urls")),
     path("", include("odiadev.synthesis.urls")),

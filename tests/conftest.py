@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -15,6 +16,7 @@ from urllib.parse import quote
 
 import httpx
 import pytest
+import stripe
 from django.conf import settings
 from django.core.cache import cache
 from django_redis import get_redis_connection
@@ -22,6 +24,11 @@ from rest_framework.test import APIClient
 
 from odiadev.accounts.services import api_key_create
 from tests.factories import UserFactory
+from tests.support.fake_stripe import FakeStripe
+
+# Stripe test-mode credentials of the fake Stripe below (dj-stripe checks the key's shape, not its value).
+STRIPE_TEST_KEY = "sk_test_odiadevFakeStripeKey000000000001"
+STRIPE_TEST_WEBHOOK_SECRET = "whsec_odiadevFakeWebhookSecret"
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -61,6 +68,32 @@ def api(issued_key):
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {issued_key.secret}")
     return client
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Stripe: a fake of its API at the HTTP boundary (pytest-httpserver), for this process and the stack's.
+# ------------------------------------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def stripe_server():
+    from pytest_httpserver import HTTPServer
+
+    server = HTTPServer(host="127.0.0.1", port=_free_port(), threaded=True)
+    fake = FakeStripe(base_url=server.url_for("").rstrip("/"))
+    server.expect_request(re.compile(r"^/v1/.*")).respond_with_handler(fake.handle)
+    server.start()
+    yield fake
+    server.stop()
+
+
+@pytest.fixture
+def fake_stripe(stripe_server, settings):
+    """Stripe mode for this test: keys set, the `stripe` library pointed at the fake, which starts empty."""
+    stripe_server.reset()
+    settings.STRIPE_SECRET_KEY = STRIPE_TEST_KEY
+    settings.STRIPE_WEBHOOK_SECRET = STRIPE_TEST_WEBHOOK_SECRET
+    saved, stripe.api_base = stripe.api_base, stripe_server.base_url
+    yield stripe_server
+    stripe.api_base = saved
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -124,7 +157,7 @@ def _wait_for(predicate, timeout: float, what: str, procs: list[subprocess.Popen
 
 
 @pytest.fixture(scope="session")
-def stack(django_db_setup, django_db_blocker, tmp_path_factory):
+def stack(django_db_setup, django_db_blocker, tmp_path_factory, stripe_server):
     from django.db import connection
 
     from odiadev.ops.heartbeat import workers_alive
@@ -147,6 +180,10 @@ def stack(django_db_setup, django_db_blocker, tmp_path_factory):
         "DIA_CHUNK_SECONDS": "4",
         "DIA_MAX_NEW_TOKENS": "40",
         "PYTHONUNBUFFERED": "1",
+        # Stripe mode against the fake Stripe (tests that need local mode run in this process).
+        "STRIPE_SECRET_KEY": STRIPE_TEST_KEY,
+        "STRIPE_WEBHOOK_SECRET": STRIPE_TEST_WEBHOOK_SECRET,
+        "STRIPE_API_BASE": stripe_server.base_url,
     }
     bin_dir = Path(sys.executable).parent
     stack = Stack(base_url=f"http://127.0.0.1:{port}", ws_url=f"ws://127.0.0.1:{port}", log_dir=log_dir)

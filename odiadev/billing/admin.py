@@ -1,7 +1,17 @@
 from django import forms
 from django.contrib import admin
 
-from .models import BillingAccount, LedgerEntry, Plan
+from .models import (
+    BillingAccount,
+    LedgerEntry,
+    PaymentIncident,
+    Plan,
+    ReconciliationMismatch,
+    ReconciliationRun,
+    RevenueEntry,
+    StripeEventEffect,
+)
+from .payments import incident_acknowledge
 from .services import plan_assign, usage_adjust
 
 
@@ -23,12 +33,13 @@ class PlanAdmin(admin.ModelAdmin):
 
 @admin.register(BillingAccount)
 class BillingAccountAdmin(admin.ModelAdmin):
-    list_display = ["user", "plan", "balance", "period", "assigned_by", "updated_at"]
-    list_filter = ["plan"]
-    search_fields = ["user__email"]
+    list_display = ["user", "plan", "balance", "period", "subscription_status", "assigned_by", "updated_at"]
+    list_filter = ["plan", "subscription_status"]
+    search_fields = ["user__email", "stripe_customer_id", "stripe_subscription_id"]
     raw_id_fields = ["user", "assigned_by"]
-    readonly_fields = ["balance", "period", "assigned_by"]
-    fields = ["user", "plan", "balance", "period", "assigned_by"]
+    stripe_fields = ["stripe_customer_id", "stripe_subscription_id", "subscription_status", "payment_failed_at"]
+    readonly_fields = ["balance", "period", "assigned_by", *stripe_fields]
+    fields = ["user", "plan", "balance", "period", "assigned_by", *stripe_fields]
 
     def save_model(self, request, obj, form, change):
         # Through the service: an upgrade grants the difference at once, and the change is recorded.
@@ -61,3 +72,64 @@ class LedgerEntryAdmin(admin.ModelAdmin):
         data = form.cleaned_data
         entry = usage_adjust(user=data["account"].user, amount=data["amount"], reason=data["reason"], by=request.user)
         obj.pk = entry.pk
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Written by Stripe's events only."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(RevenueEntry)
+class RevenueEntryAdmin(ReadOnlyAdmin):
+    list_display = ["occurred_at", "kind", "amount_cents", "currency", "account", "stripe_object_id"]
+    list_filter = ["kind", "currency"]
+    search_fields = ["stripe_object_id", "account__user__email"]
+    date_hierarchy = "occurred_at"
+
+
+@admin.register(PaymentIncident)
+class PaymentIncidentAdmin(ReadOnlyAdmin):
+    list_display = ["occurred_at", "kind", "amount_cents", "currency", "reason", "status", "account", "flagged"]
+    list_filter = ["kind", "flagged", "status"]
+    search_fields = ["stripe_id", "charge_id", "account__user__email"]
+    actions = ["acknowledge"]
+
+    def has_change_permission(self, request, obj=None):  # for the action; the form stays read-only
+        return obj is None and request.user.has_perm("billing.change_paymentincident")
+
+    @admin.action(description="Acknowledge (clears the ops panel flag)", permissions=["change"])
+    def acknowledge(self, request, queryset):
+        for incident in queryset.filter(flagged=True):
+            incident_acknowledge(incident=incident, by=request.user)
+
+
+@admin.register(StripeEventEffect)
+class StripeEventEffectAdmin(ReadOnlyAdmin):
+    list_display = ["applied_at", "type", "event_id", "account", "outcome"]
+    list_filter = ["type"]
+    search_fields = ["event_id", "account__user__email", "outcome"]
+
+
+class ReconciliationMismatchInline(admin.TabularInline):
+    model = ReconciliationMismatch
+    extra = 0
+    can_delete = False
+    fields = ["account", "stripe_subscription_id", "field", "local_value", "stripe_value"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ReconciliationRun)
+class ReconciliationRunAdmin(ReadOnlyAdmin):
+    list_display = ["started_at", "finished_at", "accounts_checked", "mismatch_count", "error"]
+    inlines = [ReconciliationMismatchInline]

@@ -41,3 +41,39 @@ class QuotaExceeded(ApplicationError):
 class ConcurrencyLimit(ApplicationError):
     code = "concurrency_limit"
     status_code = status.HTTP_429_TOO_MANY_REQUESTS
+
+
+class PaymentsNotConfigured(ApplicationError):
+    code = "payments_not_configured"
+    status_code = status.HTTP_409_CONFLICT
+    default_message = (
+        "Payments are not configured on this server (no Stripe keys): an operator assigns plans in the admin."
+    )
+
+
+class PlanNotPurchasable(ApplicationError):
+    code = "plan_not_purchasable"
+    default_message = "This plan cannot be bought online."
+
+
+class SubscriptionExists(ApplicationError):
+    code = "subscription_exists"
+    status_code = status.HTTP_409_CONFLICT
+
+
+class NoSubscription(ApplicationError):
+    code = "no_subscription"
+    status_code = status.HTTP_409_CONFLICT
+    default_message = "You have no subscription to manage yet: choose a plan on the Billing page first."
+
+
+class PaymentProviderError(ApplicationError):
+    code = "payment_provider_error"
+    status_code = status.HTTP_502_BAD_GATEWAY
+    default_message = "Stripe could not be reached just now. Nothing was charged; please try again."
+
+
+class InvalidWebhook(ApplicationError):
+    """A webhook whose signature or body does not check out: refused with no effect."""
+
+    code = "invalid_signature"

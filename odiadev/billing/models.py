@@ -1,4 +1,8 @@
-"""Plans, billing accounts and the usage ledger. (Stripe subscriptions come with the Stripe work.)"""
+"""Plans, billing accounts, the usage ledger, and what Stripe's events leave behind: revenue, refunds, disputes.
+
+dj-stripe keeps the Stripe objects themselves (customers, subscriptions, invoices, charges...); the models here hold
+what the product decides from them, each row written once per Stripe event or object.
+"""
 
 from django.conf import settings
 from django.db import models
@@ -46,9 +50,21 @@ class BillingAccount(TimestampedModel):
     )
     balance = models.BigIntegerField(default=0, help_text="Characters left; equals the sum of the ledger.")
     period = models.CharField(max_length=7, blank=True, help_text="The month (YYYY-MM) the balance belongs to.")
+    # Stripe mode: the customer and the subscription that decides the plan (empty in local mode).
+    stripe_customer_id = models.CharField(max_length=255, blank=True)
+    stripe_subscription_id = models.CharField(max_length=255, blank=True)
+    subscription_status = models.CharField(max_length=32, blank=True)
+    payment_failed_at = models.DateTimeField(
+        null=True, blank=True, help_text="The latest failed invoice payment, until an invoice is paid."
+    )
 
     class Meta:
-        constraints = [models.CheckConstraint(condition=Q(balance__gte=0), name="account_balance_not_negative")]
+        constraints = [
+            models.CheckConstraint(condition=Q(balance__gte=0), name="account_balance_not_negative"),
+            models.UniqueConstraint(
+                fields=["stripe_customer_id"], condition=~Q(stripe_customer_id=""), name="account_one_stripe_customer"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.user} on {self.plan}"
@@ -98,3 +114,120 @@ class LedgerEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.amount:+d} ({self.period})"
+
+
+# -------------------------------------------------------------------------------------------------------------------
+# Stripe's events, as the product records them
+# -------------------------------------------------------------------------------------------------------------------
+class StripeEventEffect(models.Model):
+    """One row per Stripe event id whose effect has been applied: written in the transaction of the effect, so
+    a redelivered, retried or concurrently delivered event finds it and does nothing."""
+
+    event_id = models.CharField(max_length=255, unique=True)
+    type = models.CharField(max_length=128)
+    account = models.ForeignKey(BillingAccount, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    outcome = models.CharField(max_length=255, blank=True)
+    stripe_created = models.DateTimeField(help_text="When Stripe created the event.")
+    applied_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-applied_at"]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.event_id}"
+
+
+class RevenueKind(models.TextChoices):
+    INVOICE_PAID = "invoice_paid", "Invoice paid"
+    REFUND = "refund", "Refund"
+    DISPUTE_LOST = "dispute_lost", "Dispute lost"
+
+
+class RevenueEntry(models.Model):
+    """Money in (paid invoices) and out (refunds, lost disputes), in the currency's smallest unit, signed.
+    One entry per Stripe object and kind."""
+
+    account = models.ForeignKey(BillingAccount, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    kind = models.CharField(max_length=16, choices=RevenueKind.choices)
+    amount_cents = models.BigIntegerField()
+    currency = models.CharField(max_length=3)
+    stripe_object_id = models.CharField(max_length=255)
+    occurred_at = models.DateTimeField(db_index=True, help_text="When it happened at Stripe.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-occurred_at"]
+        verbose_name_plural = "revenue entries"
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "stripe_object_id"], name="revenue_one_entry_per_object"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.amount_cents / 100:+.2f} {self.currency.upper()}"
+
+
+class IncidentKind(models.TextChoices):
+    REFUND = "refund", "Refund"
+    DISPUTE = "dispute", "Dispute (chargeback)"
+
+
+class PaymentIncident(models.Model):
+    """A refund or a dispute: amount, reason, date and status, flagged for the ops panel until an operator
+    acknowledges it."""
+
+    account = models.ForeignKey(BillingAccount, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    kind = models.CharField(max_length=16, choices=IncidentKind.choices)
+    stripe_id = models.CharField(max_length=255)
+    charge_id = models.CharField(max_length=255, blank=True)
+    amount_cents = models.BigIntegerField()
+    currency = models.CharField(max_length=3)
+    reason = models.CharField(max_length=64, blank=True)
+    status = models.CharField(max_length=32, blank=True)
+    occurred_at = models.DateTimeField(db_index=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    flagged = models.BooleanField(default=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-occurred_at"]
+        constraints = [models.UniqueConstraint(fields=["kind", "stripe_id"], name="incident_one_per_stripe_object")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.stripe_id} {self.amount_cents / 100:.2f} {self.currency.upper()} ({self.status})"
+
+
+class ReconciliationRun(models.Model):
+    """One pass of the nightly comparison of local subscription state with Stripe's."""
+
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    accounts_checked = models.PositiveIntegerField(default=0)
+    mismatch_count = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"reconciliation {self.started_at:%Y-%m-%d %H:%M} ({self.mismatch_count} mismatches)"
+
+
+class ReconciliationMismatch(models.Model):
+    run = models.ForeignKey(ReconciliationRun, on_delete=models.CASCADE, related_name="mismatches")
+    account = models.ForeignKey(BillingAccount, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    stripe_subscription_id = models.CharField(max_length=255, blank=True)
+    field = models.CharField(max_length=32)
+    local_value = models.CharField(max_length=255, blank=True)
+    stripe_value = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["run", "id"]
+        verbose_name_plural = "reconciliation mismatches"
+
+    def __str__(self) -> str:
+        return f"{self.field}: local {self.local_value!r} vs Stripe {self.stripe_value!r}"

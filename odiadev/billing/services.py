@@ -56,7 +56,7 @@ def account_ensure(*, user) -> BillingAccount:
         return BillingAccount.objects.select_related("plan").get(user=user)
 
 
-def _locked(*, user) -> BillingAccount:
+def account_lock(*, user) -> BillingAccount:
     """The user's account row, locked until the surrounding transaction ends. Call inside transaction.atomic."""
     account_ensure(user=user)
     account = BillingAccount.objects.select_for_update().select_related("plan").get(user=user)
@@ -94,7 +94,7 @@ def _append(
 def account_refresh(*, user) -> BillingAccount:
     """The account with this month's grant applied (a write, once a month, under the account lock)."""
     with transaction.atomic():
-        return _locked(user=user)
+        return account_lock(user=user)
 
 
 def _roll_period(account: BillingAccount) -> None:
@@ -111,7 +111,7 @@ def _roll_period(account: BillingAccount) -> None:
 def plan_assign(*, user, slug: str, assigned_by=None) -> BillingAccount:
     """Move the account to another plan. An upgrade grants the difference for the rest of the month at once."""
     with transaction.atomic():
-        account = _locked(user=user)
+        account = account_lock(user=user)
         new_plan = plan_ensure(slug=slug)
         extra = new_plan.monthly_characters - account.plan.monthly_characters
         account.plan = new_plan
@@ -132,7 +132,7 @@ def usage_admit(*, user, characters: int, active_jobs=None) -> BillingAccount:
 
     Call inside the transaction that creates the job, then `usage_reserve` with the saved job.
     """
-    account = _locked(user=user)
+    account = account_lock(user=user)
     plan = account.plan
     if active_jobs is not None:
         active = active_jobs()
@@ -172,7 +172,7 @@ def usage_capture(*, job) -> LedgerEntry | None:
 def usage_release(*, job) -> LedgerEntry | None:
     """Give the job's characters back (it failed or was cancelled). Once per job; never after a capture."""
     with transaction.atomic():
-        account = _locked(user=job.user)
+        account = account_lock(user=job.user)
         reserve = LedgerEntry.objects.filter(job=job, kind=EntryKind.RESERVE).first()
         if (
             reserve is None
@@ -189,7 +189,7 @@ def usage_adjust(*, user, amount: int, reason: str, by=None) -> LedgerEntry:
     if not reason.strip():
         raise ValueError("an adjustment needs a reason")
     with transaction.atomic():
-        account = _locked(user=user)
+        account = account_lock(user=user)
         if account.balance + amount < 0:
             raise QuotaExceeded(
                 f"The adjustment would leave {account.balance + amount} characters.",

@@ -2,4 +2,8 @@ from django.urls import path
 
 from . import views
 
-urlpatterns = [path("billing/", views.billing_page, name="billing")]
+urlpatterns = [
+    path("billing/", views.billing_page, name="billing"),
+    path("billing/checkout/", views.checkout_start, name="billing-checkout"),
+    path("billing/portal/", views.portal_start, name="billing-portal"),
+]

@@ -7,6 +7,7 @@ The embedded default (no environment at all) is one machine: SQLite, a local med
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -40,6 +41,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "channels",
     "django_prometheus",
+    "djstripe",
     "odiadev.accounts",
     "odiadev.voices",
     "odiadev.synthesis",
@@ -171,6 +173,9 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     "sweep-stale-jobs": {"task": "synthesis.sweep_stale_jobs", "schedule": 60.0},
     "sweep-voice-verifications": {"task": "voices.sweep_verifications", "schedule": 300.0},
+    "sweep-stripe-webhooks": {"task": "billing.sweep_stripe_webhooks", "schedule": 300.0},
+    # Nightly: local subscription state against Stripe's (a no-op in local mode).
+    "reconcile-subscriptions": {"task": "billing.reconcile_subscriptions", "schedule": crontab(hour=3, minute=17)},
 }
 
 # ------------------------------------------------------------------------------------------------------------
@@ -344,6 +349,28 @@ TTS_CACHE_SCOPE = env("TTS_CACHE_SCOPE", default="account")
 TTS_AUDIO_URL_TTL = env.int("TTS_AUDIO_URL_TTL", default=3600)
 # Whether a request answered from the cache uses the account's characters (it costs no engine time either way).
 TTS_BILL_CACHE_HITS = env.bool("TTS_BILL_CACHE_HITS", default=True)
+
+# ------------------------------------------------------------------------------------------------------------
+# BILLING: Stripe through dj-stripe. Without a secret key billing runs in "local" mode (everyone starts on Free;
+# operators assign plans in the admin; upgrade buttons say payments are not configured).
+# ------------------------------------------------------------------------------------------------------------
+STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY", default="")
+STRIPE_PUBLISHABLE_KEY = env("STRIPE_PUBLISHABLE_KEY", default="")
+STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", default="")
+# Seconds a webhook signature stays valid (replay protection).
+STRIPE_WEBHOOK_TOLERANCE = env.int("STRIPE_WEBHOOK_TOLERANCE", default=300)
+# dj-stripe's names for the same keys; the mode follows the key.
+STRIPE_LIVE_MODE = STRIPE_SECRET_KEY.startswith(("sk_live_", "rk_live_"))
+STRIPE_PUBLIC_KEY = STRIPE_PUBLISHABLE_KEY
+if STRIPE_LIVE_MODE:
+    STRIPE_LIVE_SECRET_KEY = STRIPE_SECRET_KEY
+else:
+    STRIPE_TEST_SECRET_KEY = STRIPE_SECRET_KEY
+# Another Stripe API address (stripe-mock in staging, the fake Stripe of the test suite). Never in production.
+if _stripe_api_base := env("STRIPE_API_BASE", default=""):
+    STRIPE_API_HOST = _stripe_api_base
+DJSTRIPE_FOREIGN_KEY_TO_FIELD = "id"
+DJSTRIPE_WEBHOOK_VALIDATION = "verify_signature"
 
 # ------------------------------------------------------------------------------------------------------------
 # OPS

@@ -4,16 +4,20 @@ import contextlib
 
 import pytest
 from django.db import transaction
+from django.utils import timezone
+from djstripe import models as djstripe_models
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from odiadev.billing.errors import QuotaExceeded
-from odiadev.billing.models import BillingAccount, EntryKind, LedgerEntry
+from odiadev.billing.models import BillingAccount, EntryKind, LedgerEntry, Plan
+from odiadev.billing.payments import stripe_event_apply
 from odiadev.billing.services import (
     account_refresh,
     ledger_sum,
     plan_assign,
+    plan_ensure,
     usage_adjust,
     usage_admit,
     usage_capture,
@@ -94,12 +98,22 @@ def test_adjustment_needs_a_reason_and_cannot_go_below_zero(user):
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 class LedgerMachine(RuleBasedStateMachine):
-    """Any sequence of reserve / capture / release / grant / adjust, including replays, keeps the invariants."""
+    """Any sequence of reserve / capture / release / grant / adjust / webhook, including replays, keeps the
+    invariants."""
 
     @initialize()
     def account(self):
         self.user = UserFactory()
         self.jobs = []
+        self.events = []
+        for slug in ("starter", "pro", "business"):
+            plan_ensure(slug=slug)
+            Plan.objects.filter(slug=slug).update(stripe_price_id=f"price_{slug}")
+        self.customer = djstripe_models.Customer.objects.create(
+            id=f"cus_prop{self.user.pk}", subscriber=self.user, livemode=False, stripe_data={}
+        )
+        account_refresh(user=self.user)
+        BillingAccount.objects.filter(user=self.user).update(stripe_customer_id=self.customer.id)
 
     @rule(characters=st.integers(min_value=0, max_value=6_000))
     def reserve(self, characters):
@@ -124,6 +138,40 @@ class LedgerMachine(RuleBasedStateMachine):
     @rule(slug=st.sampled_from(["free", "starter", "pro"]))
     def change_plan(self, slug):
         plan_assign(user=self.user, slug=slug)
+
+    @rule(
+        slug=st.sampled_from(["starter", "pro", "business"]),
+        status=st.sampled_from(["active", "past_due", "canceled", "incomplete"]),
+    )
+    def webhook(self, slug, status):
+        """A subscription event, as dj-stripe leaves it after re-reading the subscription from Stripe."""
+        sub_id = f"sub_prop{self.user.pk}"
+        data = {
+            "id": sub_id,
+            "object": "subscription",
+            "customer": self.customer.id,
+            "status": status,
+            "items": {"object": "list", "data": [{"price": {"id": f"price_{slug}"}}]},
+            "metadata": {},
+        }
+        djstripe_models.Subscription.objects.update_or_create(
+            id=sub_id, defaults={"customer": self.customer, "livemode": False, "stripe_data": data}
+        )
+        event = djstripe_models.Event.objects.create(
+            id=f"evt_prop{self.user.pk}_{len(self.events)}",
+            type="customer.subscription.updated",
+            livemode=False,
+            created=timezone.now(),
+            data={"object": data},
+            stripe_data={"data": {"object": data}},
+        )
+        self.events.append(event)
+        stripe_event_apply(event=event)
+
+    @rule(data=st.data())
+    def replay_webhook(self, data):
+        if self.events:
+            assert stripe_event_apply(event=data.draw(st.sampled_from(self.events))) == "duplicate"
 
     @invariant()
     def balance_is_the_ledger_sum_and_never_negative(self):
