@@ -212,8 +212,24 @@ class DiaEngine:
         prompt_len = (
             self._processor.get_audio_prompt_len(inputs["decoder_attention_mask"]) if prompt is not None else None
         )
-        decoded = self._processor.batch_decode(output, audio_prompt_len=prompt_len)
+        try:
+            decoded = self._processor.batch_decode(output, audio_prompt_len=prompt_len)
+        except (RuntimeError, IndexError):
+            if self._generated_frames(output, prompt_len) > max(self._model.config.delay_pattern):
+                raise
+            # The model stopped before every codebook produced a frame (Dia delays codebooks by up to 15 steps),
+            # so the codec has nothing whole to decode. The runner fails a job whose chunks are all empty with a
+            # clear error instead of a codec crash.
+            return np.zeros(0, dtype=np.float32)
         audio = decoded[0]
         if hasattr(audio, "detach"):
             audio = audio.detach().float().cpu().numpy()
         return np.clip(np.asarray(audio, dtype=np.float32).reshape(-1), -1.0, 1.0)
+
+    def _generated_frames(self, output, prompt_len) -> int:
+        """Frames between the prompt (or BOS) and the padding/EOS of the first sequence, as Dia's decoder counts."""
+        decoder = self._model.config.decoder_config
+        first_channel = output[0, :, 0]
+        start = int(prompt_len) if prompt_len is not None else int((first_channel == decoder.bos_token_id).sum())
+        end = output.shape[1] - int((first_channel == decoder.pad_token_id).sum()) - 1
+        return end - start

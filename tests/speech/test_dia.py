@@ -61,6 +61,17 @@ def test_dialogue_and_nonverbals_are_accepted(dia):
     assert all(chunk.samples.size > 0 for chunk in chunks)
 
 
+def test_a_generation_too_short_to_decode_is_empty_audio_not_a_crash(dia):
+    short = GenerationSettings(max_new_tokens=4, chunk_seconds=4)
+    dia.generation, saved = short, dia.generation
+    try:
+        chunks = _speak(dia, "[S1] Stop.", seed=3)
+    finally:
+        dia.generation = saved
+
+    assert [chunk.samples.size for chunk in chunks] == [0]
+
+
 def test_same_seed_same_audio(dia):
     first = _speak(dia, "[S1] Repeatable output.", seed=42)
     second = _speak(dia, "[S1] Repeatable output.", seed=42)
