@@ -5,6 +5,7 @@ from playwright.sync_api import expect
 
 from odiadev.accounts.services import api_key_create
 from odiadev.billing.services import account_refresh, usage_adjust
+from tests.billing.stripe_world import prices_install
 from tests.factories import UserFactory
 
 from .browser import browser_page, log_in
@@ -49,3 +50,35 @@ def test_billing_page_and_over_quota_message(nearly_spent, page):
     page.click("#tts-submit")
     expect(page.locator("#job-error")).to_contain_text("quota_exceeded")
     expect(page.locator("#job-error")).to_contain_text("30 are left")
+
+
+@pytest.fixture
+def payable(stack, fake_stripe):
+    """Stripe mode with priced plans, and a Free user (database rows made before the browser starts)."""
+    prices_install(fake_stripe)
+    user = UserFactory()
+    account_refresh(user=user)
+    return user
+
+
+def test_upgrade_button_sends_the_customer_to_stripe_checkout(payable, fake_stripe, stack):
+    with browser_page(stack.base_url) as page:
+        # Stripe's hosted Checkout page is outside this machine: the browser gets a stand-in for it.
+        page.route(
+            "https://checkout.stripe.test/**",
+            lambda route: route.fulfill(status=200, content_type="text/html", body="<h1>Stripe Checkout</h1>"),
+        )
+        log_in(page, payable.email)
+        page.goto("/billing/")
+        expect(page.get_by_test_id("upgrade-pro")).to_be_visible()
+        page.get_by_test_id("upgrade-pro").click()
+
+        expect(page.locator("h1")).to_have_text("Stripe Checkout")
+        assert page.url.startswith("https://checkout.stripe.test/c/pay/cs_test_")
+        page.goto("/billing/?checkout=success")
+        expect(page.get_by_test_id("checkout-success")).to_contain_text("Your plan changes as soon as Stripe")
+        expect(page.get_by_test_id("plan-name")).to_have_text("Free")
+
+    [session] = fake_stripe.calls("POST", "checkout/sessions")
+    assert session.params["line_items"] == [{"price": "price_pro", "quantity": "1"}]
+    assert session.params["client_reference_id"] == str(payable.pk)
