@@ -44,6 +44,7 @@ urlpatterns = [
     path("", include("odiadev.synthesis.urls")),
     path("", include("odiadev.voices.urls")),
     path("", include("odiadev.billing.urls")),
+    path("", include("odiadev.ops.urls")),
 ]
 
 handler404 = "odiadev.core.views.not_found"

@@ -43,7 +43,7 @@ def _clean_media_and_cache():
     Path(settings.MEDIA_ROOT).mkdir(parents=True, exist_ok=True)
     cache.delete_pattern("*")  # the cache's own keys only (synthesis cache, switches), not the broker's
     redis = get_redis_connection("default")
-    for pattern in ("metrics:*", "breaker:*"):
+    for pattern in ("metrics:*", "breaker:*", "rl:*"):
         for key in redis.scan_iter(f"{settings.REDIS_KEY_PREFIX}:{pattern}"):
             redis.delete(key)
 

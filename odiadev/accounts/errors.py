@@ -19,3 +19,9 @@ class ApiKeyNotFound(ApplicationError):
 
 class SignupInvalid(ApplicationError):
     code = "signup_invalid"
+
+
+class SignupsClosed(ApplicationError):
+    code = "signups_closed"
+    status_code = status.HTTP_403_FORBIDDEN
+    default_message = "Sign-ups are closed for now. Please try again later."

@@ -13,7 +13,9 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from .errors import ApiKeyNotFound, SignupInvalid
+from odiadev.ops.switches import switch_is_on
+
+from .errors import ApiKeyNotFound, SignupInvalid, SignupsClosed
 from .models import ApiKey, User
 
 KEY_SCHEME = "odk"
@@ -31,7 +33,11 @@ def _hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def user_create(*, email: str, password: str | None) -> User:
+def user_create(*, email: str, password: str | None, self_service: bool = False) -> User:
+    """A new account. `self_service` (the sign-up page) is refused while the operators' new_signups switch is off;
+    operators' own tools (commands, admin) still create accounts."""
+    if self_service and not switch_is_on("new_signups"):
+        raise SignupsClosed()
     email = User.objects.normalize_email(email).strip().lower()
     if not email or "@" not in email:
         raise SignupInvalid("Enter a valid email address.", code="email_invalid")

@@ -7,6 +7,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from odiadev.core.exceptions import ApplicationError
+from odiadev.ops.switches import switch_is_on
 
 from .forms import ApiKeyCreateForm, SignupForm
 from .selectors import api_key_list_for
@@ -20,13 +21,15 @@ def signup(request):
     form = SignupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            user = user_create(email=form.cleaned_data["email"], password=form.cleaned_data["password"])
+            user = user_create(
+                email=form.cleaned_data["email"], password=form.cleaned_data["password"], self_service=True
+            )
         except ApplicationError as exc:
             form.add_error(None, exc.message)
         else:
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
             return redirect("dashboard")
-    return render(request, "accounts/signup.html", {"form": form})
+    return render(request, "accounts/signup.html", {"form": form, "signups_open": switch_is_on("new_signups")})
 
 
 _ISSUED_SESSION_KEY = "api_key_just_issued"

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from .events import user_group
 from .exceptions import error_body
 
-# Application close codes (4000-4999): 4401 mirrors HTTP 401.
+# Application close codes (4000-4999): 4401 and 4429 mirror HTTP 401 and 429.
 CLOSE_UNAUTHENTICATED = 4401
+CLOSE_RATE_LIMITED = 4429
 _UNAUTHENTICATED = ("authentication_failed", "Send a valid API key (?api_key= or Authorization) or log in.")
 
 
@@ -23,6 +25,12 @@ class UserEventsConsumer(AsyncJsonWebsocketConsumer):
 
     async def connect(self) -> None:
         user = self.scope.get("user")
+        verdict = await database_sync_to_async(_connect_verdict)(self.scope)
+        if not verdict.allowed:
+            await self.accept()
+            await self.send_json({"type": "error", "error": verdict.body()["error"]})
+            await self.close(code=CLOSE_RATE_LIMITED)
+            return
         if user is None or not user.is_authenticated:
             # Accept, explain, close: a browser cannot read the HTTP status of a refused handshake, but it can
             # read this message and the close code.
@@ -51,6 +59,14 @@ class UserEventsConsumer(AsyncJsonWebsocketConsumer):
 
     async def voice_updated(self, event: dict) -> None:
         await self.send_json({"type": "voice.updated", "voice": event["voice"]})
+
+
+def _connect_verdict(scope):
+    """A websocket connect counts as a read against the IP's, the user's and the key's limits."""
+    from odiadev.ops.ratelimit import limits_for, ratelimit_hit
+
+    client = scope.get("client") or ("", 0)
+    return ratelimit_hit(limits_for(ip=client[0], user=scope.get("user"), api_key=scope.get("api_key"), write=False))
 
 
 class UnknownPathConsumer(AsyncJsonWebsocketConsumer):

@@ -47,3 +47,11 @@ def oom_record(*, detail: str = "") -> bool:
         actor="oom-breaker",
     )
     return True
+
+
+def oom_reset() -> int:
+    """Forget the counted OOMs (the window starts empty). Returns how many were forgotten."""
+    client = get_redis_connection("default")
+    forgotten = int(client.zcard(_key()))
+    client.delete(_key())
+    return forgotten

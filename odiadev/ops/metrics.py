@@ -144,7 +144,7 @@ def queue_lengths() -> dict[str, int]:
     client = _broker(settings.CELERY_BROKER_URL)
     separator, steps = "\x06\x16", (3, 6, 9)
     lengths = {}
-    for queue in ("synth", "default"):
+    for queue in sorted({*settings.SPEECH_ENGINE_QUEUES.values(), "default"}):
         pipe = client.pipeline(transaction=False)
         pipe.llen(queue)
         for step in steps:

@@ -63,3 +63,25 @@ def health_report() -> tuple[str, dict]:
     else:
         overall = "ok"
     return overall, {"status": overall, "version": settings.VERSION, "checks": checks}
+
+
+def live_status() -> dict:
+    """What the ops panel shows live (not from rollups): queues, workers with their engines, VRAM per GPU worker,
+    the OOM breaker's count."""
+    from .breaker import oom_count
+
+    queues = queue_lengths()
+    workers = workers_alive()
+    gpu_workers = [
+        {"worker": f"{w.get('hostname')}:{w.get('pid')}", "engine": engine, **vram}
+        for w in workers
+        for engine, vram in (w.get("vram") or {}).items()
+    ]
+    return {
+        "queues": queues,
+        "queue_alert": any(length > settings.OPS_QUEUE_ALERT for length in queues.values()),
+        "workers": workers,
+        "gpu_workers": gpu_workers,
+        "oom_breaker_count": oom_count(),
+        "oom_breaker_threshold": settings.OOM_BREAKER_THRESHOLD,
+    }

@@ -29,6 +29,9 @@ class SwitchSpec:
     env_off: str = ""  # an environment variable that, set to 1/true/yes, forces the switch off
 
 
+# Engines get a switch each (engine_<name>); the list is the deployment's engine registry.
+ENGINE_NAMES = ("piper", "dia")
+
 SWITCHES: dict[str, SwitchSpec] = {
     spec.name: spec
     for spec in (
@@ -36,6 +39,16 @@ SWITCHES: dict[str, SwitchSpec] = {
             "voice_cloning",
             "New cloned voices and synthesis with cloned voices. Turned off by the OOM breaker too.",
             env_off="DISABLE_VOICE_CLONING",
+        ),
+        SwitchSpec("new_signups", "New accounts can sign up on the dashboard."),
+        SwitchSpec(
+            "maintenance_mode",
+            "ON = maintenance: new synthesis jobs are refused with 503 and MAINTENANCE_MESSAGE; queued jobs finish.",
+            default=False,
+        ),
+        *(
+            SwitchSpec(f"engine_{name}", f"Jobs on the {name} engine (new ones are refused, queued ones fail).")
+            for name in ENGINE_NAMES
         ),
     )
 }
@@ -60,6 +73,11 @@ def switch_is_on(name: str) -> bool:
     enabled = spec.default if row is None else bool(row)
     cache.set(_cache_key(name), int(enabled), timeout=SWITCH_CACHE_SECONDS)
     return enabled
+
+
+def engine_enabled(engine: str) -> bool:
+    name = f"engine_{engine}"
+    return switch_is_on(name) if name in SWITCHES else True
 
 
 def switch_state(name: str) -> dict:

@@ -53,6 +53,7 @@ MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "odiadev.ops.ratelimit.IpRateLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -175,6 +176,7 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-voice-verifications": {"task": "voices.sweep_verifications", "schedule": 300.0},
     "sweep-stripe-webhooks": {"task": "billing.sweep_stripe_webhooks", "schedule": 300.0},
     # Nightly: local subscription state against Stripe's (a no-op in local mode).
+    "rollup-kpis": {"task": "ops.rollup_kpis", "schedule": 60.0},
     "reconcile-subscriptions": {"task": "billing.reconcile_subscriptions", "schedule": crontab(hour=3, minute=17)},
 }
 
@@ -228,6 +230,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_THROTTLE_CLASSES": ["odiadev.ops.ratelimit.PlanRateThrottle"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PAGINATION_CLASS": "odiadev.core.pagination.Pagination",
@@ -376,6 +379,18 @@ DJSTRIPE_WEBHOOK_VALIDATION = "verify_signature"
 # OPS
 # ------------------------------------------------------------------------------------------------------------
 WORKER_HEARTBEAT_INTERVAL = env.int("WORKER_HEARTBEAT_INTERVAL", default=10)
+# Rate limits (sliding 60 s windows in Redis): API writes per key and per user come from the plan's requests per
+# minute, reads (and websocket connects) get this multiple of it, and every request counts against its IP's limit.
+# The ops panel's queue-length alert (messages waiting in one queue).
+OPS_QUEUE_ALERT = env.int("OPS_QUEUE_ALERT", default=10)
+# What a customer reads while the maintenance_mode switch is on.
+MAINTENANCE_MESSAGE = env(
+    "MAINTENANCE_MESSAGE",
+    default="ODIADEV-TTS is under maintenance: new jobs are paused for a few minutes. Jobs already queued finish.",
+)
+RATE_LIMITS_ENABLED = env.bool("RATE_LIMITS_ENABLED", default=True)
+RATE_LIMIT_READ_MULTIPLIER = env.int("RATE_LIMIT_READ_MULTIPLIER", default=10)
+RATE_LIMIT_PER_IP_PER_MINUTE = env.int("RATE_LIMIT_PER_IP_PER_MINUTE", default=600)
 PROMETHEUS_EXPORT_MIGRATIONS = False
 
 LOG_LEVEL = env("LOG_LEVEL", default="INFO")

@@ -46,3 +46,16 @@ class JobNotCancellable(ApplicationError):
     code = "job_not_cancellable"
     status_code = status.HTTP_409_CONFLICT
     default_message = "The job has already finished and cannot be cancelled."
+
+
+class MaintenanceMode(ApplicationError):
+    """The operators' maintenance switch is on: no new jobs; queued ones still finish."""
+
+    code = "maintenance"
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+
+
+class EngineDisabled(ApplicationError):
+    code = "engine_disabled"
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_message = "This voice's speech engine is switched off for now. Try a built-in voice or try again later."

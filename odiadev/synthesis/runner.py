@@ -19,13 +19,14 @@ from django.utils.module_loading import import_string
 from odiadev.billing.errors import plan_forbids_cloning
 from odiadev.billing.selectors import plan_for
 from odiadev.ops.breaker import oom_record
-from odiadev.ops.switches import switch_is_on
+from odiadev.ops.switches import engine_enabled, switch_is_on
 from odiadev.voices.errors import CloningDisabled
 from odiadev.voices.runner import clone_similarity, voice_prompt_for
 from speech.audio import concatenate, encode
 from speech.engines.base import Engine, SynthesisRequest
 from speech.errors import EngineError, TransientEngineError
 
+from .errors import EngineDisabled
 from .models import JobStatus, SynthesisJob, audio_upload_to
 from .services import synthesis_job_claim, synthesis_job_fail, synthesis_job_succeed
 
@@ -71,6 +72,10 @@ def synthesis_job_execute(*, job_id: uuid.UUID | str) -> str:
     if job is None:
         return "skipped"
     cloned = job.voice_kind == "cloned"
+    if not engine_enabled(job.engine):
+        # Queued before the operators switched the engine off: failed (and its characters released) at once.
+        synthesis_job_fail(job_id=job.id, code=EngineDisabled.code, message=EngineDisabled.default_message)
+        return "failed"
     if cloned and not switch_is_on("voice_cloning"):
         # Queued before the switch was turned off: refused here too.
         synthesis_job_fail(job_id=job.id, code="cloning_disabled", message=CloningDisabled.default_message)

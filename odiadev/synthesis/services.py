@@ -21,12 +21,21 @@ from odiadev.billing.selectors import plan_for
 from odiadev.billing.services import cache_hits_billed, usage_admit, usage_capture, usage_release, usage_reserve
 from odiadev.ops.heartbeat import worker_id, worker_is_alive
 from odiadev.ops.metrics import counter_inc, histogram_observe
-from odiadev.ops.switches import switch_is_on
+from odiadev.ops.switches import engine_enabled, switch_is_on
 from odiadev.voices.errors import CloningDisabled, CloningEngineUnavailable
 from odiadev.voices.selectors import voice_get_for
 
 from .cache import cache_forget, cache_key_for, cache_lookup, cache_store, normalize_text
-from .errors import InvalidFormat, InvalidSeed, InvalidSpeed, JobNotCancellable, TextEmpty, TextTooLong
+from .errors import (
+    EngineDisabled,
+    InvalidFormat,
+    InvalidSeed,
+    InvalidSpeed,
+    JobNotCancellable,
+    MaintenanceMode,
+    TextEmpty,
+    TextTooLong,
+)
 from .events import job_event_send
 from .formats import OUTPUT_FORMATS, output_sample_rate
 from .models import FINAL_STATUSES, JobStatus, SynthesisJob
@@ -89,9 +98,13 @@ def synthesis_job_create(
     seed: int | None = None,
 ) -> SynthesisJob:
     """Create a job: answered at once from the cache when an identical request has audio, else queued."""
+    if switch_is_on("maintenance_mode"):
+        raise MaintenanceMode(settings.MAINTENANCE_MESSAGE)
     plan = plan_for(user=user)
     normalized = _check_request(text=text, output_format=output_format, speed=speed, seed=seed, plan=plan)
     voice = voice_get_for(user=user, voice_id=voice_id)
+    if not engine_enabled(voice.engine):
+        raise EngineDisabled(detail={"engine": voice.engine})
     if voice.kind == "cloned":
         _check_cloned_voice(voice_id=voice.id, plan=plan, speed=speed)
     sample_rate = output_sample_rate(output_format, voice.sample_rate)

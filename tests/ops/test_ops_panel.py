@@ -1,0 +1,231 @@
+"""The ops panel's figures and actions: KPIs on seeded data with known answers, purge, cache clear, switches."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.test import Client
+from django_redis import get_redis_connection
+from rest_framework.test import APIClient
+
+from odiadev.billing.models import (
+    BillingAccount,
+    EntryKind,
+    IncidentKind,
+    LedgerEntry,
+    PaymentIncident,
+    RevenueEntry,
+    RevenueKind,
+)
+from odiadev.billing.services import account_refresh, usage_admit, usage_reserve
+from odiadev.celery import app
+from odiadev.ops.actions import cache_clear_all, queue_purge, switch_flip
+from odiadev.ops.kpis import kpi_tiles, rollups_refresh, window_figures
+from odiadev.ops.models import KpiRollup, OpsAction, OpsActionKind
+from odiadev.ops.switches import switch_is_on
+from odiadev.synthesis.cache import cache_lookup, cache_store
+from odiadev.synthesis.models import JobStatus, SynthesisJob
+from tests.factories import PASSWORD, QueuedJobFactory, UserFactory
+
+NOW = datetime(2026, 11, 20, 12, 2, tzinfo=UTC)
+
+
+def _finished(user, *, seconds_ago: float, latency: float, status=JobStatus.SUCCEEDED, **fields):
+    finished_at = NOW - timedelta(seconds=seconds_ago)
+    return QueuedJobFactory(
+        user=user,
+        status=status,
+        queued_at=finished_at - timedelta(seconds=latency),
+        finished_at=finished_at,
+        audio="audio/x.wav" if status == JobStatus.SUCCEEDED else "",
+        **fields,
+    )
+
+
+@pytest.fixture
+def seeded(db):
+    """A known hour: 10 engine jobs (latencies 1..10 s), 10 cache hits, 2 failures (one GPU OOM), 4 cloned jobs
+    (3 good clones), one hour of GPU time, $45 of invoices minus a $5 refund, one dispute."""
+    user = UserFactory()
+    for index in range(10):
+        _finished(user, seconds_ago=60 + index * 60, latency=index + 0.9)  # 0.9, 1.9 ... 9.9 s
+    for index in range(10):
+        _finished(user, seconds_ago=90 + index * 60, latency=0.01, cached=True)
+    _finished(user, seconds_ago=100, latency=1, status=JobStatus.FAILED, error_code="engine_error")
+    _finished(user, seconds_ago=200, latency=1, status=JobStatus.FAILED, error_code="gpu_out_of_memory", engine="dia")
+    for index, similarity in enumerate([0.9, 0.8, 0.76, 0.5]):
+        _finished(
+            user,
+            seconds_ago=300 + index,
+            latency=20,
+            engine="dia",
+            voice_kind="cloned",
+            clone_similarity=similarity,
+            engine_seconds=900,
+        )
+    for kind, cents, ref in [(RevenueKind.INVOICE_PAID, 4500, "in_1"), (RevenueKind.REFUND, -500, "re_1")]:
+        RevenueEntry.objects.create(
+            kind=kind, amount_cents=cents, currency="usd", stripe_object_id=ref, occurred_at=NOW - timedelta(minutes=9)
+        )
+    PaymentIncident.objects.create(
+        kind=IncidentKind.DISPUTE,
+        stripe_id="dp_1",
+        amount_cents=2900,
+        currency="usd",
+        status="needs_response",
+        occurred_at=NOW - timedelta(minutes=7),
+    )
+    # Last week's traffic, outside the last hour and day.
+    _finished(user, seconds_ago=3 * 24 * 3600, latency=50)
+    return user
+
+
+def test_kpis_on_seeded_data_have_the_known_answers(seeded, settings):
+    settings.CLONE_SUCCESS_THRESHOLD = 0.75
+
+    written = rollups_refresh(now=NOW, limit=3000)
+    hour = window_figures("1h", now=NOW)
+
+    assert written >= 3
+    assert hour["jobs_finished"] == 26  # 10 engine + 10 cached + 2 failed + 4 cloned
+    assert hour["cache_hit_rate"] == pytest.approx(10 / 24)
+    assert hour["error_rate"] == pytest.approx(2 / 26)
+    # Engine latencies 0.9, 1.9 ... 9.9 s and four clones of 20 s: the 7th of 14 (6.9 s) is in the bucket up to 8 s,
+    # the 95th percentile (a clone) in the bucket up to 20 s.
+    assert hour["latency_p50"] == 8.0
+    assert hour["latency_p95"] == 20.0
+    assert hour["clone_success_rate"] == pytest.approx(3 / 4)
+    assert hour["oom_count"] == 1
+    assert hour["gpu_hours"] == pytest.approx(1.0)
+    assert hour["revenue_per_gpu_hour"] == pytest.approx(40.0)
+    assert hour["refunds_chargebacks"] == 1
+    assert window_figures("7d", now=NOW)["jobs_finished"] == 27
+    tiles = {tile["key"]: tile for tile in kpi_tiles("1h", now=NOW)}
+    assert tiles["revenue_per_gpu_hour"]["status"] == "ok"
+    assert tiles["revenue_per_gpu_hour"]["display"] == "$40.00/h"
+    assert tiles["cache_hit_rate"]["status"] == "ok"  # 41.7% >= 40%
+    assert tiles["latency_p50"]["status"] == "alert"  # 8 s > 4 s
+    assert tiles["clone_success_rate"]["status"] == "alert"  # 75% < 95%
+    assert tiles["refunds_chargebacks"]["status"] == "alert"
+    assert tiles["refunds_chargebacks"]["target"] == "= 0"
+
+
+def test_rollups_are_idempotent(seeded):
+    rollups_refresh(now=NOW, limit=3000)
+    first = window_figures("24h", now=NOW)
+    rollups_refresh(now=NOW, limit=3000)
+
+    assert window_figures("24h", now=NOW) == first
+    assert KpiRollup.objects.filter(bucket_start__gte=NOW - timedelta(hours=1, minutes=2)).count() == 13
+
+
+def test_purge_cancels_queued_jobs_releases_their_characters_and_empties_the_queue(db, settings, user):
+    settings.SPEECH_ENGINE_QUEUES = {"piper": "purge-test", "dia": "purge-test-gpu"}  # no worker listens here
+    account_refresh(user=user)
+    jobs = []
+    for _ in range(3):
+        with transaction.atomic():
+            account = usage_admit(user=user, characters=100)
+            job = QueuedJobFactory(user=user, text="x" * 100, characters=100)
+            usage_reserve(account=account, job=job, characters=100)
+            jobs.append(job)
+    for job in jobs:
+        app.send_task("synthesis.run_job", args=[str(job.id)], queue="purge-test")
+    running = QueuedJobFactory(user=user, status=JobStatus.RUNNING)
+    balance_before = BillingAccount.objects.get(user=user).balance
+
+    action = queue_purge(reason="bad deploy queued garbage", user=user)
+
+    assert {job.status for job in SynthesisJob.objects.filter(pk__in=[j.pk for j in jobs])} == {JobStatus.CANCELLED}
+    assert SynthesisJob.objects.get(pk=running.pk).status == JobStatus.RUNNING, "running jobs finish"
+    assert LedgerEntry.objects.filter(job__in=jobs, kind=EntryKind.RELEASE).count() == 3
+    assert BillingAccount.objects.get(user=user).balance == balance_before + 300
+    assert action.detail == {"jobs_cancelled": 3, "messages": {"purge-test": 3, "purge-test-gpu": 0}}
+    assert (action.kind, action.actor, action.reason) == (OpsActionKind.PURGE_QUEUE, user.email, action.reason)
+    assert queue_purge(reason="again", user=user).detail["jobs_cancelled"] == 0, "safe to repeat"
+
+
+def test_cache_clear_removes_only_the_synthesis_cache(db, user):
+    job = QueuedJobFactory(user=user)
+    cache_store("a" * 64, job.id)
+    cache_store("b" * 64, job.id)
+    cache.set("switch:voice_cloning", 1, timeout=60)
+    redis = get_redis_connection("default")
+    redis.set(f"{settings.REDIS_KEY_PREFIX}:workers:someone", "{}", ex=60)
+    redis.set("unrelated-app-key", "keep me", ex=60)
+
+    action = cache_clear_all(reason="voice model upgraded", user=user)
+
+    assert action.detail == {"entries": 2}
+    assert cache_lookup("a" * 64) is None
+    assert cache_lookup("b" * 64) is None
+    assert cache.get("switch:voice_cloning") == 1
+    assert redis.get(f"{settings.REDIS_KEY_PREFIX}:workers:someone") == b"{}"
+    assert redis.get("unrelated-app-key") == b"keep me"
+
+
+def test_every_action_needs_a_reason(db, user):
+    with pytest.raises(Exception, match="Say why"):
+        cache_clear_all(reason="  ", user=user)
+    assert not OpsAction.objects.exists()
+
+
+def test_maintenance_mode_refuses_new_jobs_with_503(db, user, issued_key, api):
+    switch_flip(name="maintenance_mode", enabled=True, reason="database upgrade", user=user)
+
+    refused = api.post("/v1/tts", {"text": "Hello there."}, format="json")
+
+    assert refused.status_code == 503
+    assert refused.json()["error"]["code"] == "maintenance"
+    assert refused.json()["error"]["message"] == settings.MAINTENANCE_MESSAGE
+    assert api.get("/v1/voices").status_code == 200, "everything else works"
+
+
+def test_a_disabled_engine_refuses_its_voices(db, user, api):
+    switch_flip(name="engine_piper", enabled=False, reason="onnxruntime bug", user=user)
+
+    refused = api.post("/v1/tts", {"text": "Hello there."}, format="json")
+
+    assert refused.status_code == 503
+    assert refused.json()["error"]["code"] == "engine_disabled"
+    assert refused.json()["error"]["detail"] == {"engine": "piper"}
+
+
+def test_closed_signups_create_no_account(db, user):
+    switch_flip(name="new_signups", enabled=False, reason="abuse wave", user=user)
+    browser = Client()
+
+    page = browser.get("/signup/").content.decode()
+    response = browser.post("/signup/", {"email": "new@example.com", "password": PASSWORD})
+
+    assert 'data-testid="signups-closed"' in page
+    assert "Sign-ups are closed" in response.content.decode()
+    assert not UserFactory._meta.model.objects.filter(email="new@example.com").exists()
+    assert switch_is_on("new_signups") is False
+
+
+def test_the_panel_is_for_staff_only_and_actions_are_confirmed(db, user):
+    staff = UserFactory(is_staff=True)
+    customer, operator = Client(), Client()
+    customer.login(email=user.email, password=PASSWORD)
+    operator.login(email=staff.email, password=PASSWORD)
+
+    assert customer.get("/ops/").status_code == 302
+    page = operator.get("/ops/?window=1h")
+    unconfirmed = operator.post("/ops/switches/voice_cloning/", {"enabled": "off", "reason": "test"}, follow=True)
+    confirmed = operator.post(
+        "/ops/switches/voice_cloning/", {"enabled": "off", "reason": "GPU drain", "confirm": "yes"}, follow=True
+    )
+
+    assert page.status_code == 200
+    assert 'data-testid="kpi-latency_p95"' in page.content.decode()
+    assert "I am sure" in unconfirmed.content.decode()
+    assert switch_is_on("voice_cloning") is False
+    assert "voice_cloning is now off" in confirmed.content.decode()
+    assert OpsAction.objects.get().detail == {"switch": "voice_cloning", "enabled": False}
+    assert APIClient().get("/ops/").status_code == 302
+    assert 'href="/ops/"' in operator.get("/admin/").content.decode(), "linked from the admin index"
