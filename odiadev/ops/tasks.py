@@ -1,7 +1,9 @@
-"""Worker process start-up shared by every app: the heartbeat. Imported by workers only (task autodiscovery)."""
+"""Worker process start-up shared by every app (the heartbeat), and the ops tasks. Imported by workers only (task
+autodiscovery)."""
 
 import os
 
+from celery import shared_task
 from celery.signals import worker_process_init, worker_ready
 
 from .heartbeat import heartbeat_start
@@ -20,3 +22,12 @@ def _start_heartbeat_solo(sender=None, **_kwargs) -> None:
     pool_module = type(getattr(sender, "pool", None)).__module__
     if pool_module in {"celery.concurrency.solo", "celery.concurrency.thread"}:
         worker_process_init.send(sender=None)
+
+
+@shared_task(name="ops.lifecycle_policy", acks_late=True)
+def lifecycle_policy_task() -> dict:
+    """The weekly lifecycle policy (beat); see odiadev.ops.lifecycle."""
+    from .lifecycle import lifecycle_run
+
+    report = lifecycle_run(apply=True, trigger="schedule")
+    return {"report": report.pk, "items": report.items_total, "bytes": report.bytes_total}

@@ -176,6 +176,12 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-stripe-webhooks": {"task": "billing.sweep_stripe_webhooks", "schedule": 300.0},
     # Nightly: local subscription state against Stripe's (a no-op in local mode).
     "reconcile-subscriptions": {"task": "billing.reconcile_subscriptions", "schedule": crontab(hour=3, minute=17)},
+    # Weekly: expire unused voices and old audio, delete orphaned files, keep consent evidence its own time.
+    "lifecycle-policy": {
+        "task": "ops.lifecycle_policy",
+        "schedule": crontab(day_of_week="sun", hour=4, minute=41),
+        "options": {"queue": "default"},
+    },
 }
 
 # ------------------------------------------------------------------------------------------------------------
@@ -376,6 +382,12 @@ DJSTRIPE_WEBHOOK_VALIDATION = "verify_signature"
 # OPS
 # ------------------------------------------------------------------------------------------------------------
 WORKER_HEARTBEAT_INTERVAL = env.int("WORKER_HEARTBEAT_INTERVAL", default=10)
+# Lifecycle policy (weekly, and `manage.py lifecycle_policy`): cloned voices with no job for this many days (and
+# older than that) are deleted; consent recordings are kept this long (and while their voice exists); a file no
+# row points to is deleted only once it is older than the grace period (it may be mid-write).
+VOICE_PROFILE_UNUSED_DAYS = env.int("VOICE_PROFILE_UNUSED_DAYS", default=180)
+CONSENT_EVIDENCE_RETENTION_DAYS = env.int("CONSENT_EVIDENCE_RETENTION_DAYS", default=1095)
+LIFECYCLE_ORPHAN_GRACE_SECONDS = env.int("LIFECYCLE_ORPHAN_GRACE_SECONDS", default=3600)
 PROMETHEUS_EXPORT_MIGRATIONS = False
 
 LOG_LEVEL = env("LOG_LEVEL", default="INFO")
