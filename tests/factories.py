@@ -1,6 +1,9 @@
+import uuid
 from datetime import timedelta
 
 import factory
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from odiadev.accounts.models import User
@@ -41,6 +44,28 @@ class QueuedJobFactory(factory.django.DjangoModelFactory):
     cache_key = factory.Sequence(lambda n: f"{n:064x}")
     queued_at = factory.LazyFunction(timezone.now)
     enqueued_at = factory.LazyFunction(timezone.now)
+
+
+class SucceededJobFactory(QueuedJobFactory):
+    """A succeeded job whose audio file (`audio_bytes` of it) is really in storage; `stored=False` skips the file
+    (for a cache hit that points at its source's file)."""
+
+    class Meta:
+        skip_postgeneration_save = True
+
+    id = factory.LazyFunction(uuid.uuid4)
+    status = "succeeded"
+    audio = factory.LazyAttribute(lambda job: f"audio/{job.id}.{job.output_format}")
+    audio_bytes = 2048
+    duration_seconds = 1.0
+    engine_seconds = 0.1
+    started_at = factory.LazyFunction(timezone.now)
+    finished_at = factory.LazyFunction(timezone.now)
+
+    @factory.post_generation
+    def stored(obj, create, extracted, **kwargs):  # noqa: N805
+        if create and extracted is not False:
+            default_storage.save(obj.audio.name, ContentFile(b"\0" * obj.audio_bytes))
 
 
 class ConsentChallengeFactory(factory.django.DjangoModelFactory):

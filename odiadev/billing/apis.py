@@ -40,9 +40,13 @@ class UsageApi(APIView):
                 "period": serializers.DictField(),
                 "characters": serializers.DictField(child=serializers.IntegerField()),
                 "by_day": serializers.ListField(child=serializers.DictField()),
+                "storage": serializers.DictField(child=serializers.IntegerField()),
             },
         ),
-        description="This month's characters (granted, used, remaining) and usage per day for the last 30 days.",
+        description=(
+            "This month's characters (granted, used, remaining), usage per day for the last 30 days, and the "
+            "storage the account uses against its plan's quota (`used_bytes`, `quota_bytes`)."
+        ),
     )
     def get(self, request):
         return Response(usage_summary_for(user=request.user))

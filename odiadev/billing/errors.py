@@ -38,6 +38,21 @@ class QuotaExceeded(ApplicationError):
     status_code = status.HTTP_402_PAYMENT_REQUIRED
 
 
+class StorageQuotaExceeded(ApplicationError):
+    code = "storage_quota_exceeded"
+    status_code = status.HTTP_402_PAYMENT_REQUIRED
+
+
+def storage_quota_exceeded(*, used_bytes: int, quota_bytes: int, plan) -> StorageQuotaExceeded:
+    mb = 1024 * 1024
+    return StorageQuotaExceeded(
+        f"Your account stores {used_bytes / mb:.1f} MB of audio and voice samples; the {plan.name} plan allows "
+        f"{quota_bytes / mb:.0f} MB. Audio older than {plan.audio_retention_days} days is deleted automatically. "
+        "To continue now, delete cloned voices you no longer need or upgrade your plan on the Billing page.",
+        detail={"used_bytes": used_bytes, "quota_bytes": quota_bytes},
+    )
+
+
 class ConcurrencyLimit(ApplicationError):
     code = "concurrency_limit"
     status_code = status.HTTP_429_TOO_MANY_REQUESTS

@@ -22,6 +22,12 @@ class Plan(TimestampedModel):
     allowed_formats = models.JSONField(default=list)
     allows_cloning = models.BooleanField(default=False)
     watermarked = models.BooleanField(default=True)
+    audio_retention_days = models.PositiveIntegerField(
+        default=30, help_text="Days synthesized audio is kept; the lifecycle policy deletes older audio."
+    )
+    storage_quota_mb = models.PositiveIntegerField(
+        default=1000, help_text="Stored audio and voice samples (MB) beyond which new work is refused."
+    )
     price_cents = models.PositiveIntegerField(default=0)
     currency = models.CharField(max_length=3, default="usd")
     stripe_price_id = models.CharField(max_length=100, blank=True)
@@ -37,6 +43,10 @@ class Plan(TimestampedModel):
     @property
     def price_display(self) -> str:
         return "Free" if not self.price_cents else f"${self.price_cents / 100:.2f} / month"
+
+    @property
+    def storage_quota_bytes(self) -> int:
+        return self.storage_quota_mb * 1024 * 1024
 
 
 class BillingAccount(TimestampedModel):

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db.models import Sum
-from django.db.models.functions import TruncDate
+from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
 from .models import BillingAccount, EntryKind, LedgerEntry, PaymentIncident, Plan, RevenueEntry
@@ -16,6 +16,21 @@ from .services import account_ensure, account_refresh, period_bounds
 def plan_for(*, user) -> Plan:
     """The account's plan; an account never assigned one is on the default (Free) plan."""
     return account_ensure(user=user).plan
+
+
+def storage_used_for(*, user) -> int:
+    """Bytes the account keeps in storage: the audio its jobs made (a cache hit reuses another job's file and
+    adds nothing) and its voice samples. Consent recordings are the platform's audit evidence and do not count."""
+    from odiadev.synthesis.models import SynthesisJob
+    from odiadev.voices.models import VoiceProfile
+
+    audio = (
+        SynthesisJob.objects.filter(user=user, cached=False)
+        .exclude(audio="")
+        .aggregate(total=Coalesce(Sum("audio_bytes"), 0))["total"]
+    )
+    samples = VoiceProfile.objects.filter(user=user).aggregate(total=Coalesce(Sum("sample_bytes"), 0))["total"]
+    return int(audio) + int(samples)
 
 
 def _total(queryset, field: str = "amount") -> int:
@@ -51,6 +66,7 @@ def usage_summary_for(*, user, days: int = 30) -> dict:
         "period": {"name": account.period, "start": start.isoformat(), "end": end.isoformat()},
         "characters": {"granted": granted, "used": used, "remaining": account.balance},
         "by_day": by_day,
+        "storage": {"used_bytes": storage_used_for(user=user), "quota_bytes": plan.storage_quota_bytes},
     }
 
 

@@ -23,6 +23,9 @@ def billing_page(request):
     context = {
         "usage": usage,
         "used_percent": min(100, round(100 * usage["characters"]["used"] / granted)),
+        "storage_percent": min(
+            100, round(100 * usage["storage"]["used_bytes"] / max(usage["storage"]["quota_bytes"], 1))
+        ),
         # An inline SVG bar chart: 30 bars of width 8 in a 300 x 100 box, drawn here so the page needs no script.
         "bars": [
             {**day, "x": index * 10, "y": 100 - (height := round(100 * day["characters"] / peak)), "height": height}

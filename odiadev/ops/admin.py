@@ -1,7 +1,8 @@
 from django import forms
 from django.contrib import admin
+from django.template.defaultfilters import filesizeformat
 
-from .models import Switch, SwitchChange
+from .models import LifecycleReport, Switch, SwitchChange
 from .switches import SWITCHES, switch_set, switch_state
 
 
@@ -61,3 +62,25 @@ class SwitchAdmin(admin.ModelAdmin):
 
     def save_related(self, request, form, formsets, change):
         pass  # the inline is read-only history
+
+
+@admin.register(LifecycleReport)
+class LifecycleReportAdmin(admin.ModelAdmin):
+    """Read-only: reports are written by the lifecycle policy (`manage.py lifecycle_policy`, weekly beat task)."""
+
+    list_display = ["started_at", "dry_run", "trigger", "items_total", "bytes_freed", "finished_at", "error"]
+    list_filter = ["dry_run", "trigger"]
+    date_hierarchy = "started_at"
+
+    @admin.display(description="bytes freed", ordering="bytes_total")
+    def bytes_freed(self, obj):
+        return filesizeformat(obj.bytes_total)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -83,3 +83,28 @@ class KpiRollup(models.Model):
 
     def __str__(self) -> str:
         return f"KPIs {self.bucket_start:%Y-%m-%d %H:%M}"
+
+
+class LifecycleReport(models.Model):
+    """One run of the lifecycle policy (`manage.py lifecycle_policy`, or the weekly beat task): what it deleted,
+    or with `dry_run` what it would have deleted, per category."""
+
+    started_at = models.DateTimeField(db_index=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    dry_run = models.BooleanField()
+    trigger = models.CharField(max_length=16, help_text="command or schedule")
+    policy = models.JSONField(default=dict, help_text="The limits this run applied.")
+    results = models.JSONField(
+        default=dict,
+        help_text="Per category: items (rows or files), bytes freed, and files kept because a row points to them.",
+    )
+    items_total = models.PositiveIntegerField(default=0)
+    bytes_total = models.PositiveBigIntegerField(default=0)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        mode = "dry run" if self.dry_run else "applied"
+        return f"lifecycle {self.started_at:%Y-%m-%d %H:%M} ({mode}: {self.items_total} items)"

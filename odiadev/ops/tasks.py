@@ -1,5 +1,5 @@
-"""Worker process start-up shared by every app (the heartbeat), and the KPI rollup task. Imported by workers only
-(task autodiscovery)."""
+"""Worker process start-up shared by every app (the heartbeat), and the ops tasks. Imported by workers only (task
+autodiscovery)."""
 
 import os
 
@@ -29,3 +29,12 @@ def kpi_rollups_refresh_task() -> int:
     from .kpis import rollups_refresh
 
     return rollups_refresh()
+
+
+@shared_task(name="ops.lifecycle_policy", acks_late=True)
+def lifecycle_policy_task() -> dict:
+    """The weekly lifecycle policy (beat); see odiadev.ops.lifecycle."""
+    from .lifecycle import lifecycle_run
+
+    report = lifecycle_run(apply=True, trigger="schedule")
+    return {"report": report.pk, "items": report.items_total, "bytes": report.bytes_total}

@@ -178,6 +178,12 @@ CELERY_BEAT_SCHEDULE = {
     # Nightly: local subscription state against Stripe's (a no-op in local mode).
     "rollup-kpis": {"task": "ops.rollup_kpis", "schedule": 60.0},
     "reconcile-subscriptions": {"task": "billing.reconcile_subscriptions", "schedule": crontab(hour=3, minute=17)},
+    # Weekly: expire unused voices and old audio, delete orphaned files, keep consent evidence its own time.
+    "lifecycle-policy": {
+        "task": "ops.lifecycle_policy",
+        "schedule": crontab(day_of_week="sun", hour=4, minute=41),
+        "options": {"queue": "default"},
+    },
 }
 
 # ------------------------------------------------------------------------------------------------------------
@@ -379,8 +385,6 @@ DJSTRIPE_WEBHOOK_VALIDATION = "verify_signature"
 # OPS
 # ------------------------------------------------------------------------------------------------------------
 WORKER_HEARTBEAT_INTERVAL = env.int("WORKER_HEARTBEAT_INTERVAL", default=10)
-# Rate limits (sliding 60 s windows in Redis): API writes per key and per user come from the plan's requests per
-# minute, reads (and websocket connects) get this multiple of it, and every request counts against its IP's limit.
 # The ops panel's queue-length alert (messages waiting in one queue).
 OPS_QUEUE_ALERT = env.int("OPS_QUEUE_ALERT", default=10)
 # What a customer reads while the maintenance_mode switch is on.
@@ -388,9 +392,17 @@ MAINTENANCE_MESSAGE = env(
     "MAINTENANCE_MESSAGE",
     default="ODIADEV-TTS is under maintenance: new jobs are paused for a few minutes. Jobs already queued finish.",
 )
+# Rate limits (sliding 60 s windows in Redis): API writes per key and per user come from the plan's requests per
+# minute, reads (and websocket connects) get this multiple of it, and every request counts against its IP's limit.
 RATE_LIMITS_ENABLED = env.bool("RATE_LIMITS_ENABLED", default=True)
 RATE_LIMIT_READ_MULTIPLIER = env.int("RATE_LIMIT_READ_MULTIPLIER", default=10)
 RATE_LIMIT_PER_IP_PER_MINUTE = env.int("RATE_LIMIT_PER_IP_PER_MINUTE", default=600)
+# Lifecycle policy (weekly, and `manage.py lifecycle_policy`): cloned voices with no job for this many days (and
+# older than that) are deleted; consent recordings are kept this long (and while their voice exists); a file no
+# row points to is deleted only once it is older than the grace period (it may be mid-write).
+VOICE_PROFILE_UNUSED_DAYS = env.int("VOICE_PROFILE_UNUSED_DAYS", default=180)
+CONSENT_EVIDENCE_RETENTION_DAYS = env.int("CONSENT_EVIDENCE_RETENTION_DAYS", default=1095)
+LIFECYCLE_ORPHAN_GRACE_SECONDS = env.int("LIFECYCLE_ORPHAN_GRACE_SECONDS", default=3600)
 PROMETHEUS_EXPORT_MIGRATIONS = False
 
 LOG_LEVEL = env("LOG_LEVEL", default="INFO")

@@ -16,7 +16,7 @@ from odiadev.core.exceptions import InvalidRequest
 from odiadev.core.http import ranged_file_response
 from odiadev.core.pagination import Pagination
 
-from .errors import AudioNotReady, InvalidFormat, InvalidSeed, InvalidSpeed, TextEmpty
+from .errors import AudioExpired, AudioNotReady, InvalidFormat, InvalidSeed, InvalidSpeed, TextEmpty
 from .formats import OUTPUT_FORMATS
 from .selectors import job_get, job_get_for, job_list_for
 from .serializers import JobOutputSerializer, audio_token_valid
@@ -139,6 +139,10 @@ class TtsAudioApi(APIView):
         operation_id="tts_audio",
         parameters=[OpenApiParameter("token", OpenApiTypes.STR, description="Signed token from `audio_url`.")],
         responses={(200, "audio/*"): OpenApiTypes.BINARY},
+        description=(
+            "The audio bytes (Range requests answer 206). 409 `audio_not_ready` before the job succeeds; 410 "
+            "`audio_expired` once the audio was deleted after the plan's retention period."
+        ),
     )
     def get(self, request, job_id):
         token = request.query_params.get("token")
@@ -150,6 +154,8 @@ class TtsAudioApi(APIView):
             raise InvalidRequest("The audio link has expired or is invalid.", code="audio_link_invalid")
         else:
             self.permission_denied(request)
+        if job.audio_expired:
+            raise AudioExpired(detail={"expired_at": job.audio_expired_at.isoformat()})
         if not job.audio:
             raise AudioNotReady()
         fmt = OUTPUT_FORMATS[job.output_format]

@@ -82,6 +82,12 @@ def cache_forget(cache_key: str) -> None:
     cache.delete(_entry(cache_key))
 
 
+def cache_forget_job(cache_key: str, job_id: uuid.UUID) -> None:
+    """Drop the entry for `cache_key` if it still names `job_id` (a newer job may answer the key by now)."""
+    if cache_lookup(cache_key) == job_id:
+        cache_forget(cache_key)
+
+
 def cache_clear() -> int:
     """Delete every synthesis cache entry (and nothing else); return how many there were."""
     return cache.delete_pattern(f"{CACHE_NAMESPACE}:*")

@@ -42,6 +42,14 @@ class AudioNotReady(ApplicationError):
     default_message = "The job has no audio yet. Wait for status `succeeded`."
 
 
+class AudioExpired(ApplicationError):
+    code = "audio_expired"
+    status_code = status.HTTP_410_GONE
+    default_message = (
+        "This job's audio was deleted after your plan's retention period. Submit the text again to get new audio."
+    )
+
+
 class JobNotCancellable(ApplicationError):
     code = "job_not_cancellable"
     status_code = status.HTTP_409_CONFLICT

@@ -64,6 +64,9 @@ class SynthesisJob(TimestampedModel):
 
     audio = models.FileField(upload_to=audio_upload_to, max_length=255, blank=True)
     audio_bytes = models.PositiveBigIntegerField(null=True, blank=True)
+    # Set when the lifecycle policy deleted the audio after the plan's retention: the row stays (history,
+    # billing) with `audio` cleared, and the audio URL answers 410 `audio_expired`.
+    audio_expired_at = models.DateTimeField(null=True, blank=True)
     duration_seconds = models.FloatField(null=True, blank=True)
     engine_seconds = models.FloatField(null=True, blank=True)
     clone_similarity = models.FloatField(
@@ -83,8 +86,13 @@ class SynthesisJob(TimestampedModel):
         ]
         constraints = [
             models.CheckConstraint(condition=Q(speed__gte=0.5, speed__lte=2.0), name="job_speed_range"),
+            # A succeeded job has its audio, unless the audio expired (then it has none).
             models.CheckConstraint(
-                condition=~Q(status=JobStatus.SUCCEEDED) | ~Q(audio=""), name="job_succeeded_has_audio"
+                condition=~Q(status=JobStatus.SUCCEEDED) | ~Q(audio="") | Q(audio_expired_at__isnull=False),
+                name="job_succeeded_has_audio_unless_expired",
+            ),
+            models.CheckConstraint(
+                condition=Q(audio_expired_at__isnull=True) | Q(audio=""), name="job_expired_audio_is_gone"
             ),
             models.CheckConstraint(
                 condition=~Q(status=JobStatus.FAILED) | ~Q(error_code=""), name="job_failed_has_error_code"
@@ -97,6 +105,10 @@ class SynthesisJob(TimestampedModel):
     @property
     def is_final(self) -> bool:
         return self.status in FINAL_STATUSES
+
+    @property
+    def audio_expired(self) -> bool:
+        return self.audio_expired_at is not None
 
     @property
     def latency_seconds(self) -> float | None:

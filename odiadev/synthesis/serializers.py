@@ -57,6 +57,7 @@ class JobOutputSerializer(serializers.ModelSerializer):
             "audio_bytes",
             "engine_seconds",
             "audio_url",
+            "audio_expired_at",
             "error",
             "created_at",
             "queued_at",

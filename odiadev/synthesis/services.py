@@ -18,14 +18,21 @@ from django.utils import timezone
 
 from odiadev.billing.errors import plan_forbids_cloning, plan_forbids_format
 from odiadev.billing.selectors import plan_for
-from odiadev.billing.services import cache_hits_billed, usage_admit, usage_capture, usage_release, usage_reserve
+from odiadev.billing.services import (
+    cache_hits_billed,
+    storage_check,
+    usage_admit,
+    usage_capture,
+    usage_release,
+    usage_reserve,
+)
 from odiadev.ops.heartbeat import worker_id, worker_is_alive
 from odiadev.ops.metrics import counter_inc, histogram_observe
 from odiadev.ops.switches import engine_enabled, switch_is_on
 from odiadev.voices.errors import CloningDisabled, CloningEngineUnavailable
 from odiadev.voices.selectors import voice_get_for
 
-from .cache import cache_forget, cache_key_for, cache_lookup, cache_store, normalize_text
+from .cache import cache_forget, cache_forget_job, cache_key_for, cache_lookup, cache_store, normalize_text
 from .errors import (
     EngineDisabled,
     InvalidFormat,
@@ -147,9 +154,18 @@ def synthesis_job_create(
         queued_at=now,
     )
     source = _cached_source(cache_key)
-    cached = source is not None
-    billed = job.characters if (not cached or cache_hits_billed()) else 0
+    if source is None:
+        # A cache hit stores nothing new; anything else will, so it must fit the account's storage.
+        storage_check(user=user, plan=plan)
     with transaction.atomic():
+        if source is not None:
+            # Locked so that the lifecycle policy cannot expire the source's audio (and delete its file) between
+            # our look-up and the commit of a job pointing at that file; gone meanwhile: synthesize instead.
+            source = _source_lock(source)
+            if source is None:
+                storage_check(user=user, plan=plan)
+        cached = source is not None
+        billed = job.characters if (not cached or cache_hits_billed()) else 0
         # Locks the account first: parallel submits queue here, so none can overdraw or exceed the job slots.
         in_progress = SynthesisJob.objects.filter(user=user, status__in=[JobStatus.QUEUED, JobStatus.RUNNING])
         account = usage_admit(user=user, characters=billed, active_jobs=None if cached else in_progress.count)
@@ -186,14 +202,27 @@ def _cached_source(cache_key: str) -> SynthesisJob | None:
         return None
     if source_id is None:
         return None
+    # An expired job's audio is gone (its `audio` is cleared): its entry is dropped, never served.
     source = (
-        SynthesisJob.objects.filter(pk=source_id, status=JobStatus.SUCCEEDED, cache_key=cache_key)
+        SynthesisJob.objects.filter(
+            pk=source_id, status=JobStatus.SUCCEEDED, cache_key=cache_key, audio_expired_at__isnull=True
+        )
         .exclude(audio="")
         .first()
     )
     if source is None:
         cache_forget(cache_key)
     return source
+
+
+def _source_lock(source: SynthesisJob) -> SynthesisJob | None:
+    """The cache source row locked for this transaction, if it still has its audio."""
+    return (
+        SynthesisJob.objects.select_for_update()
+        .filter(pk=source.pk, audio_expired_at__isnull=True)
+        .exclude(audio="")
+        .first()
+    )
 
 
 def synthesis_job_enqueue(*, job_id: uuid.UUID, engine: str) -> bool:
@@ -331,6 +360,35 @@ def _record_finished(job: SynthesisJob) -> None:
             job.latency_seconds,
             {"engine": job.engine, "voice_kind": job.voice_kind, "status": job.status},
         )
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Retention (called by the lifecycle policy)
+# ---------------------------------------------------------------------------------------------------------------
+def synthesis_job_audio_expire(*, job_id: uuid.UUID, now=None) -> str | None:
+    """Let go of a job's audio after its retention: clear `audio`, set `audio_expired_at`, keep the row (history,
+    billing). Returns the file name the job pointed to, or None if it had no audio (any more).
+
+    The caller deletes the file, after this commits, and only if no other row points to it (a cache hit shares
+    its source's file). The row lock pairs with the one a cache hit takes on its source (`_source_lock`), so no
+    new job can start pointing at the file once this has committed."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        job = (
+            SynthesisJob.objects.select_for_update()
+            .filter(pk=job_id, audio_expired_at__isnull=True)
+            .exclude(audio="")
+            .first()
+        )
+        if job is None:
+            return None
+        name = job.audio.name
+        SynthesisJob.objects.filter(pk=job.pk).update(audio="", audio_expired_at=now, updated_at=now)
+    try:
+        cache_forget_job(job.cache_key, job.id)
+    except Exception:  # a stale entry is also dropped at look-up, since the row has no audio now
+        logger.warning("could not drop the cache entry of job %s", job.id, exc_info=True)
+    return name
 
 
 # ---------------------------------------------------------------------------------------------------------------

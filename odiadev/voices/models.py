@@ -63,6 +63,9 @@ class ConsentRecord(TimestampedModel):
     nonce = models.CharField(max_length=200)
     consent_audio = models.FileField(upload_to=consent_audio_path, max_length=255)
     consent_audio_sha256 = models.CharField(max_length=64)
+    # The recording is kept for CONSENT_EVIDENCE_RETENTION_DAYS (and while its voice exists); then the lifecycle
+    # policy deletes the file and records when here. The row, with the recording's SHA-256, stays.
+    consent_audio_deleted_at = models.DateTimeField(null=True, blank=True)
     consent_duration_seconds = models.FloatField()
     speaker_score = models.FloatField(null=True, blank=True)
     threshold = models.FloatField(null=True, blank=True)
@@ -103,6 +106,7 @@ class VoiceProfile(TimestampedModel):
     rejection_message = models.TextField(blank=True)
     sample = models.FileField(upload_to=sample_audio_path, max_length=255)
     sample_sha256 = models.CharField(max_length=64)
+    sample_bytes = models.PositiveBigIntegerField(null=True, blank=True, help_text="Counts towards storage quota.")
     sample_transcript = models.TextField()
     sample_duration_seconds = models.FloatField()
     embedding = models.JSONField(null=True, blank=True)

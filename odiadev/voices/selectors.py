@@ -15,7 +15,7 @@ from django.db.models import QuerySet
 from odiadev.core.exceptions import NotFound
 
 from .errors import VoiceNotFound
-from .models import ConsentChallenge, VoiceProfile, VoiceStatus
+from .models import ConsentChallenge, ConsentRecord, VoiceProfile, VoiceStatus
 
 
 @dataclass(frozen=True)
@@ -108,3 +108,32 @@ def consent_challenge_get_for(*, user, challenge_id) -> ConsentChallenge:
         return ConsentChallenge.objects.get(user=user, pk=challenge_id)
     except (ConsentChallenge.DoesNotExist, ValidationError, ValueError) as exc:
         raise NotFound("Consent challenge not found.") from exc
+
+
+def voice_profile_used_since(*, profile_id, since) -> bool:
+    """Whether a synthesis job with the voice was submitted at or after `since`."""
+    from odiadev.synthesis.models import SynthesisJob  # synthesis imports this module
+
+    return SynthesisJob.objects.filter(voice_id=str(profile_id), created_at__gte=since).exists()
+
+
+def voice_profiles_unused(*, since) -> QuerySet[VoiceProfile]:
+    """Profiles created before `since` with no synthesis job submitted since then (the lifecycle policy's
+    candidates; `voice_profile_expire` checks each again under a lock)."""
+    from odiadev.synthesis.models import SynthesisJob
+
+    used = SynthesisJob.objects.filter(voice_kind="cloned", created_at__gte=since).values_list("voice_id", flat=True)
+    used_ids = {uuid.UUID(voice_id) for voice_id in used.distinct()}
+    return VoiceProfile.objects.filter(created_at__lt=since).exclude(pk__in=used_ids)
+
+
+def consent_challenges_unused_expired(*, now) -> QuerySet[ConsentChallenge]:
+    """Challenges that expired without ever being used (a used one backs a consent record and stays)."""
+    return ConsentChallenge.objects.filter(used_at__isnull=True, expires_at__lt=now, consent_record__isnull=True)
+
+
+def consent_evidence_expired(*, recorded_before) -> QuerySet[ConsentRecord]:
+    """Consent records made before `recorded_before` that still hold their recording and whose voice is gone."""
+    return ConsentRecord.objects.filter(
+        created_at__lt=recorded_before, voice_profile__isnull=True, consent_audio_deleted_at__isnull=True
+    ).exclude(consent_audio="")

@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from odiadev.billing.errors import plan_forbids_cloning, voice_slots_exhausted
 from odiadev.billing.selectors import plan_for
+from odiadev.billing.services import storage_check
 from odiadev.core.events import user_event_send
 from odiadev.ops.switches import switch_is_on
 
@@ -44,6 +45,7 @@ from .models import (
     consent_audio_path,
     sample_audio_path,
 )
+from .selectors import consent_challenges_unused_expired, voice_profile_used_since
 
 logger = logging.getLogger(__name__)
 
@@ -154,6 +156,7 @@ def voice_profile_create(
         raise plan_forbids_cloning()
     if VoiceProfile.objects.filter(user=user).exclude(status=VoiceStatus.REJECTED).count() >= plan.cloned_voice_slots:
         raise voice_slots_exhausted(plan.cloned_voice_slots)
+    storage_check(user=user, plan=plan)
     name = (name or "").strip()
     sample_transcript = (sample_transcript or "").strip()
     if not name:
@@ -197,6 +200,7 @@ def voice_profile_create(
             profile.name = name[:100]
             profile.sample = sample_name
             profile.sample_sha256 = sample.sha256
+            profile.sample_bytes = len(sample.data)
             profile.sample_transcript = sample_transcript
             profile.sample_duration_seconds = report["sample"]["duration"]
             profile.save()
@@ -307,3 +311,51 @@ def voice_profile_delete(*, profile: VoiceProfile) -> None:
     with transaction.atomic():
         profile.delete()
         transaction.on_commit(lambda: _delete_files([sample_name]))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Retention (called by the lifecycle policy). Each returns the file the row let go of; the caller deletes it
+# after the commit, and only if no row points to it any more.
+# ---------------------------------------------------------------------------------------------------------------
+def voice_profile_expire(*, profile_id, unused_since) -> str | None:
+    """Delete a profile created before `unused_since` and not used since; returns its sample's file name, or None
+    if it is gone or was used meanwhile. The consent record (and its recording) stays, as audit evidence."""
+    with transaction.atomic():
+        profile = VoiceProfile.objects.select_for_update().filter(pk=profile_id, created_at__lt=unused_since).first()
+        if profile is None or voice_profile_used_since(profile_id=profile.pk, since=unused_since):
+            return None
+        name = profile.sample.name
+        profile.delete()
+    logger.info("deleted voice %s, unused since %s", profile_id, unused_since)
+    return name
+
+
+def consent_evidence_release(*, record_id, recorded_before, now=None) -> str | None:
+    """Let go of a consent recording past its retention: clear the field and record when. Only for a record made
+    before `recorded_before` whose voice no longer exists; the row and the recording's SHA-256 stay."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        record = (
+            ConsentRecord.objects.select_for_update()
+            .filter(
+                pk=record_id,
+                created_at__lt=recorded_before,
+                voice_profile__isnull=True,
+                consent_audio_deleted_at__isnull=True,
+            )
+            .exclude(consent_audio="")
+            .first()
+        )
+        if record is None:
+            return None
+        name = record.consent_audio.name
+        ConsentRecord.objects.filter(pk=record.pk).update(
+            consent_audio="", consent_audio_deleted_at=now, updated_at=now
+        )
+    return name
+
+
+def consent_challenges_purge(*, now=None) -> int:
+    """Delete the expired challenges that were never used; returns how many."""
+    deleted, _ = consent_challenges_unused_expired(now=now or timezone.now()).delete()
+    return deleted

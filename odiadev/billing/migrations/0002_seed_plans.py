@@ -7,8 +7,12 @@ from odiadev.billing.plans import PLAN_CATALOG
 
 def seed(apps, schema_editor):
     Plan = apps.get_model("billing", "Plan")
+    # The catalog grows with later migrations (0006 fills audio retention and storage quota): seed only the
+    # fields this historical model has, so a fresh database migrates from scratch.
+    fields = {field.name for field in Plan._meta.get_fields()}
     for spec in PLAN_CATALOG:
-        Plan.objects.get_or_create(slug=spec["slug"], defaults={k: v for k, v in spec.items() if k != "slug"})
+        defaults = {k: v for k, v in spec.items() if k != "slug" and k in fields}
+        Plan.objects.get_or_create(slug=spec["slug"], defaults=defaults)
 
 
 def unseed(apps, schema_editor):
