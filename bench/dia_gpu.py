@@ -51,7 +51,17 @@ PROMPT_TRANSCRIPT = "[S1] This is how I sound when I read a short sentence out l
 PROMPT_SECONDS = 3.0
 DEFAULT_VARIANTS = "engine,eager,engine-int8,compile,int8"
 # Seconds each variant may take at most (its process is killed after that); the whole run also has --budget.
-VARIANT_LIMITS = {"engine": 150, "engine-int8": 150, "eager": 75, "int8": 90, "compile": 150}
+VARIANT_LIMITS = {
+    "engine": 150,
+    "engine-int8": 150,
+    "eager": 75,
+    "int8": 90,
+    "compile": 150,
+    # A static KV cache: transformers then compiles the decode step itself on CUDA ("static"); "static-eager"
+    # keeps the static cache but turns that compilation off, to tell the two effects apart.
+    "static": 200,
+    "static-eager": 90,
+}
 MIN_VARIANT_SECONDS = 30  # a variant that cannot get this much of the budget is skipped, not started
 
 
@@ -142,9 +152,14 @@ def run_raw(variant: str, args, folder: Path, device: str, dtype: torch.dtype) -
         "top_k": 45,
         "do_sample": True,
     }
+    warmup_generate = {**generate, "max_new_tokens": 16, "min_new_tokens": 16}
+    if variant.startswith("static"):
+        generate["cache_implementation"] = "static"
+        generate["disable_compile"] = variant == "static-eager"
+        warmup_generate = generate  # the static cache's size is part of the compiled graph: warm up at full length
     with torch.inference_mode():
         started = time.perf_counter()
-        model.generate(**inputs, **{**generate, "max_new_tokens": 16, "min_new_tokens": 16})  # warm-up (compiles)
+        model.generate(**inputs, **warmup_generate)  # warm-up (compiles)
         sync(device)
         warmup = time.perf_counter() - started
         started = time.perf_counter()
