@@ -207,3 +207,27 @@ class RedisMetricsCollector:
             yield from (used, peak, budget)
         except Exception:
             logger.warning("broker figures unavailable", exc_info=True)
+        yield from self._collect_state()
+
+    def _collect_state(self):
+        """Kill-switch states and the runbook KPIs from the rollups (what `ops/alerts.yml` alerts on)."""
+        from .kpis import KPI_SPECS, window_figures
+        from .switches import SWITCHES, switch_is_on
+
+        try:
+            switches = GaugeMetricFamily("odiadev_switch_enabled", "Kill switch state (1 on).", labels=["switch"])
+            for name in SWITCHES:
+                switches.add_metric([name], 1.0 if switch_is_on(name) else 0.0)
+            yield switches
+            kpi = GaugeMetricFamily(
+                "odiadev_kpi", "Runbook KPIs from the 5-minute rollups, per window.", labels=["kpi", "window"]
+            )
+            for window in ("1h", "24h"):
+                values = window_figures(window)
+                for spec in KPI_SPECS:
+                    value = values[spec.key]
+                    if value is not None and value != float("inf"):
+                        kpi.add_metric([spec.key, window], float(value))
+            yield kpi
+        except Exception:
+            logger.warning("switch and KPI figures unavailable", exc_info=True)

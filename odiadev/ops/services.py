@@ -56,13 +56,20 @@ def health_report() -> tuple[str, dict]:
             checks["workers"]["count"] = len(checks["workers"]["alive"])
     else:
         checks["workers"] = {"status": "unknown", "count": 0, "alive": []}
+    reasons = []
     if any(checks[name]["status"] != "ok" for name in ("database", "redis", "storage")):
         overall = "down"
-    elif not checks["workers"].get("count"):
-        overall = "degraded"  # the API answers and queues work, but nothing will process it
     else:
-        overall = "ok"
-    return overall, {"status": overall, "version": settings.VERSION, "checks": checks}
+        if not checks["workers"].get("count"):
+            reasons.append("no worker has a fresh heartbeat: jobs queue up and nothing runs them")
+        gpu_queues = {
+            queue for engine, queue in settings.SPEECH_ENGINE_QUEUES.items() if engine == settings.CLONING_ENGINE
+        }
+        served = {queue for worker in checks["workers"].get("alive", []) for queue in worker.get("queues", [])}
+        if settings.CLONING_ENGINE and checks["workers"].get("count") and not gpu_queues <= served:
+            reasons.append(f"no worker serves {', '.join(sorted(gpu_queues))}: cloned voices wait")
+        overall = "degraded" if reasons else "ok"
+    return overall, {"status": overall, "reasons": reasons, "version": settings.VERSION, "checks": checks}
 
 
 def live_status() -> dict:

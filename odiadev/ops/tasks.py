@@ -13,7 +13,15 @@ from .heartbeat import heartbeat_start
 def _start_heartbeat(**_kwargs) -> None:
     # Connected after the apps' own warm-up handlers (this module is discovered last), so the first beat
     # already reports what they loaded.
-    heartbeat_start(queues=os.environ.get("WORKER_QUEUES", "synth,default").split(","))
+    heartbeat_start(queues=_consumed_queues())
+
+
+def _consumed_queues() -> list[str]:
+    """The queues this worker consumes (its -Q), as the worker's app knows them; WORKER_QUEUES if it cannot say."""
+    from celery import current_app
+
+    consumed = sorted(getattr(current_app.amqp.queues, "consume_from", None) or [])
+    return consumed or os.environ.get("WORKER_QUEUES", "synth,default").split(",")
 
 
 @worker_ready.connect(weak=False)

@@ -1,12 +1,20 @@
 """/health reports each dependency and the overall state; /metrics exports our figures in Prometheus text."""
 
 import json
+import re
+from datetime import timedelta
+from pathlib import Path
 
 import pytest
+import yaml
 from django.core.cache import caches
+from django.utils import timezone
 from django_redis import get_redis_connection
 
 from odiadev.ops.heartbeat import workers_alive
+from odiadev.ops.kpis import KPI_SPECS, LATENCY_BOUNDS, bucket_floor
+from odiadev.ops.models import KpiRollup
+from odiadev.ops.switches import switch_set
 from odiadev.synthesis.services import synthesis_job_create
 
 
@@ -92,3 +100,48 @@ def test_metrics_export_cache_queue_and_http_figures(client, user):
 
 def test_workers_alive_reads_heartbeats(fake_heartbeat):
     assert any(worker["hostname"] == "testhost" for worker in workers_alive())
+
+
+def test_health_is_degraded_when_no_worker_serves_the_gpu_queue(client, db, no_workers, fake_heartbeat, settings):
+    settings.CLONING_ENGINE = "dia"  # the deployment offers cloned voices, but the only worker serves CPU queues
+
+    body = client.get("/health").json()
+
+    assert body["status"] == "degraded"
+    assert body["reasons"] == ["no worker serves synth_gpu: cloned voices wait"]
+
+
+def test_metrics_export_switch_states_and_runbook_kpis(client, db):
+    histogram = [0] * (len(LATENCY_BOUNDS) + 1)
+    histogram[LATENCY_BOUNDS.index(3.0)] = 10
+    KpiRollup.objects.create(
+        bucket_start=bucket_floor(timezone.now() - timedelta(minutes=5)),
+        jobs_finished=10,
+        cache_hits=5,
+        latency_histogram=histogram,
+    )
+    switch_set(name="maintenance_mode", enabled=True, reason="test")
+
+    text = client.get("/metrics").content.decode()
+
+    assert 'odiadev_switch_enabled{switch="maintenance_mode"} 1.0' in text
+    assert 'odiadev_switch_enabled{switch="voice_cloning"} 1.0' in text
+    assert 'odiadev_kpi{kpi="latency_p50",window="1h"} 3.0' in text
+    assert 'odiadev_kpi{kpi="cache_hit_rate",window="24h"} 0.5' in text
+
+
+def test_alert_rules_cover_the_runbook_and_use_exported_series(client, db):
+    rules = yaml.safe_load((Path(__file__).resolve().parents[2] / "odiadev/ops/alerts.yml").read_text())
+    rules = rules["groups"][0]["rules"]
+    exprs = " ".join(rule["expr"] for rule in rules)
+    text = client.get("/metrics").content.decode()
+    families = set(re.findall(r"^# TYPE (\w+)", text, re.MULTILINE))
+
+    covered = {rule["labels"].get("kpi") for rule in rules}
+    assert {spec.key for spec in KPI_SPECS} - {"oom_count"} <= covered
+    assert all(rule["expr"] and rule["annotations"]["summary"] for rule in rules)
+    for name in set(re.findall(r"\b(odiadev_\w+)", exprs)):
+        family = re.sub(r"(_bucket|_total)$", "", name)
+        assert family in families or name in families, f"{name} is not exported by /metrics"
+    for threshold in ("< 20", "< 0.30", "> 4", "> 6", "< 0.95", "> 0", "odiadev_queue_length > 10"):
+        assert threshold in exprs
