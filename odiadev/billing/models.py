@@ -208,7 +208,11 @@ class PaymentIncident(models.Model):
         constraints = [models.UniqueConstraint(fields=["kind", "stripe_id"], name="incident_one_per_stripe_object")]
 
     def __str__(self) -> str:
-        return f"{self.kind} {self.stripe_id} {self.amount_cents / 100:.2f} {self.currency.upper()} ({self.status})"
+        return f"{self.kind} {self.stripe_id} {self.amount_display} ({self.status})"
+
+    @property
+    def amount_display(self) -> str:
+        return f"{self.amount_cents / 100:.2f} {self.currency.upper()}"
 
 
 class ReconciliationRun(models.Model):

@@ -9,6 +9,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
+from odiadev.billing.selectors import payment_incidents
 from odiadev.core.exceptions import ApplicationError
 
 from .actions import breaker_reset, cache_clear_all, queue_purge, switch_flip
@@ -47,6 +48,7 @@ def ops_panel(request):
         "live": live_status(),
         "switches": [{**switch_state(name), "description": spec.description} for name, spec in SWITCHES.items()],
         "recent_actions": OpsAction.objects.select_related("user")[:15],
+        "incidents": payment_incidents(flagged_only=True)[:20],
         "series_json": json.dumps(kpi_series()),
         "rollups_at": latest,
     }

@@ -223,6 +223,7 @@ def test_the_panel_is_for_staff_only_and_actions_are_confirmed(db, user):
 
     assert page.status_code == 200
     assert 'data-testid="kpi-latency_p95"' in page.content.decode()
+    assert "Nothing flagged." in page.content.decode()
     assert "I am sure" in unconfirmed.content.decode()
     assert switch_is_on("voice_cloning") is False
     assert "voice_cloning is now off" in confirmed.content.decode()
