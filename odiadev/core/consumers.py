@@ -7,8 +7,9 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from .events import user_group
 from .exceptions import error_body
 
-# Application close codes (4000-4999): 4401 mirrors HTTP 401.
+# Application close codes (4000-4999): 4401 mirrors HTTP 401, 4403 mirrors HTTP 403.
 CLOSE_UNAUTHENTICATED = 4401
+CLOSE_ACCOUNT_BLOCKED = 4403
 _UNAUTHENTICATED = ("authentication_failed", "Send a valid API key (?api_key= or Authorization) or log in.")
 
 
@@ -51,6 +52,13 @@ class UserEventsConsumer(AsyncJsonWebsocketConsumer):
 
     async def voice_updated(self, event: dict) -> None:
         await self.send_json({"type": "voice.updated", "voice": event["voice"]})
+
+    async def account_blocked(self, event: dict) -> None:
+        """An operator blocked the account (ops.blocking.user_block): say so and close every socket it has."""
+        await self.send_json(
+            {"type": "error", "error": error_body("account_blocked", "This account has been blocked.")["error"]}
+        )
+        await self.close(code=CLOSE_ACCOUNT_BLOCKED)
 
 
 class UnknownPathConsumer(AsyncJsonWebsocketConsumer):

@@ -1,7 +1,9 @@
-"""Worker process start-up shared by every app: the heartbeat. Imported by workers only (task autodiscovery)."""
+"""Worker process start-up shared by every app (the heartbeat), and the periodic abuse checks. Imported by workers
+only (task autodiscovery)."""
 
 import os
 
+from celery import shared_task
 from celery.signals import worker_process_init, worker_ready
 
 from .heartbeat import heartbeat_start
@@ -20,3 +22,12 @@ def _start_heartbeat_solo(sender=None, **_kwargs) -> None:
     pool_module = type(getattr(sender, "pool", None)).__module__
     if pool_module in {"celery.concurrency.solo", "celery.concurrency.thread"}:
         worker_process_init.send(sender=None)
+
+
+@shared_task(name="ops.check_storage_growth", acks_late=True)
+def storage_growth_check_task() -> int:
+    """Hourly: flag accounts whose stored bytes spiked (see ops.abuse.storage_growth_check). Idempotent: a flag is
+    raised once per account and day."""
+    from .abuse import storage_growth_check
+
+    return len(storage_growth_check())
