@@ -187,3 +187,29 @@ def test_many_voice_profiles_from_one_address_are_flagged(db, settings):
         (AbuseFlagKind.PROFILES_PER_IP, ip, 6)
     ]
     assert consent_activity_check(ip=ip) == []  # once a day
+
+
+def test_flag_actions_in_the_admin_block_the_address_or_the_account_and_record_the_reviewer(
+    client, db, admin_client, admin_user
+):
+    from odiadev.ops.abuse import abuse_flag_raise
+
+    ip = _ip()
+    issued = api_key_create(user=UserFactory())
+    on_ip = abuse_flag_raise(kind=AbuseFlagKind.RATE_SPIKE, subject=Subject("ip", ip), window="h", evidence={})
+    on_key = abuse_flag_raise(
+        kind=AbuseFlagKind.RATE_SPIKE, subject=Subject("api_key", issued.api_key.prefix), window="h", evidence={}
+    )
+    noise = abuse_flag_raise(kind=AbuseFlagKind.RATE_SPIKE, subject=Subject("ip", _ip()), window="h", evidence={})
+    changelist = "/admin/ops/abuseflag/"
+
+    admin_client.post(changelist, {"action": "block_ip", "_selected_action": [on_ip.pk]})
+    admin_client.post(changelist, {"action": "block_user", "_selected_action": [on_key.pk]})
+    admin_client.post(changelist, {"action": "dismiss", "_selected_action": [noise.pk]})
+
+    assert client.get("/v1/voices", REMOTE_ADDR=ip).status_code == 403
+    issued.api_key.user.refresh_from_db()
+    assert issued.api_key.user.is_active is False
+    statuses = dict(AbuseFlag.objects.values_list("pk", "status"))
+    assert statuses == {on_ip.pk: "actioned", on_key.pk: "actioned", noise.pk: "dismissed"}
+    assert set(AbuseFlag.objects.values_list("reviewed_by", flat=True)) == {admin_user.pk}
