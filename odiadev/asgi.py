@@ -13,6 +13,7 @@ from django.urls import path, re_path  # noqa: E402
 
 from odiadev.accounts.websocket_auth import WebsocketAuthMiddleware  # noqa: E402
 from odiadev.core.consumers import UnknownPathConsumer, UserEventsConsumer  # noqa: E402
+from odiadev.ops.middleware import IpBlocklistAsgiMiddleware  # noqa: E402
 
 websocket_urlpatterns = [
     path("ws/jobs/", UserEventsConsumer.as_asgi()),
@@ -22,6 +23,7 @@ websocket_urlpatterns = [
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": WebsocketAuthMiddleware(URLRouter(websocket_urlpatterns)),
+        # The blocklist first: a blocked address is refused before any session or key lookup.
+        "websocket": IpBlocklistAsgiMiddleware(WebsocketAuthMiddleware(URLRouter(websocket_urlpatterns))),
     }
 )

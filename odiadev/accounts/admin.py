@@ -1,5 +1,6 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.core.exceptions import ValidationError
 
 from .models import ApiKey, User
 
@@ -16,6 +17,45 @@ class UserAdmin(BaseUserAdmin):
         ("Dates", {"fields": ["date_joined", "last_login"]}),
     ]
     add_fieldsets = [(None, {"classes": ["wide"], "fields": ["email", "password1", "password2"]})]
+    actions = ["block", "unblock"]
+
+    @admin.action(description="Block: deactivate, revoke API keys, end sessions and sockets")
+    def block(self, request, queryset):
+        from odiadev.ops.admin_actions import reason_or_form
+        from odiadev.ops.blocking import user_block
+
+        reason = reason_or_form(
+            self, request, queryset, action="block", question="Block these accounts?", submit_label="Block"
+        )
+        if not isinstance(reason, str):
+            return reason  # the page asking for a reason
+        for user in queryset:
+            try:
+                block = user_block(user=user, reason=reason, by=request.user)
+            except ValidationError as exc:
+                self.message_user(request, f"{user}: {' '.join(exc.messages)}", messages.ERROR)
+            else:
+                self.message_user(
+                    request,
+                    f"Blocked {user}: {block.keys_revoked} key(s) revoked, {block.sessions_deleted} session(s) ended.",
+                    messages.SUCCESS,
+                )
+        return None
+
+    @admin.action(description="Unblock: reactivate (revoked keys stay revoked)")
+    def unblock(self, request, queryset):
+        from odiadev.ops.admin_actions import reason_or_form
+        from odiadev.ops.blocking import user_unblock
+
+        reason = reason_or_form(
+            self, request, queryset, action="unblock", question="Unblock these accounts?", submit_label="Unblock"
+        )
+        if not isinstance(reason, str):
+            return reason
+        for user in queryset:
+            user_unblock(user=user, reason=reason, by=request.user)
+        self.message_user(request, f"Unblocked {queryset.count()} account(s).", messages.SUCCESS)
+        return None
 
 
 @admin.register(ApiKey)

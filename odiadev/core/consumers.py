@@ -8,8 +8,9 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from .events import user_group
 from .exceptions import error_body
 
-# Application close codes (4000-4999): 4401 and 4429 mirror HTTP 401 and 429.
+# Application close codes (4000-4999): 4401, 4403 and 4429 mirror HTTP 401, 403 and 429.
 CLOSE_UNAUTHENTICATED = 4401
+CLOSE_ACCOUNT_BLOCKED = 4403
 CLOSE_RATE_LIMITED = 4429
 _UNAUTHENTICATED = ("authentication_failed", "Send a valid API key (?api_key= or Authorization) or log in.")
 
@@ -60,13 +61,21 @@ class UserEventsConsumer(AsyncJsonWebsocketConsumer):
     async def voice_updated(self, event: dict) -> None:
         await self.send_json({"type": "voice.updated", "voice": event["voice"]})
 
+    async def account_blocked(self, event: dict) -> None:
+        """An operator blocked the account (ops.blocking.user_block): say so and close every socket it has."""
+        await self.send_json(
+            {"type": "error", "error": error_body("account_blocked", "This account has been blocked.")["error"]}
+        )
+        await self.close(code=CLOSE_ACCOUNT_BLOCKED)
+
 
 def _connect_verdict(scope):
     """A websocket connect counts as a read against the IP's, the user's and the key's limits."""
+    from odiadev.ops.clientip import client_ip_from_scope
     from odiadev.ops.ratelimit import limits_for, ratelimit_hit
 
-    client = scope.get("client") or ("", 0)
-    return ratelimit_hit(limits_for(ip=client[0], user=scope.get("user"), api_key=scope.get("api_key"), write=False))
+    ip = client_ip_from_scope(scope)
+    return ratelimit_hit(limits_for(ip=ip, user=scope.get("user"), api_key=scope.get("api_key"), write=False))
 
 
 class UnknownPathConsumer(AsyncJsonWebsocketConsumer):

@@ -26,6 +26,8 @@ from rest_framework.throttling import BaseThrottle
 
 from odiadev.core.exceptions import error_body
 
+from .clientip import client_ip
+
 WINDOW_MS = 60_000
 READ_METHODS = {"GET", "HEAD", "OPTIONS"}
 # Paths never limited: probes, metrics, Stripe's signed deliveries, static files.
@@ -114,10 +116,6 @@ def limits_for(*, ip: str | None, user=None, api_key=None, write: bool) -> dict[
         if api_key is not None:
             limits[_key("key", api_key.pk, scope)] = limit
     return limits
-
-
-def client_ip(request) -> str:
-    return request.META.get("REMOTE_ADDR", "")
 
 
 class PlanRateThrottle(BaseThrottle):

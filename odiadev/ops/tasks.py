@@ -1,5 +1,5 @@
-"""Worker process start-up shared by every app (the heartbeat), and the ops tasks. Imported by workers only (task
-autodiscovery)."""
+"""Worker process start-up shared by every app (the heartbeat), and the ops tasks (KPI rollups, lifecycle policy,
+abuse checks). Imported by workers only (task autodiscovery)."""
 
 import os
 
@@ -46,3 +46,12 @@ def lifecycle_policy_task() -> dict:
 
     report = lifecycle_run(apply=True, trigger="schedule")
     return {"report": report.pk, "items": report.items_total, "bytes": report.bytes_total}
+
+
+@shared_task(name="ops.check_storage_growth", acks_late=True)
+def storage_growth_check_task() -> int:
+    """Hourly: flag accounts whose stored bytes spiked (see ops.abuse.storage_growth_check). Idempotent: a flag is
+    raised once per account and day."""
+    from .abuse import storage_growth_check
+
+    return len(storage_growth_check())

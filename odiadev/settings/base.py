@@ -51,6 +51,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    # Early: a blocked address costs no session, CSRF or view work. Also counts requests for abuse detection.
+    "odiadev.ops.middleware.IpBlocklistMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "odiadev.ops.ratelimit.IpRateLimitMiddleware",
@@ -184,6 +186,8 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(day_of_week="sun", hour=4, minute=41),
         "options": {"queue": "default"},
     },
+    # Accounts whose stored bytes in the last 24 h jumped against their own daily mean.
+    "check-storage-growth": {"task": "ops.check_storage_growth", "schedule": crontab(minute=23)},
 }
 
 # ------------------------------------------------------------------------------------------------------------
@@ -403,6 +407,32 @@ RATE_LIMIT_PER_IP_PER_MINUTE = env.int("RATE_LIMIT_PER_IP_PER_MINUTE", default=6
 VOICE_PROFILE_UNUSED_DAYS = env.int("VOICE_PROFILE_UNUSED_DAYS", default=180)
 CONSENT_EVIDENCE_RETENTION_DAYS = env.int("CONSENT_EVIDENCE_RETENTION_DAYS", default=1095)
 LIFECYCLE_ORPHAN_GRACE_SECONDS = env.int("LIFECYCLE_ORPHAN_GRACE_SECONDS", default=3600)
+
+# ------------------------------------------------------------------------------------------------------------
+# ABUSE: client address, IP blocklist, anomaly flags, consent review
+# ------------------------------------------------------------------------------------------------------------
+# How many reverse proxies (load balancer, ingress) stand in front of the web processes and append to
+# X-Forwarded-For. 0: the client is REMOTE_ADDR and the header is ignored (anyone can forge it). N: the client is
+# the N-th address from the right of X-Forwarded-For. Never larger than the proxies you run.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# A key or an address whose requests in the current minute exceed FACTOR x its baseline is flagged (once an hour).
+# The baseline is the mean per-minute count of the previous hour, but never below the floor, so a quiet key going
+# from 0 to 3 requests is not an anomaly.
+ABUSE_RATE_FACTOR = env.float("ABUSE_RATE_FACTOR", default=10.0)
+ABUSE_RATE_FLOOR_PER_MINUTE = env.float("ABUSE_RATE_FLOOR_PER_MINUTE", default=30.0)
+# Whether a flagged key or address is also refused (429 with Retry-After) for ABUSE_THROTTLE_SECONDS.
+ABUSE_AUTO_THROTTLE = env.bool("ABUSE_AUTO_THROTTLE", default=False)
+ABUSE_THROTTLE_SECONDS = env.int("ABUSE_THROTTLE_SECONDS", default=600)
+# Storage growth: bytes stored in the last 24 h against FACTOR x the previous 7 days' daily mean (floored).
+ABUSE_STORAGE_FACTOR = env.float("ABUSE_STORAGE_FACTOR", default=10.0)
+ABUSE_STORAGE_FLOOR_BYTES = env.int("ABUSE_STORAGE_FLOOR_BYTES", default=100 * 1024 * 1024)
+# One address asking for more consent challenges, or creating more voice profiles, than this in 24 h is flagged.
+ABUSE_CONSENT_ATTEMPTS_PER_DAY = env.int("ABUSE_CONSENT_ATTEMPTS_PER_DAY", default=10)
+ABUSE_PROFILES_PER_IP = env.int("ABUSE_PROFILES_PER_IP", default=5)
+# Consent review queue: a speaker score this close to the encoder's threshold needs a person to listen;
+# so does a consent from a user or address that asked for this many challenges within 24 h.
+CONSENT_REVIEW_MARGIN = env.float("CONSENT_REVIEW_MARGIN", default=0.05)
+CONSENT_REVIEW_REPEATS = env.int("CONSENT_REVIEW_REPEATS", default=3)
 PROMETHEUS_EXPORT_MIGRATIONS = False
 
 LOG_LEVEL = env("LOG_LEVEL", default="INFO")

@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from odiadev.core.exceptions import InvalidRequest
+from odiadev.ops.clientip import client_ip
 
 from .errors import AudioTooLarge
 from .selectors import consent_challenge_get_for, voice_list_for, voice_profile_get_for
@@ -26,10 +27,6 @@ from .services import Upload, consent_challenge_create, voice_profile_create, vo
 
 # Multipart overhead on top of the two recordings before the body is refused unread.
 _MULTIPART_SLACK = 256 * 1024
-
-
-def _client_ip(request) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
 
 
 class VoiceListApi(APIView):
@@ -84,7 +81,7 @@ class VoiceListApi(APIView):
             sample_transcript=data["sample_transcript"],
             consent_audio=Upload(name=data["consent_audio"].name, data=data["consent_audio"].read()),
             challenge_id=data["challenge_id"],
-            ip_address=_client_ip(request),
+            ip_address=client_ip(request),
             user_agent=request.META.get("HTTP_USER_AGENT", ""),
         )
         return Response(VoiceProfileOutputSerializer(profile).data, status=status.HTTP_202_ACCEPTED)
@@ -123,7 +120,7 @@ class ConsentChallengeApi(APIView):
         operation_id="consent_challenge_create", request=None, responses={201: ConsentChallengeOutputSerializer}
     )
     def post(self, request):
-        challenge = consent_challenge_create(user=request.user)
+        challenge = consent_challenge_create(user=request.user, ip_address=client_ip(request))
         return Response(ConsentChallengeOutputSerializer(challenge).data, status=status.HTTP_201_CREATED)
 
 

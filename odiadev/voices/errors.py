@@ -50,3 +50,9 @@ class CloningDisabled(ApplicationError):
     code = "cloning_disabled"
     status_code = status.HTTP_403_FORBIDDEN
     default_message = "Voice cloning is switched off on this platform for now. Built-in voices still work."
+
+
+class ConsentReviewInvalid(ApplicationError):
+    code = "consent_review_invalid"
+    status_code = status.HTTP_409_CONFLICT
+    default_message = "This consent record cannot be reviewed now."

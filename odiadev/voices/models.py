@@ -21,10 +21,14 @@ class ConsentChallenge(TimestampedModel):
     nonce = models.CharField(max_length=200, help_text="The one-time phrase the statement ends with.")
     expires_at = models.DateTimeField()
     used_at = models.DateTimeField(null=True, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True, help_text="The client that asked for it.")
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["user", "-created_at"], name="challenge_user_created")]
+        indexes = [
+            models.Index(fields=["user", "-created_at"], name="challenge_user_created"),
+            models.Index(fields=["ip_address", "-created_at"], name="challenge_ip_created"),
+        ]
 
     def __str__(self) -> str:
         return f"challenge {self.id} for {self.user_id}"
@@ -47,6 +51,11 @@ def sample_audio_path(instance: "VoiceProfile", filename: str) -> str:
 def _extension(filename: str) -> str:
     suffix = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
     return f".{suffix}" if suffix.isalnum() and len(suffix) <= 5 else ".bin"
+
+
+class ReviewOutcome(models.TextChoices):
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
 
 
 class ConsentRecord(TimestampedModel):
@@ -80,14 +89,28 @@ class ConsentRecord(TimestampedModel):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     reviewed_at = models.DateTimeField(null=True, blank=True)
+    review_outcome = models.CharField(max_length=16, choices=ReviewOutcome.choices, blank=True)
     review_note = models.TextField(blank=True)
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["user", "-created_at"], name="consent_user_created")]
+        indexes = [
+            models.Index(fields=["user", "-created_at"], name="consent_user_created"),
+            models.Index(fields=["ip_address", "-created_at"], name="consent_ip_created"),
+        ]
 
     def __str__(self) -> str:
         return f"consent {self.id} ({self.decision})"
+
+
+class ConsentReview(ConsentRecord):
+    """The consent review queue in the admin: consent records a person should listen to (see
+    `selectors.consent_review_queue`)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "consent record to review"
+        verbose_name_plural = "consent review queue"
 
 
 class VoiceStatus(models.TextChoices):

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
+from django.db.models import BooleanField, Case, Count, F, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models.functions import Coalesce
 
 from odiadev.core.exceptions import NotFound
 
@@ -137,3 +139,77 @@ def consent_evidence_expired(*, recorded_before) -> QuerySet[ConsentRecord]:
     return ConsentRecord.objects.filter(
         created_at__lt=recorded_before, voice_profile__isnull=True, consent_audio_deleted_at__isnull=True
     ).exclude(consent_audio="")
+
+
+def _count_near(model, field: str, outer: str, window: timedelta):
+    """How many `model` rows share the outer record's `outer` value in `field`, within `window` of its creation."""
+    rows = (
+        model.objects.filter(
+            **{field: OuterRef(outer)},
+            created_at__gte=OuterRef("created_at") - window,
+            created_at__lte=OuterRef("created_at") + window,
+        )
+        .order_by()
+        .values(field)
+        .annotate(n=Count("pk"))
+        .values("n")[:1]
+    )
+    return Coalesce(Subquery(rows), Value(0))
+
+
+def consent_records_with_review_signals(queryset: QuerySet[ConsentRecord] | None = None) -> QuerySet[ConsentRecord]:
+    """Consent records annotated with what makes one worth a person's ear:
+
+    - `near_threshold`: the speaker score is within CONSENT_REVIEW_MARGIN of the threshold it was judged by;
+    - `user_attempts`, `ip_attempts`: consent challenges the same account / address asked for within 24 h;
+    - `ip_profiles`: consent records (voice profiles) from the same address within 24 h.
+    """
+    margin = settings.CONSENT_REVIEW_MARGIN
+    day = timedelta(hours=24)
+    queryset = ConsentRecord.objects.all() if queryset is None else queryset
+    return queryset.annotate(
+        near_threshold=Case(
+            When(
+                speaker_score__isnull=False,
+                threshold__isnull=False,
+                speaker_score__gte=F("threshold") - margin,
+                speaker_score__lte=F("threshold") + margin,
+                then=Value(True),
+            ),
+            default=Value(False),
+            output_field=BooleanField(),
+        ),
+        user_attempts=_count_near(ConsentChallenge, "user", "user", day),
+        ip_attempts=_count_near(ConsentChallenge, "ip_address", "ip_address", day),
+        ip_profiles=_count_near(ConsentRecord, "ip_address", "ip_address", day),
+    )
+
+
+def consent_review_queue(queryset: QuerySet[ConsentRecord] | None = None) -> QuerySet[ConsentRecord]:
+    """Consent records no person has reviewed yet that show a review signal, oldest first."""
+    repeats = settings.CONSENT_REVIEW_REPEATS
+    return (
+        consent_records_with_review_signals(queryset)
+        .filter(reviewed_at__isnull=True)
+        .filter(
+            Q(near_threshold=True)
+            | Q(user_attempts__gte=repeats)
+            | Q(ip_attempts__gte=repeats)
+            | Q(ip_profiles__gt=settings.ABUSE_PROFILES_PER_IP)
+        )
+        .order_by("created_at")
+    )
+
+
+def consent_review_reasons(record) -> list[str]:
+    """Why an annotated record (from `consent_records_with_review_signals`) is in the queue, for people."""
+    reasons = []
+    if getattr(record, "near_threshold", False):
+        reasons.append(f"score {record.speaker_score:.3f} near threshold {record.threshold:.3f}")
+    if getattr(record, "user_attempts", 0) >= settings.CONSENT_REVIEW_REPEATS:
+        reasons.append(f"{record.user_attempts} challenges from this account in 24 h")
+    if getattr(record, "ip_attempts", 0) >= settings.CONSENT_REVIEW_REPEATS:
+        reasons.append(f"{record.ip_attempts} challenges from {record.ip_address} in 24 h")
+    if getattr(record, "ip_profiles", 0) > settings.ABUSE_PROFILES_PER_IP:
+        reasons.append(f"{record.ip_profiles} voices from {record.ip_address} in 24 h")
+    return reasons

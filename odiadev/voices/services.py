@@ -33,6 +33,7 @@ from .errors import (
     AudioTooLarge,
     CloningDisabled,
     ConsentChallengeInvalid,
+    ConsentReviewInvalid,
     ValidationUnavailable,
     VoiceUploadInvalid,
 )
@@ -40,6 +41,7 @@ from .models import (
     ConsentChallenge,
     ConsentDecision,
     ConsentRecord,
+    ReviewOutcome,
     VoiceProfile,
     VoiceStatus,
     consent_audio_path,
@@ -85,14 +87,28 @@ def consent_statement_for(*, email: str, phrase: str) -> str:
     )
 
 
-def consent_challenge_create(*, user) -> ConsentChallenge:
+def _consent_activity_check(ip_address: str | None) -> None:
+    """Abuse detection after the fact: a failure there must never fail the customer's request."""
+    from odiadev.ops.abuse import consent_activity_check
+
+    try:
+        consent_activity_check(ip=ip_address)
+    except Exception:
+        logger.exception("consent activity check failed for %s", ip_address)
+
+
+def consent_challenge_create(*, user, ip_address: str | None = None) -> ConsentChallenge:
     phrase = " ".join(secrets.choice(_PHRASE_WORDS) for _ in range(4))
-    return ConsentChallenge.objects.create(
+    challenge = ConsentChallenge.objects.create(
         user=user,
         statement=consent_statement_for(email=user.email, phrase=phrase),
         nonce=phrase,
         expires_at=timezone.now() + timedelta(seconds=settings.CONSENT_CHALLENGE_TTL),
+        ip_address=ip_address,
     )
+    if ip_address:
+        transaction.on_commit(lambda: _consent_activity_check(ip_address))
+    return challenge
 
 
 def _challenge_usable_or_raise(*, user, challenge_id, lock: bool) -> ConsentChallenge:
@@ -205,6 +221,8 @@ def voice_profile_create(
             profile.sample_duration_seconds = report["sample"]["duration"]
             profile.save()
             transaction.on_commit(lambda: _enqueue_verification(profile.id))
+            if ip_address:
+                transaction.on_commit(lambda: _consent_activity_check(ip_address))
             voice_event_send(profile)
     except IntegrityError as exc:
         # Another request spent the same challenge between our check and our insert.
@@ -289,20 +307,65 @@ def voice_profile_decide(
     return profile
 
 
-def voice_profile_reject(*, profile_id, code: str, message: str) -> VoiceProfile | None:
+def voice_profile_reject(
+    *, profile_id, code: str, message: str, include_active: bool = False, decision_reason: str = ""
+) -> VoiceProfile | None:
+    """Reject a profile still verifying (or, with `include_active`, one already active: a reviewer's decision).
+    Its consent record is marked rejected with `decision_reason` (default: the code)."""
+    allowed = (VoiceStatus.VERIFYING, VoiceStatus.ACTIVE) if include_active else (VoiceStatus.VERIFYING,)
     with transaction.atomic():
         profile = VoiceProfile.objects.select_for_update().filter(pk=profile_id).first()
-        if profile is None or profile.status != VoiceStatus.VERIFYING:
+        if profile is None or profile.status not in allowed:
             return None
+        if profile.status == VoiceStatus.ACTIVE:
+            profile.version += 1  # what was cached under this voice no longer answers for it
         profile.status = VoiceStatus.REJECTED
         profile.rejection_code = code
         profile.rejection_message = message
         profile.save()
         ConsentRecord.objects.filter(pk=profile.consent_id).update(
-            decision=ConsentDecision.REJECTED, decision_reason=code, decided_at=timezone.now()
+            decision=ConsentDecision.REJECTED, decision_reason=decision_reason or code, decided_at=timezone.now()
         )
         voice_event_send(profile)
     return profile
+
+
+def consent_review_decide(*, record_id, approve: bool, reviewer, note: str = "") -> ConsentRecord:
+    """A person's verdict on a consent record from the review queue.
+
+    Rejecting turns its voice profile (verifying or active) into `rejected` with `consent_rejected_in_review`, so it
+    can no longer be used. Approving records the verdict and changes nothing else: an active voice stays active, and
+    a voice the speaker check rejected stays rejected (no embedding was kept; the customer records again).
+    """
+    with transaction.atomic():
+        record = ConsentRecord.objects.select_for_update().filter(pk=record_id).first()
+        if record is None:
+            raise ConsentReviewInvalid("No such consent record.")
+        if record.decision == ConsentDecision.PENDING:
+            raise ConsentReviewInvalid("The speaker check has not finished yet; review it once it has a decision.")
+        if not approve:
+            profile_id = VoiceProfile.objects.filter(consent_id=record.pk).values_list("pk", flat=True).first()
+            if profile_id is not None:
+                voice_profile_reject(
+                    profile_id=profile_id,
+                    code="consent_rejected_in_review",
+                    message="A reviewer could not confirm the consent for this voice. It can no longer be used.",
+                    include_active=True,
+                )
+            # Also without a profile (deleted since); a rejection by the speaker check keeps its own reason.
+            ConsentRecord.objects.filter(pk=record.pk).exclude(decision=ConsentDecision.REJECTED).update(
+                decision=ConsentDecision.REJECTED,
+                decision_reason="consent_rejected_in_review",
+                decided_at=timezone.now(),
+            )
+            record.refresh_from_db()
+        record.review_outcome = ReviewOutcome.APPROVED if approve else ReviewOutcome.REJECTED
+        record.reviewed_by = reviewer
+        record.reviewed_at = timezone.now()
+        record.review_note = note
+        record.save(update_fields=["review_outcome", "reviewed_by", "reviewed_at", "review_note", "updated_at"])
+    logger.info("consent %s %s in review by %s", record.pk, record.review_outcome, reviewer)
+    return record
 
 
 def voice_profile_delete(*, profile: VoiceProfile) -> None:
