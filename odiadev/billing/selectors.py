@@ -6,31 +6,17 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db.models import Sum
-from django.db.models.functions import Coalesce, TruncDate
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from .models import BillingAccount, EntryKind, LedgerEntry, PaymentIncident, Plan, RevenueEntry
 from .services import account_ensure, account_refresh, period_bounds
+from .storage import storage_used_for
 
 
 def plan_for(*, user) -> Plan:
     """The account's plan; an account never assigned one is on the default (Free) plan."""
     return account_ensure(user=user).plan
-
-
-def storage_used_for(*, user) -> int:
-    """Bytes the account keeps in storage: the audio its jobs made (a cache hit reuses another job's file and
-    adds nothing) and its voice samples. Consent recordings are the platform's audit evidence and do not count."""
-    from odiadev.synthesis.models import SynthesisJob
-    from odiadev.voices.models import VoiceProfile
-
-    audio = (
-        SynthesisJob.objects.filter(user=user, cached=False)
-        .exclude(audio="")
-        .aggregate(total=Coalesce(Sum("audio_bytes"), 0))["total"]
-    )
-    samples = VoiceProfile.objects.filter(user=user).aggregate(total=Coalesce(Sum("sample_bytes"), 0))["total"]
-    return int(audio) + int(samples)
 
 
 def _total(queryset, field: str = "amount") -> int:

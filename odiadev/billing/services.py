@@ -16,7 +16,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from .errors import ConcurrencyLimit, QuotaExceeded, storage_quota_exceeded
+from .errors import ConcurrencyLimit, QuotaExceeded
 from .models import BillingAccount, EntryKind, LedgerEntry, Plan
 from .plans import DEFAULT_PLAN_SLUG, PLAN_CATALOG
 
@@ -54,18 +54,6 @@ def account_ensure(*, user) -> BillingAccount:
             return BillingAccount.objects.create(user=user, plan=plan_ensure(slug=DEFAULT_PLAN_SLUG))
     except IntegrityError:  # created by a parallel request
         return BillingAccount.objects.select_related("plan").get(user=user)
-
-
-def storage_check(*, user, plan: Plan | None = None) -> None:
-    """Refuse new stored work (a synthesis that will store audio, a voice upload) when the account is at or over
-    its plan's storage quota. Parallel submits may pass together and overshoot by their own size; the quota is a
-    soft limit against runaway storage, not a reservation."""
-    from .selectors import storage_used_for  # selectors import this module
-
-    plan = plan or account_ensure(user=user).plan
-    used = storage_used_for(user=user)
-    if used >= plan.storage_quota_bytes:
-        raise storage_quota_exceeded(used_bytes=used, quota_bytes=plan.storage_quota_bytes, plan=plan)
 
 
 def account_lock(*, user) -> BillingAccount:

@@ -18,14 +18,8 @@ from django.utils import timezone
 
 from odiadev.billing.errors import plan_forbids_cloning, plan_forbids_format
 from odiadev.billing.selectors import plan_for
-from odiadev.billing.services import (
-    cache_hits_billed,
-    storage_check,
-    usage_admit,
-    usage_capture,
-    usage_release,
-    usage_reserve,
-)
+from odiadev.billing.services import cache_hits_billed, usage_admit, usage_capture, usage_release, usage_reserve
+from odiadev.billing.storage import storage_check
 from odiadev.ops.heartbeat import worker_id, worker_is_alive
 from odiadev.ops.metrics import counter_inc, histogram_observe
 from odiadev.ops.switches import engine_enabled, switch_is_on

@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from odiadev.billing.errors import plan_forbids_cloning, voice_slots_exhausted
 from odiadev.billing.selectors import plan_for
-from odiadev.billing.services import storage_check
+from odiadev.billing.storage import storage_check
 from odiadev.core.events import user_event_send
 from odiadev.ops.switches import switch_is_on
 

@@ -5,8 +5,8 @@ GET /v1/usage and on the Billing page."""
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from odiadev.billing.models import Plan
-from odiadev.billing.selectors import storage_used_for
 from odiadev.billing.services import plan_assign
+from odiadev.billing.storage import storage_used_for
 from odiadev.synthesis.models import SynthesisJob
 from odiadev.voices.models import VoiceProfile
 from tests.factories import ActiveVoiceFactory, SucceededJobFactory
