@@ -399,7 +399,8 @@ def consent_evidence_release(*, record_id, recorded_before, now=None) -> str | N
     now = now or timezone.now()
     with transaction.atomic():
         record = (
-            ConsentRecord.objects.select_for_update()
+            # of=("self",): the voice_profile test is an outer join, and PostgreSQL locks no row on its null side.
+            ConsentRecord.objects.select_for_update(of=("self",))
             .filter(
                 pk=record_id,
                 created_at__lt=recorded_before,

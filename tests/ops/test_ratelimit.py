@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import math
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -112,11 +115,30 @@ def test_five_hundred_simultaneous_requests_against_a_limit_of_100_admit_100(sta
     def post(_):
         return httpx.post(f"{stack.base_url}/v1/tts", json={"text": ""}, headers=bearer(secret), timeout=120)
 
+    started = time.monotonic()
     with ThreadPoolExecutor(max_workers=100) as pool:
         statuses = [response.status_code for response in pool.map(post, range(500))]
+    elapsed = time.monotonic() - started
 
-    assert statuses.count(429) == 400
-    assert statuses.count(400) == 100, "exactly the limit got through"
+    assert set(statuses) <= {400, 429}
+    if elapsed < 60:
+        assert statuses.count(400) == 100, "exactly the limit got through"
+    else:  # a very loaded machine: requests arriving after the first window may rightly be admitted again
+        assert statuses.count(400) <= 100 * math.ceil(elapsed / 60), f"the burst took {elapsed:.0f} s"
+
+
+def test_five_hundred_threads_racing_for_a_limit_of_100_get_exactly_100(db):
+    key = "odiadev-test:rl:unit:race"
+    barrier = threading.Barrier(50)
+
+    def hit(_):
+        barrier.wait() if _ < 50 else None
+        return ratelimit_hit({key: 100}).allowed
+
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        admitted = sum(pool.map(hit, range(500)))
+
+    assert admitted == 100
 
 
 @pytest.mark.e2e
