@@ -42,10 +42,18 @@ def pronunciations_apply(
     text: str, entries: Iterable[PronunciationEntry], replace: Callable[[PronunciationEntry], str] | None = None
 ) -> str:
     """`text` with every match of an entry replaced by its replacement (or by what `replace` makes of it)."""
-    entries = tuple(e for e in entries if e.word)
-    if not entries:
+    # Only the entries that occur in the text go into the pattern: a 500-entry alternation tried at every position
+    # costs ~45 ms per 200 characters, a substring test per entry well under one.
+    folded, lowered = text.casefold(), text.lower()
+    candidates = tuple(
+        e
+        for e in entries
+        if e.word
+        and (e.word in text if e.case_sensitive else (e.word.casefold() in folded or e.word.lower() in lowered))
+    )
+    if not candidates:
         return text
-    pattern, ordered = _compiled(entries)
+    pattern, ordered = _compiled(candidates)
 
     def substitute(match: re.Match) -> str:
         entry = ordered[match.lastindex - 1]
