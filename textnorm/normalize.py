@@ -11,8 +11,9 @@ Conventions (documented in the README):
   digits after a decimal point are read one by one ("three point one four"). Integers of ten or more digits
   without separators, and integers with a leading zero, are read digit by digit (phone and account numbers).
 - Dates: ISO "2026-11-26"; "26/11/2026", "26.11.2026" and "26-11-2026" are read day first (the Nigerian and
-  British order) unless the first number cannot be a day-of-month pairing that way (second number > 12, e.g.
-  "11/26/2026", which can only be month first); "Nov 26, 2026", "26 November 2026", "26th of Nov".
+  British order), so "05/06/2026" is the fifth of June; month first only when the second number cannot be a month
+  ("11/26/2026"); "Nov 26, 2026", "26 November 2026", "26th of Nov". An impossible date is left as numbers.
+- Fractions: only halves, thirds and quarters ("1/2", "2½"); "24/7" or "5/10" stay as written.
 - Money: "₦", "NGN" and "N" before a comma-grouped amount ("N2,500") are naira, with kobo; "$" / "USD" dollars and
   cents; "£" / "GBP" pounds and pence; "€" / "EUR" euros and cents; "k", "m", "bn" and "million" magnitudes.
 """
@@ -421,7 +422,39 @@ def _plain_numbers(text: str) -> str:
     return _sub(_PLAIN_NUMBER, speak, text)
 
 
+# "the 1990s", "the '80s": decades, read as plural years.
+_DECADE = re.compile(r"(?<![\w.,])(?:'(?P<short>\d0)|(?P<long>1[1-9]\d0|20\d0|\d0))s(?!\w)")
+# Only the fractions read unambiguously as fractions ("24/7" and "5/10" are not).
+_FRACTIONS = {"1/2": "one half", "1/3": "one third", "2/3": "two thirds", "1/4": "one quarter", "3/4": "three quarters"}
+_FRACTION = re.compile(r"(?<![\w./])(?P<fraction>[1-3]/[2-4])(?![\w/]|[.,]\d)|(?P<glyph>[½⅓⅔¼¾])")
+_FRACTION_GLYPHS = {"½": "1/2", "⅓": "1/3", "⅔": "2/3", "¼": "1/4", "¾": "3/4"}
+_MIXED = re.compile(r"(?<![\w.,])(?P<whole>\d+)(?: (?P<fraction>[13]/[24])|\s?(?P<glyph>[½¼¾]))(?![\w/]|[.,]\d)")
+_MIXED_PARTS = {"1/2": "and a half", "1/4": "and a quarter", "3/4": "and three quarters"}
+
+
+def _plural(words: str) -> str:
+    return words[:-1] + "ies" if words.endswith("y") else words + "s"
+
+
+def _decades_and_fractions(text: str) -> str:
+    def decade(match: re.Match) -> str:
+        return _plural(cardinal(int(match.group("short"))) if match.group("short") else year(int(match.group("long"))))
+
+    def fraction(match: re.Match) -> str | None:
+        written = match.group("fraction") or _FRACTION_GLYPHS[match.group("glyph")]
+        return _FRACTIONS.get(written)
+
+    def mixed(match: re.Match) -> str | None:
+        part = _MIXED_PARTS.get(match.group("fraction") or _FRACTION_GLYPHS[match.group("glyph")])
+        return f"{cardinal(int(match.group('whole')))} {part}" if part else None
+
+    text = _sub(_DECADE, decade, text)
+    text = _sub(_MIXED, mixed, text)
+    return _sub(_FRACTION, fraction, text)
+
+
 def _numbers(text: str) -> str:
+    text = _decades_and_fractions(text)
     text = _sub(
         _PERCENT,
         lambda m: f"{'minus ' if m.group('sign') else ''}{_number_words(m.group('num'))} percent",
