@@ -171,6 +171,24 @@ def test_a_dictionary_change_changes_what_is_said_and_the_cache_key(api, user):
     assert again["spoken_text"] == first["spoken_text"]
 
 
+def test_the_engine_says_the_replacement(api, user):
+    plan_assign(user=user, slug="pro")
+    before = _post(api, "/v1/tts", {"text": "Zed."}).json()
+    synthesis_job_execute(job_id=before["id"])
+    _post(
+        api,
+        "/v1/pronunciations",
+        {"word": "Zed", "replacement": "a much longer way of saying one short word, spoken slowly and clearly"},
+    )
+
+    after = _post(api, "/v1/tts", {"text": "Zed."}).json()
+    synthesis_job_execute(job_id=after["id"])
+
+    short = api.get(f"/v1/tts/{before['id']}").json()["duration_seconds"]
+    long = api.get(f"/v1/tts/{after['id']}").json()["duration_seconds"]
+    assert long > 3 * short
+
+
 def test_an_entry_that_does_not_touch_a_text_keeps_its_cache(api, user):
     plan_assign(user=user, slug="pro")
     first = _post(api, "/v1/tts", {"text": "Nothing to replace here."}).json()
