@@ -29,6 +29,12 @@ api_patterns = [
     path("tts/<uuid:job_id>", synthesis_apis.TtsDetailApi.as_view(), name="tts-detail"),
     path("tts/<uuid:job_id>/audio", synthesis_apis.TtsAudioApi.as_view(), name="tts-audio"),
     path("tts/<uuid:job_id>/cancel", synthesis_apis.TtsCancelApi.as_view(), name="tts-cancel"),
+    path("pronunciations", synthesis_apis.PronunciationListApi.as_view(), name="pronunciations"),
+    path(
+        "pronunciations/<uuid:pronunciation_id>",
+        synthesis_apis.PronunciationDetailApi.as_view(),
+        name="pronunciation-detail",
+    ),
     path("schema", SpectacularAPIView.as_view(), name="schema"),
     path("docs", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
 ]

@@ -45,3 +45,19 @@ def test_speech_layer_imports_no_django():
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_text_layer_imports_neither_django_nor_engines():
+    """textnorm runs in the web tier (the spoken text decides the cache key before a job is queued)."""
+    probe = (
+        "import sys, textnorm; "
+        "print(sorted(m for m in sys.modules "
+        "if m.split('.')[0] in {'django', 'odiadev', 'speech', 'torch', 'onnxruntime', 'piper'}))"
+    )
+
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60, check=False
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

@@ -372,6 +372,8 @@ TTS_CACHE_SCOPE = env("TTS_CACHE_SCOPE", default="account")
 TTS_AUDIO_URL_TTL = env.int("TTS_AUDIO_URL_TTL", default=3600)
 # Whether a request answered from the cache uses the account's characters (it costs no engine time either way).
 TTS_BILL_CACHE_HITS = env.bool("TTS_BILL_CACHE_HITS", default=True)
+# Entries in one account's pronunciation dictionary (each is matched against every text the account sends).
+PRONUNCIATIONS_MAX_PER_ACCOUNT = env.int("PRONUNCIATIONS_MAX_PER_ACCOUNT", default=500)
 
 # ------------------------------------------------------------------------------------------------------------
 # BILLING: Stripe through dj-stripe. Without a secret key billing runs in "local" mode (everyone starts on Free;

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import SynthesisJob
+from .models import Pronunciation, SynthesisJob
 
 
 @admin.register(SynthesisJob)
@@ -18,3 +18,12 @@ class SynthesisJobAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+@admin.register(Pronunciation)
+class PronunciationAdmin(admin.ModelAdmin):
+    list_display = ["word", "replacement", "user", "case_sensitive", "whole_word", "updated_at"]
+    list_filter = ["case_sensitive", "whole_word"]
+    search_fields = ["word", "replacement", "user__email"]
+    raw_id_fields = ["user"]
+    list_select_related = ["user"]

@@ -1,4 +1,5 @@
-"""REST API for synthesis: /v1/tts. Thin views: parse input, call one service or selector, shape output."""
+"""REST API for synthesis: /v1/tts and /v1/pronunciations. Thin views: parse input, call one service or selector,
+shape output."""
 
 from __future__ import annotations
 
@@ -16,11 +17,26 @@ from odiadev.core.exceptions import InvalidRequest
 from odiadev.core.http import ranged_file_response
 from odiadev.core.pagination import Pagination
 
-from .errors import AudioExpired, AudioNotReady, InvalidFormat, InvalidSeed, InvalidSpeed, TextEmpty
+from .errors import (
+    AudioExpired,
+    AudioNotReady,
+    InvalidFormat,
+    InvalidSeed,
+    InvalidSpeed,
+    PronunciationInvalid,
+    TextEmpty,
+)
 from .formats import OUTPUT_FORMATS
-from .selectors import job_get, job_get_for, job_list_for
-from .serializers import JobOutputSerializer, audio_token_valid
-from .services import synthesis_job_cancel, synthesis_job_create, synthesis_job_wait
+from .selectors import job_get, job_get_for, job_list_for, pronunciation_get_for, pronunciation_list_for
+from .serializers import JobOutputSerializer, PronunciationOutputSerializer, audio_token_valid
+from .services import (
+    pronunciation_create,
+    pronunciation_delete,
+    pronunciation_update,
+    synthesis_job_cancel,
+    synthesis_job_create,
+    synthesis_job_wait,
+)
 
 # Which stable code a malformed field maps to (a wrong type is reported like a wrong value).
 _FIELD_ERRORS = {
@@ -47,6 +63,14 @@ class TtsApi(APIView):
         speed = serializers.FloatField(required=False, default=1.0)
         seed = serializers.IntegerField(required=False, allow_null=True, default=None)
         wait = serializers.BooleanField(required=False, default=False)
+        normalize = serializers.BooleanField(
+            required=False,
+            default=True,
+            help_text=(
+                "Spell out numbers, money, dates, times, abbreviations, URLs and emails before synthesis (default "
+                "true). Your pronunciation dictionary applies either way."
+            ),
+        )
 
         class Meta:
             ref_name = "TtsRequest"
@@ -71,7 +95,9 @@ class TtsApi(APIView):
         },
         description=(
             f"Submit text for synthesis. Formats: {', '.join(OUTPUT_FORMATS)}; speed 0.5-2.0. With `wait: true` "
-            "the call blocks until the job is finished (up to a server-side timeout) and answers 200."
+            "the call blocks until the job is finished (up to a server-side timeout) and answers 200. The text is "
+            "read after your pronunciation dictionary and (unless `normalize` is false) English normalisation; the "
+            "job's `spoken_text` shows what the engine read."
         ),
     )
     def post(self, request):
@@ -84,6 +110,7 @@ class TtsApi(APIView):
             output_format=data["format"].lower(),
             speed=data["speed"],
             seed=data["seed"],
+            normalize=data["normalize"],
         )
         if data["wait"]:
             job = synthesis_job_wait(job=job, timeout=settings.TTS_WAIT_TIMEOUT)
@@ -168,3 +195,82 @@ class TtsAudioApi(APIView):
         )
         response["Cache-Control"] = "private, max-age=3600"
         return response
+
+
+class PronunciationInputSerializer(serializers.Serializer):
+    word = serializers.CharField(max_length=100, trim_whitespace=True, help_text="Literal text to find.")
+    replacement = serializers.CharField(max_length=200, trim_whitespace=True, help_text="What to say instead.")
+    case_sensitive = serializers.BooleanField(required=False, default=False)
+    whole_word = serializers.BooleanField(required=False, default=True)
+
+    class Meta:
+        ref_name = "PronunciationRequest"
+
+
+def _pronunciation_input(request, *, partial: bool) -> dict:
+    if not isinstance(request.data, dict):
+        raise InvalidRequest("The body must be a JSON object.")
+    serializer = PronunciationInputSerializer(data=request.data, partial=partial)
+    if not serializer.is_valid():
+        raise PronunciationInvalid(detail=serializer.errors)
+    return serializer.validated_data
+
+
+class PronunciationListApi(APIView):
+    @extend_schema(
+        operation_id="pronunciations_list",
+        responses=inline_serializer(
+            "PronunciationList",
+            {
+                "pronunciations": PronunciationOutputSerializer(many=True),
+                "max_entries": serializers.IntegerField(),
+            },
+        ),
+        description="Your pronunciation dictionary, by word.",
+    )
+    def get(self, request):
+        entries = pronunciation_list_for(user=request.user)
+        return Response(
+            {
+                "pronunciations": PronunciationOutputSerializer(entries, many=True).data,
+                "max_entries": settings.PRONUNCIATIONS_MAX_PER_ACCOUNT,
+            }
+        )
+
+    @extend_schema(
+        operation_id="pronunciations_create",
+        request=PronunciationInputSerializer,
+        responses={201: PronunciationOutputSerializer},
+        description=(
+            "Add an entry: in every later job, `word` is said as `replacement` (spoken exactly as written). Applied "
+            "before normalisation, longest word first; whole words only unless `whole_word` is false. 409 "
+            "`pronunciation_exists` for a word you already have, 409 `pronunciation_limit_reached` when the "
+            "dictionary is full."
+        ),
+    )
+    def post(self, request):
+        entry = pronunciation_create(user=request.user, **_pronunciation_input(request, partial=False))
+        return Response(PronunciationOutputSerializer(entry).data, status=status.HTTP_201_CREATED)
+
+
+class PronunciationDetailApi(APIView):
+    @extend_schema(operation_id="pronunciations_retrieve", responses=PronunciationOutputSerializer)
+    def get(self, request, pronunciation_id):
+        entry = pronunciation_get_for(user=request.user, pronunciation_id=pronunciation_id)
+        return Response(PronunciationOutputSerializer(entry).data)
+
+    @extend_schema(
+        operation_id="pronunciations_update",
+        request=PronunciationInputSerializer(partial=True),
+        responses=PronunciationOutputSerializer,
+        description="Change any of the entry's fields.",
+    )
+    def patch(self, request, pronunciation_id):
+        data = _pronunciation_input(request, partial=True)
+        entry = pronunciation_update(user=request.user, pronunciation_id=pronunciation_id, **data)
+        return Response(PronunciationOutputSerializer(entry).data)
+
+    @extend_schema(operation_id="pronunciations_delete", responses={204: None})
+    def delete(self, request, pronunciation_id):
+        pronunciation_delete(user=request.user, pronunciation_id=pronunciation_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -41,7 +41,9 @@ def cache_key_for(
     watermark: bool,
     scope: str = "global",
 ) -> str:
-    """SHA-256 over a canonical JSON of every parameter that changes the audio. `text` must be normalised.
+    """SHA-256 over a canonical JSON of every parameter that changes the audio. `text` is the spoken text (what
+    the engine reads, after the account's pronunciations and normalisation), so a dictionary change that changes
+    what is said changes the key too.
 
     `scope` partitions the cache: one account's text is never answered from (or timed against) another
     account's audio unless the operator chose a global cache.

@@ -67,3 +67,33 @@ class EngineDisabled(ApplicationError):
     code = "engine_disabled"
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     default_message = "This voice's speech engine is switched off for now. Try a built-in voice or try again later."
+
+
+class SpokenTextTooLong(ApplicationError):
+    """The spoken form (after pronunciations and normalisation) grew far beyond what was sent."""
+
+    code = "spoken_text_too_long"
+    default_message = "The text becomes too long once spelled out for speech. Split it into several requests."
+
+
+class PronunciationNotFound(ApplicationError):
+    code = "not_found"
+    status_code = status.HTTP_404_NOT_FOUND
+    default_message = "Pronunciation not found."
+
+
+class PronunciationInvalid(ApplicationError):
+    code = "pronunciation_invalid"
+    default_message = "The pronunciation entry is not valid."
+
+
+class PronunciationExists(ApplicationError):
+    code = "pronunciation_exists"
+    status_code = status.HTTP_409_CONFLICT
+    default_message = "You already have an entry for this word. Edit it instead."
+
+
+class PronunciationLimitReached(ApplicationError):
+    code = "pronunciation_limit_reached"
+    status_code = status.HTTP_409_CONFLICT
+    default_message = "Your pronunciation dictionary is full. Delete an entry to add another."

@@ -31,7 +31,11 @@ class SynthesisJob(TimestampedModel):
     api_key = models.ForeignKey(
         "accounts.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="synthesis_jobs"
     )
+    # What the customer sent (Unicode NFC, whitespace collapsed): shown in history and billed by its length.
     text = models.TextField()
+    # What the engine reads: `text` after the account's pronunciations and English normalisation. Empty on jobs
+    # created before normalisation existed (they were read as `text`).
+    spoken_text = models.TextField(blank=True)
     characters = models.PositiveIntegerField()
     voice_id = models.CharField(max_length=100)
     voice_kind = models.CharField(max_length=16, default="builtin", help_text="builtin or cloned")
@@ -115,3 +119,25 @@ class SynthesisJob(TimestampedModel):
         if self.finished_at is None:
             return None
         return (self.finished_at - self.queued_at).total_seconds()
+
+
+class Pronunciation(TimestampedModel):
+    """One entry of an account's pronunciation dictionary: `word` is said as `replacement` in that account's jobs."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="pronunciations")
+    word = models.CharField(max_length=100, help_text="Literal text to find (not a pattern).")
+    replacement = models.CharField(max_length=200, help_text="What to say instead, spoken exactly as written.")
+    case_sensitive = models.BooleanField(default=False)
+    whole_word = models.BooleanField(default=True, help_text="Match only where no letter or digit adjoins it.")
+
+    class Meta:
+        ordering = ["word"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "word"], name="pronunciation_unique_word"),
+            models.CheckConstraint(condition=~Q(word=""), name="pronunciation_word_not_empty"),
+            models.CheckConstraint(condition=~Q(replacement=""), name="pronunciation_replacement_not_empty"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.word} -> {self.replacement}"

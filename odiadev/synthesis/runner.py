@@ -88,9 +88,11 @@ def synthesis_job_execute(*, job_id: uuid.UUID | str) -> str:
         engine = engine_get(job.engine)
         options = {"prompt": voice_prompt_for(profile_id=job.engine_voice)} if cloned else {}
         started = time.perf_counter()
-        chunks = engine.synthesize(
-            SynthesisRequest(text=job.text, voice=job.engine_voice, speed=job.speed, seed=job.seed, options=options)
+        # Jobs from before normalisation have no spoken text: they were always read as sent.
+        request = SynthesisRequest(
+            text=job.spoken_text or job.text, voice=job.engine_voice, speed=job.speed, seed=job.seed, options=options
         )
+        chunks = engine.synthesize(request)
         samples, rate = concatenate(chunks)
         engine_seconds = time.perf_counter() - started
         if samples.size == 0:

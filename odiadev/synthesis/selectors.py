@@ -1,12 +1,15 @@
-"""Reads for synthesis jobs. Every read is scoped to the owner: another user's job simply does not exist."""
+"""Reads for synthesis jobs and pronunciation dictionaries. Every read is scoped to the owner: another user's job
+or entry simply does not exist."""
 
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 
-from .errors import JobNotFound
-from .models import SynthesisJob
+from textnorm import PronunciationEntry
+
+from .errors import JobNotFound, PronunciationNotFound
+from .models import Pronunciation, SynthesisJob
 
 
 def job_list_for(*, user) -> QuerySet[SynthesisJob]:
@@ -25,3 +28,21 @@ def job_get(*, job_id) -> SynthesisJob:
         return SynthesisJob.objects.get(pk=job_id)
     except (SynthesisJob.DoesNotExist, ValidationError) as exc:
         raise JobNotFound() from exc
+
+
+def pronunciation_list_for(*, user) -> QuerySet[Pronunciation]:
+    return Pronunciation.objects.filter(user=user).order_by("word", "id")
+
+
+def pronunciation_get_for(*, user, pronunciation_id) -> Pronunciation:
+    """One of the user's entries; another account's entry does not exist for them (404)."""
+    try:
+        return Pronunciation.objects.get(user=user, pk=pronunciation_id)
+    except (Pronunciation.DoesNotExist, ValidationError) as exc:
+        raise PronunciationNotFound() from exc
+
+
+def pronunciation_entries_for(*, user) -> tuple[PronunciationEntry, ...]:
+    """The account's dictionary as the text layer applies it (one query)."""
+    rows = Pronunciation.objects.filter(user=user).values_list("word", "replacement", "case_sensitive", "whole_word")
+    return tuple(PronunciationEntry(*row) for row in rows)

@@ -4,7 +4,7 @@ from django.core import signing
 from django.urls import reverse
 from rest_framework import serializers
 
-from .models import SynthesisJob
+from .models import Pronunciation, SynthesisJob
 
 _AUDIO_SALT = "odiadev.synthesis.audio"
 
@@ -34,6 +34,7 @@ class JobOutputSerializer(serializers.ModelSerializer):
     """`audio_url` is relative unless the context gives `base_url` (the API and websocket layers do)."""
 
     format = serializers.CharField(source="output_format")
+    spoken_text = serializers.SerializerMethodField()
     audio_url = serializers.SerializerMethodField()
     error = serializers.SerializerMethodField()
 
@@ -45,6 +46,7 @@ class JobOutputSerializer(serializers.ModelSerializer):
             "status",
             "cached",
             "text",
+            "spoken_text",
             "characters",
             "voice_id",
             "engine",
@@ -66,6 +68,10 @@ class JobOutputSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
+    def get_spoken_text(self, job: SynthesisJob) -> str:
+        """What the engine read: the text after pronunciations and normalisation."""
+        return job.spoken_text or job.text
+
     def get_audio_url(self, job: SynthesisJob) -> str | None:
         if job.status != "succeeded" or not job.audio:
             return None
@@ -75,6 +81,14 @@ class JobOutputSerializer(serializers.ModelSerializer):
         if not job.error_code:
             return None
         return {"code": job.error_code, "message": job.error_message}
+
+
+class PronunciationOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Pronunciation
+        ref_name = "Pronunciation"
+        fields = ["id", "word", "replacement", "case_sensitive", "whole_word", "created_at", "updated_at"]
+        read_only_fields = fields
 
 
 def job_payload(job: SynthesisJob, *, base_url: str = "") -> dict:

@@ -1,4 +1,4 @@
-"""Writes for synthesis jobs: submit, state transitions, waiting, sweeping.
+"""Writes for synthesis jobs (submit, state transitions, waiting, sweeping) and pronunciation dictionaries.
 
 Everything here is safe to import in a web process: the engines run in `runner.py`, on workers only. Work is sent
 to workers by task name after the transaction that created the job commits.
@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import logging
 import time
+import unicodedata
 import uuid
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -25,6 +27,7 @@ from odiadev.ops.metrics import counter_inc, histogram_observe
 from odiadev.ops.switches import engine_enabled, switch_is_on
 from odiadev.voices.errors import CloningDisabled, CloningEngineUnavailable
 from odiadev.voices.selectors import voice_get_for
+from textnorm import spoken_text as text_spoken
 
 from .cache import cache_forget, cache_forget_job, cache_key_for, cache_lookup, cache_store, normalize_text
 from .errors import (
@@ -34,28 +37,41 @@ from .errors import (
     InvalidSpeed,
     JobNotCancellable,
     MaintenanceMode,
+    PronunciationExists,
+    PronunciationInvalid,
+    PronunciationLimitReached,
+    SpokenTextTooLong,
     TextEmpty,
     TextTooLong,
 )
 from .events import job_event_send
 from .formats import OUTPUT_FORMATS, output_sample_rate
-from .models import FINAL_STATUSES, JobStatus, SynthesisJob
+from .models import FINAL_STATUSES, JobStatus, Pronunciation, SynthesisJob
+from .selectors import pronunciation_entries_for, pronunciation_get_for
 
 logger = logging.getLogger(__name__)
 
 RUN_JOB_TASK = "synthesis.run_job"
 SPEED_MIN, SPEED_MAX = 0.5, 2.0
 SEED_MAX = 2**32 - 1
+# The spoken form may be this many times longer than the text limit. Billing counts the characters sent, so
+# without a bound a short text could buy a long recording (a one-letter dictionary entry said as 200 letters).
+# Spelling out numbers stays well inside it: "₦2,500" (6) -> "two thousand five hundred naira" (30).
+SPOKEN_EXPANSION_MAX = 6
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # Submit
 # ---------------------------------------------------------------------------------------------------------------
+def _text_limit(plan) -> int:
+    return min(settings.TTS_MAX_TEXT_CHARS, plan.max_text_chars)
+
+
 def _check_request(*, text: str, output_format: str, speed: float, seed: int | None, plan) -> str:
     normalized = normalize_text(text)
     if not normalized:
         raise TextEmpty()
-    limit = min(settings.TTS_MAX_TEXT_CHARS, plan.max_text_chars)
+    limit = _text_limit(plan)
     if len(normalized) > limit:
         raise TextTooLong(
             f"Text is {len(normalized)} characters; the limit on the {plan.name} plan is {limit}. "
@@ -88,6 +104,19 @@ def _check_cloned_voice(*, voice_id: str, plan, speed: float) -> None:
         raise InvalidSpeed("Cloned voices speak at the speed of their sample: send speed 1.0.")
 
 
+def _spoken_text_for(*, user, text: str, normalize: bool, plan) -> str:
+    """What the engine will say for `text`: the account's pronunciations, then (if asked) English normalisation."""
+    spoken = normalize_text(
+        text_spoken(text, normalize_text=normalize, pronunciations=pronunciation_entries_for(user=user))
+    )
+    if not spoken:
+        raise TextEmpty()
+    limit = _text_limit(plan) * SPOKEN_EXPANSION_MAX
+    if len(spoken) > limit:
+        raise SpokenTextTooLong(detail={"spoken_characters": len(spoken), "max_spoken_characters": limit})
+    return spoken
+
+
 def synthesis_job_create(
     *,
     user,
@@ -97,12 +126,19 @@ def synthesis_job_create(
     output_format: str = "wav",
     speed: float = 1.0,
     seed: int | None = None,
+    normalize: bool = True,
 ) -> SynthesisJob:
-    """Create a job: answered at once from the cache when an identical request has audio, else queued."""
+    """Create a job: answered at once from the cache when an identical request has audio, else queued.
+
+    The job keeps the text as sent (history, billing) and the spoken text the engine reads. The cache key is
+    computed from the spoken text, so any change of the account's dictionary (or of normalisation) that changes
+    what is said also changes the key: a stale hit is impossible, and texts the change does not touch keep theirs.
+    """
     if switch_is_on("maintenance_mode"):
         raise MaintenanceMode(settings.MAINTENANCE_MESSAGE)
     plan = plan_for(user=user)
     normalized = _check_request(text=text, output_format=output_format, speed=speed, seed=seed, plan=plan)
+    spoken = _spoken_text_for(user=user, text=normalized, normalize=normalize, plan=plan)
     voice = voice_get_for(user=user, voice_id=voice_id)
     if not engine_enabled(voice.engine):
         raise EngineDisabled(detail={"engine": voice.engine})
@@ -113,7 +149,7 @@ def synthesis_job_create(
     # marked and unmarked audio never answer each other. (Embedding the mark itself comes with provenance.)
     watermark = plan.watermarked
     cache_key = cache_key_for(
-        text=normalized,
+        text=spoken,
         voice_id=voice.id,
         voice_version=voice.version,
         engine=voice.engine,
@@ -131,6 +167,7 @@ def synthesis_job_create(
         user=user,
         api_key=api_key,
         text=normalized,
+        spoken_text=spoken,
         characters=len(normalized),
         voice_id=voice.id,
         voice_kind=voice.kind,
@@ -435,3 +472,76 @@ def synthesis_jobs_sweep() -> dict[str, int]:
         ):
             resent += synthesis_job_enqueue(job_id=job_id, engine=engine)
     return {"resent": resent, "failed": failed}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Pronunciation dictionary
+# ---------------------------------------------------------------------------------------------------------------
+_WORD_MAX, _REPLACEMENT_MAX = 100, 200
+
+
+def _pronunciation_clean(field: str, value: str, max_length: int) -> str:
+    # The same canonical form as the texts it is matched against (NFC, single spaces), or it could never match.
+    cleaned = " ".join(unicodedata.normalize("NFC", value or "").split())
+    if not cleaned:
+        raise PronunciationInvalid(f"The {field} is empty.", detail={"field": field})
+    if len(cleaned) > max_length:
+        raise PronunciationInvalid(
+            f"The {field} is longer than {max_length} characters.", detail={"field": field, "max_length": max_length}
+        )
+    return cleaned
+
+
+def _pronunciation_save(entry: Pronunciation) -> Pronunciation:
+    try:
+        with transaction.atomic():
+            entry.save()
+    except IntegrityError as exc:
+        raise PronunciationExists(detail={"word": entry.word}) from exc
+    return entry
+
+
+def pronunciation_create(
+    *, user, word: str, replacement: str, case_sensitive: bool = False, whole_word: bool = True
+) -> Pronunciation:
+    """Add an entry to the account's dictionary; refused once it holds PRONUNCIATIONS_MAX_PER_ACCOUNT entries."""
+    entry = Pronunciation(
+        user=user,
+        word=_pronunciation_clean("word", word, _WORD_MAX),
+        replacement=_pronunciation_clean("replacement", replacement, _REPLACEMENT_MAX),
+        case_sensitive=case_sensitive,
+        whole_word=whole_word,
+    )
+    limit = settings.PRONUNCIATIONS_MAX_PER_ACCOUNT
+    with transaction.atomic():
+        # The account row lock serialises parallel creates, so the count cannot be raced past the limit.
+        get_user_model().objects.select_for_update().filter(pk=user.pk).first()
+        if Pronunciation.objects.filter(user=user).count() >= limit:
+            raise PronunciationLimitReached(detail={"max_entries": limit})
+        return _pronunciation_save(entry)
+
+
+def pronunciation_update(
+    *,
+    user,
+    pronunciation_id,
+    word: str | None = None,
+    replacement: str | None = None,
+    case_sensitive: bool | None = None,
+    whole_word: bool | None = None,
+) -> Pronunciation:
+    """Change one of the account's entries; fields left as None keep their value."""
+    entry = pronunciation_get_for(user=user, pronunciation_id=pronunciation_id)
+    if word is not None:
+        entry.word = _pronunciation_clean("word", word, _WORD_MAX)
+    if replacement is not None:
+        entry.replacement = _pronunciation_clean("replacement", replacement, _REPLACEMENT_MAX)
+    if case_sensitive is not None:
+        entry.case_sensitive = case_sensitive
+    if whole_word is not None:
+        entry.whole_word = whole_word
+    return _pronunciation_save(entry)
+
+
+def pronunciation_delete(*, user, pronunciation_id) -> None:
+    pronunciation_get_for(user=user, pronunciation_id=pronunciation_id).delete()

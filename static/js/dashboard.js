@@ -82,6 +82,7 @@
       voice_id: $("tts-voice").value,
       format: $("tts-format").value,
       speed: Number(speed.value),
+      normalize: $("tts-normalize").checked,
     };
     try {
       const response = await fetch("/v1/tts", {
