@@ -274,7 +274,9 @@ def webhook_delivery_attempt(*, delivery_id) -> str:
     )
     if not claimed:
         return "skipped"
-    delivery = WebhookDelivery.objects.select_related("endpoint").get(pk=delivery_id)
+    delivery = WebhookDelivery.objects.select_related("endpoint").filter(pk=delivery_id).first()
+    if delivery is None:
+        return "gone"  # its endpoint was deleted a moment ago
     result = _post(delivery)
     return _attempt_record(delivery=delivery, result=result)
 

@@ -122,3 +122,27 @@ def test_dashboard_page_registers_an_endpoint_and_shows_the_secret_once(client, 
     page = client.get(f"/webhooks/{endpoint.id}/").content.decode()
     assert endpoint.secret not in page
     assert URL in client.get("/webhooks/").content.decode()
+
+
+def test_dashboard_lists_deliveries_and_resends_one(client, user, other_user):
+    issued = register(user, URL)
+    fail_a_job(user)
+    delivery = WebhookDelivery.objects.get(endpoint=issued.endpoint)
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(status="failed", next_attempt_at=None)
+    client.force_login(user)
+
+    page = client.get(f"/webhooks/{issued.endpoint.id}/").content.decode()
+    assert delivery.event_id in page
+    assert "failed" in page
+
+    response = client.post(f"/webhooks/deliveries/{delivery.id}/resend")
+    assert response.status_code == 302
+    delivery.refresh_from_db()
+    assert delivery.status == "pending"
+
+    # another account's dashboard finds neither the endpoint nor the delivery
+    client.force_login(other_user)
+    assert client.get(f"/webhooks/{issued.endpoint.id}/", follow=True).redirect_chain[-1][0] == "/webhooks/"
+    client.post(f"/webhooks/deliveries/{delivery.id}/resend")
+    client.post(f"/webhooks/{issued.endpoint.id}/delete")
+    assert WebhookEndpoint.objects.filter(pk=issued.endpoint.pk).exists()

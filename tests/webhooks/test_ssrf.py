@@ -127,3 +127,11 @@ def test_with_private_targets_allowed_the_connection_goes_to_the_checked_address
     [(request, _)] = receiver.log
     assert request.headers["Host"] == f"localhost:{receiver.port}"
     assert delivery.attempt_log.get().ip_address == "127.0.0.1"
+
+
+def test_deploy_check_warns_when_private_targets_are_allowed(settings):
+    from odiadev.webhooks.apps import private_targets_check
+
+    assert private_targets_check(None) == []
+    settings.WEBHOOKS_ALLOW_PRIVATE_TARGETS = True
+    assert [warning.id for warning in private_targets_check(None)] == ["webhooks.W001"]
