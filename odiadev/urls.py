@@ -9,6 +9,7 @@ from odiadev.billing import apis as billing_apis
 from odiadev.ops import views as ops_views
 from odiadev.synthesis import apis as synthesis_apis
 from odiadev.voices import apis as voices_apis
+from odiadev.webhooks import apis as webhooks_apis
 
 api_patterns = [
     path("usage", billing_apis.UsageApi.as_view(), name="usage"),
@@ -35,6 +36,24 @@ api_patterns = [
         synthesis_apis.PronunciationDetailApi.as_view(),
         name="pronunciation-detail",
     ),
+    path("webhooks", webhooks_apis.WebhookListApi.as_view(), name="webhooks"),
+    path(
+        "webhooks/deliveries/<uuid:delivery_id>/resend",
+        webhooks_apis.WebhookDeliveryResendApi.as_view(),
+        name="webhook-delivery-resend",
+    ),
+    path("webhooks/<uuid:webhook_id>", webhooks_apis.WebhookDetailApi.as_view(), name="webhook-detail"),
+    path(
+        "webhooks/<uuid:webhook_id>/rotate-secret",
+        webhooks_apis.WebhookRotateSecretApi.as_view(),
+        name="webhook-rotate-secret",
+    ),
+    path("webhooks/<uuid:webhook_id>/test", webhooks_apis.WebhookTestApi.as_view(), name="webhook-test"),
+    path(
+        "webhooks/<uuid:webhook_id>/deliveries",
+        webhooks_apis.WebhookDeliveryListApi.as_view(),
+        name="webhook-deliveries",
+    ),
     path("schema", SpectacularAPIView.as_view(), name="schema"),
     path("docs", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
 ]
@@ -51,6 +70,7 @@ urlpatterns = [
     path("", include("odiadev.voices.urls")),
     path("", include("odiadev.billing.urls")),
     path("", include("odiadev.ops.urls")),
+    path("", include("odiadev.webhooks.urls")),
 ]
 
 handler404 = "odiadev.core.views.not_found"

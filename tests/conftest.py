@@ -184,6 +184,8 @@ def stack(django_db_setup, django_db_blocker, tmp_path_factory, stripe_server):
         "STRIPE_SECRET_KEY": STRIPE_TEST_KEY,
         "STRIPE_WEBHOOK_SECRET": STRIPE_TEST_WEBHOOK_SECRET,
         "STRIPE_API_BASE": stripe_server.base_url,
+        # Webhook endpoints on the tests' local receiver (http on 127.0.0.1); in-process tests keep the default.
+        "WEBHOOKS_ALLOW_PRIVATE_TARGETS": "true",
     }
     bin_dir = Path(sys.executable).parent
     stack = Stack(base_url=f"http://127.0.0.1:{port}", ws_url=f"ws://127.0.0.1:{port}", log_dir=log_dir)

@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "odiadev.synthesis",
     "odiadev.billing",
     "odiadev.ops",
+    "odiadev.webhooks",
 ]
 
 MIDDLEWARE = [
@@ -167,6 +168,7 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "synthesis.run_job": {"queue": "synth"},
     "voices.*": {"queue": "default"},
+    "webhooks.*": {"queue": "default"},
 }
 # One job at a time per process: a GPU worker must not hoard jobs another worker could start now.
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -187,6 +189,7 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-stale-jobs": {"task": "synthesis.sweep_stale_jobs", "schedule": 60.0},
     "sweep-voice-verifications": {"task": "voices.sweep_verifications", "schedule": 300.0},
     "sweep-stripe-webhooks": {"task": "billing.sweep_stripe_webhooks", "schedule": 300.0},
+    "sweep-webhook-deliveries": {"task": "webhooks.sweep_deliveries", "schedule": 60.0},
     # Nightly: local subscription state against Stripe's (a no-op in local mode).
     "rollup-kpis": {"task": "ops.rollup_kpis", "schedule": 60.0},
     "reconcile-subscriptions": {"task": "billing.reconcile_subscriptions", "schedule": crontab(hour=3, minute=17)},
@@ -396,6 +399,22 @@ if _stripe_api_base := env("STRIPE_API_BASE", default=""):
     STRIPE_API_HOST = _stripe_api_base
 DJSTRIPE_FOREIGN_KEY_TO_FIELD = "id"
 DJSTRIPE_WEBHOOK_VALIDATION = "verify_signature"
+
+# ------------------------------------------------------------------------------------------------------------
+# WEBHOOKS: events POSTed to the accounts' own HTTPS endpoints, signed, retried with backoff.
+# ------------------------------------------------------------------------------------------------------------
+# Seconds to wait after each failed attempt (the last value repeats) until WEBHOOK_RETRY_WINDOW has passed since
+# the event; then the delivery is marked failed.
+WEBHOOK_RETRY_SCHEDULE = env.list("WEBHOOK_RETRY_SCHEDULE", cast=float, default=[10, 30, 90, 270, 810, 2430, 3600])
+WEBHOOK_RETRY_WINDOW = env.int("WEBHOOK_RETRY_WINDOW", default=24 * 3600)
+WEBHOOK_CONNECT_TIMEOUT = env.float("WEBHOOK_CONNECT_TIMEOUT", default=5.0)
+WEBHOOK_READ_TIMEOUT = env.float("WEBHOOK_READ_TIMEOUT", default=10.0)
+# After a secret is rotated, deliveries carry a signature with the old secret too for this many seconds, so that
+# receivers can switch over without losing events.
+WEBHOOK_SECRET_ROTATION_GRACE = env.int("WEBHOOK_SECRET_ROTATION_GRACE", default=24 * 3600)
+# Never in production: lets endpoints point at loopback, private and link-local addresses over plain http (a local
+# receiver in development and in the test suite). Off, such targets are refused as `webhook_url_forbidden`.
+WEBHOOKS_ALLOW_PRIVATE_TARGETS = env.bool("WEBHOOKS_ALLOW_PRIVATE_TARGETS", default=False)
 
 # ------------------------------------------------------------------------------------------------------------
 # OPS

@@ -44,7 +44,7 @@ from .errors import (
     TextEmpty,
     TextTooLong,
 )
-from .events import job_event_send
+from .events import job_event_send, job_webhook_emit
 from .formats import OUTPUT_FORMATS, output_sample_rate
 from .models import FINAL_STATUSES, JobStatus, Pronunciation, SynthesisJob
 from .selectors import pronunciation_entries_for, pronunciation_get_for
@@ -212,6 +212,7 @@ def synthesis_job_create(
             job.save()
             usage_reserve(account=account, job=job, characters=billed, cached=True)
             usage_capture(job=job)
+            job_webhook_emit(job)
         else:
             job.enqueued_at = now
             job.save()
@@ -321,6 +322,7 @@ def synthesis_job_succeed(
         job.refresh_from_db()
         usage_capture(job=job)
         job_event_send(job)
+        job_webhook_emit(job)
     cache_store(job.cache_key, job.id)
     _record_finished(job)
     counter_inc("odiadev_engine_runs", {"engine": job.engine})
@@ -345,6 +347,7 @@ def synthesis_job_fail(*, job_id: uuid.UUID, code: str, message: str) -> bool:
         job = SynthesisJob.objects.select_related("user").get(pk=job_id)
         usage_release(job=job)
         job_event_send(job)
+        job_webhook_emit(job)
     _record_finished(job)
     return True
 

@@ -27,6 +27,7 @@ from odiadev.billing.selectors import plan_for
 from odiadev.billing.storage import storage_check
 from odiadev.core.events import user_event_send
 from odiadev.ops.switches import switch_is_on
+from odiadev.webhooks.services import webhook_event_emit
 
 from .errors import (
     AudioInvalid,
@@ -270,6 +271,15 @@ def voice_event_send(profile: VoiceProfile) -> None:
     user_event_send(profile.user_id, "voice.updated", "voice", voice_profile_payload(profile))
 
 
+def voice_webhook_emit(profile: VoiceProfile) -> None:
+    """Store `voice.verified` / `voice.rejected` for the owner's webhook endpoints. Call in the transaction that
+    decided the profile, right after the change; the deliveries go out once it commits."""
+    from .serializers import voice_profile_payload
+
+    event_type = "voice.verified" if profile.status == VoiceStatus.ACTIVE else "voice.rejected"
+    webhook_event_emit(user_id=profile.user_id, event_type=event_type, data={"voice": voice_profile_payload(profile)})
+
+
 def voice_profile_decide(
     *, profile_id, score: float, threshold: float, encoder: str, encoder_version: str, embedding: list[float]
 ) -> VoiceProfile | None:
@@ -304,6 +314,7 @@ def voice_profile_decide(
             )
         profile.save()
         voice_event_send(profile)
+        voice_webhook_emit(profile)
     return profile
 
 
@@ -327,6 +338,7 @@ def voice_profile_reject(
             decision=ConsentDecision.REJECTED, decision_reason=decision_reason or code, decided_at=timezone.now()
         )
         voice_event_send(profile)
+        voice_webhook_emit(profile)
     return profile
 
 
