@@ -14,6 +14,7 @@ Limits (per minute):
 
 from __future__ import annotations
 
+import logging
 import math
 import uuid
 from dataclasses import dataclass
@@ -27,6 +28,8 @@ from rest_framework.throttling import BaseThrottle
 from odiadev.core.exceptions import error_body
 
 from .clientip import client_ip
+
+logger = logging.getLogger(__name__)
 
 WINDOW_MS = 60_000
 READ_METHODS = {"GET", "HEAD", "OPTIONS"}
@@ -86,10 +89,13 @@ def ratelimit_hit(limits: dict[str, int]) -> Verdict:
     to wait. A limit of 0 refuses everything."""
     if not limits or not settings.RATE_LIMITS_ENABLED:
         return Verdict(True, 0)
-    redis = get_redis_connection("default")
-    script = redis.register_script(_SCRIPT)
     keys = list(limits)
-    allowed, wait_ms = script(keys=keys, args=[WINDOW_MS, uuid.uuid4().hex, *(limits[key] for key in keys)])
+    try:
+        script = get_redis_connection("default").register_script(_SCRIPT)
+        allowed, wait_ms = script(keys=keys, args=[WINDOW_MS, uuid.uuid4().hex, *(limits[key] for key in keys)])
+    except Exception:  # Redis unreachable: serve the request (a limiter must not take the site down with it)
+        logger.warning("rate limits unavailable: Redis unreachable", exc_info=True)
+        return Verdict(True, 0)
     return Verdict(bool(allowed), 0 if allowed else max(1, math.ceil(int(wait_ms) / 1000)))
 
 

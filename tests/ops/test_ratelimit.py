@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.test import Client
 from rest_framework.test import APIClient
 from websockets.sync.client import connect
@@ -154,3 +154,13 @@ def test_websocket_connects_count_against_the_limit(stack):
         messages = drain(ws, 2.0)
         assert [m["error"]["code"] for m in messages] == ["rate_limited"]
         assert ws.close_code == 4429
+
+
+def test_requests_are_served_when_redis_is_unreachable(db, settings, user, issued_key):
+    settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": "redis://127.0.0.1:1/0"}}
+    try:
+        verdict = ratelimit_hit({"odiadev-test:rl:unit:down": 1})
+    finally:
+        caches["default"].close()
+
+    assert verdict.allowed, "a limiter that cannot reach Redis lets requests through rather than failing them"
