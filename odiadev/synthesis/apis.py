@@ -202,7 +202,10 @@ class TtsAudioApi(APIView):
         parameters=[OpenApiParameter("token", OpenApiTypes.STR, description="Signed token from `audio_url`.")],
         responses={(200, "audio/*"): OpenApiTypes.BINARY},
         description=(
-            "The audio bytes (Range requests answer 206). 409 `audio_not_ready` before the job succeeds; 410 "
+            "The audio bytes (Range requests answer 206), typed by the job's format: audio/wav, audio/mpeg, "
+            "audio/ogg, audio/flac, application/octet-stream for `pcm` (raw signed 16-bit little-endian mono at the "
+            "job's `sample_rate`) and audio/basic for `ulaw` (raw G.711 μ-law, 8 kHz mono). 409 `audio_not_ready` "
+            "before the job succeeds; 410 "
             "`audio_expired` once the audio was deleted after the plan's retention period."
         ),
     )
