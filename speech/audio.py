@@ -1,4 +1,5 @@
-"""Audio encoding: PCM chunks to wav / mp3 / ogg (Opus) / flac bytes through libsndfile, resampling with soxr."""
+"""Audio encoding: PCM chunks to wav / mp3 / ogg (Opus) / flac / raw PCM / raw μ-law bytes through libsndfile,
+resampling with soxr."""
 
 from __future__ import annotations
 
@@ -20,13 +21,38 @@ class Container:
     subtype: str
 
 
-# libsndfile's names for each output format.
+# libsndfile's names for each output format. `pcm` and `ulaw` are headerless (libsndfile's RAW container): signed
+# 16-bit little-endian samples, and G.711 μ-law bytes (what telephony APIs such as Twilio's media streams take).
 CONTAINERS: dict[str, Container] = {
     "wav": Container("WAV", "PCM_16"),
     "mp3": Container("MP3", "MPEG_LAYER_III"),
     "ogg": Container("OGG", "OPUS"),
     "flac": Container("FLAC", "PCM_16"),
+    "pcm": Container("RAW", "PCM_16"),
+    "ulaw": Container("RAW", "ULAW"),
 }
+
+# The only rates the Opus codec runs at (libsndfile refuses others).
+OPUS_RATES = (8000, 12000, 16000, 24000, 48000)
+
+
+def mp3_bitrate_range(sample_rate: int) -> tuple[int, int]:
+    """The constant bitrates (kbps) MP3 allows at `sample_rate`: MPEG-1 from 32 kHz, MPEG-2 from 16 kHz, else
+    MPEG-2.5. These are the bounds libsndfile maps its compression level onto."""
+    if sample_rate >= 32000:
+        return 32, 320
+    if sample_rate >= 16000:
+        return 8, 160
+    return 8, 64
+
+
+def _mp3_compression_level(bitrate: int, sample_rate: int) -> float:
+    # libsndfile (mpeg_l3_encoder_set_quality) picks the constant bitrate int(max - level * (max - min)) and lame
+    # takes the nearest standard one; the half kbps keeps the truncation from landing one below the target.
+    low, high = mp3_bitrate_range(sample_rate)
+    if not low <= bitrate <= high:
+        raise UnsupportedFormat(f"mp3 at {sample_rate} Hz runs at {low}-{high} kbps, not {bitrate}")
+    return min(max((high - bitrate - 0.5) / (high - low), 0.0), 0.999)
 
 
 def concatenate(chunks: Iterable[PcmChunk]) -> tuple[np.ndarray, int]:
@@ -48,15 +74,30 @@ def resample(samples: np.ndarray, source_rate: int, target_rate: int) -> np.ndar
     return soxr.resample(samples, source_rate, target_rate, quality="HQ").astype(np.float32)
 
 
-def encode(samples: np.ndarray, sample_rate: int, fmt: str, *, target_rate: int) -> bytes:
-    """Encode mono float32 samples produced at `sample_rate` as `fmt`, resampled to `target_rate`."""
+def encode(samples: np.ndarray, sample_rate: int, fmt: str, *, target_rate: int, bitrate: int | None = None) -> bytes:
+    """Encode mono float32 samples produced at `sample_rate` as `fmt`, resampled to `target_rate`.
+
+    `bitrate` (kbps) applies to mp3 only, which it makes constant-bitrate; without it mp3 is libsndfile's default
+    variable bitrate.
+    """
     try:
         spec = CONTAINERS[fmt]
     except KeyError as exc:
         raise UnsupportedFormat(f"unsupported format {fmt!r}") from exc
+    if fmt == "ogg" and target_rate not in OPUS_RATES:
+        raise UnsupportedFormat(f"Opus runs at {', '.join(map(str, OPUS_RATES))} Hz, not {target_rate}")
+    if bitrate is not None and fmt != "mp3":
+        raise UnsupportedFormat(f"a bitrate applies to mp3 only, not {fmt}")
+    options: dict = {}
+    if bitrate is not None:
+        options = {"compression_level": _mp3_compression_level(bitrate, target_rate), "bitrate_mode": "CONSTANT"}
+    if spec.format == "RAW":
+        options["endian"] = "LITTLE"
     rate = target_rate
     data = np.clip(resample(samples, sample_rate, rate), -1.0, 1.0)
     buffer = io.BytesIO()
-    with sf.SoundFile(buffer, mode="w", samplerate=rate, channels=1, format=spec.format, subtype=spec.subtype) as f:
+    with sf.SoundFile(
+        buffer, mode="w", samplerate=rate, channels=1, format=spec.format, subtype=spec.subtype, **options
+    ) as f:
         f.write(data)
     return buffer.getvalue()

@@ -20,13 +20,15 @@ from odiadev.core.pagination import Pagination
 from .errors import (
     AudioExpired,
     AudioNotReady,
+    InvalidBitrate,
     InvalidFormat,
+    InvalidSampleRate,
     InvalidSeed,
     InvalidSpeed,
     PronunciationInvalid,
     TextEmpty,
 )
-from .formats import OUTPUT_FORMATS
+from .formats import MP3_BITRATES, OUTPUT_FORMATS, SAMPLE_RATES
 from .selectors import job_get, job_get_for, job_list_for, pronunciation_get_for, pronunciation_list_for
 from .serializers import JobOutputSerializer, PronunciationOutputSerializer, audio_token_valid
 from .services import (
@@ -42,6 +44,8 @@ from .services import (
 _FIELD_ERRORS = {
     "text": TextEmpty,
     "format": InvalidFormat,
+    "sample_rate": InvalidSampleRate,
+    "bitrate": InvalidBitrate,
     "speed": InvalidSpeed,
     "seed": InvalidSeed,
 }
@@ -59,7 +63,35 @@ class TtsApi(APIView):
     class InputSerializer(serializers.Serializer):
         text = serializers.CharField(trim_whitespace=False, allow_blank=True)
         voice_id = serializers.CharField(required=False, max_length=100)
-        format = serializers.CharField(required=False, default="wav", max_length=16)
+        format = serializers.CharField(
+            required=False,
+            default="wav",
+            max_length=16,
+            help_text=(
+                f"One of {', '.join(OUTPUT_FORMATS)} (default wav). `pcm` is raw signed 16-bit little-endian mono "
+                "(application/octet-stream); `ulaw` is raw G.711 μ-law at 8 kHz mono (audio/basic), for telephony."
+            ),
+        )
+        sample_rate = serializers.IntegerField(
+            required=False,
+            allow_null=True,
+            default=None,
+            help_text=(
+                f"Hz: one of {', '.join(map(str, SAMPLE_RATES))}; default the voice's own rate. ogg (Opus) takes "
+                "8000, 16000, 24000 or 48000 (default 48000 for a voice at another rate); ulaw is always 8000. "
+                "Otherwise 400 `invalid_sample_rate`."
+            ),
+        )
+        bitrate = serializers.IntegerField(
+            required=False,
+            allow_null=True,
+            default=None,
+            help_text=(
+                f"mp3 only, kbps (constant bitrate): one of {', '.join(map(str, MP3_BITRATES))}; default 128. MP3 "
+                "allows at most 160 below 32 kHz and 64 at 8 kHz (there the default is 64). Otherwise 400 "
+                "`invalid_bitrate`."
+            ),
+        )
         speed = serializers.FloatField(required=False, default=1.0)
         seed = serializers.IntegerField(required=False, allow_null=True, default=None)
         wait = serializers.BooleanField(required=False, default=False)
@@ -94,7 +126,8 @@ class TtsApi(APIView):
             200: OpenApiResponse(JobOutputSerializer, description="Finished: a cache hit, or `wait` was true."),
         },
         description=(
-            f"Submit text for synthesis. Formats: {', '.join(OUTPUT_FORMATS)}; speed 0.5-2.0. With `wait: true` "
+            f"Submit text for synthesis. Formats: {', '.join(OUTPUT_FORMATS)}, at `sample_rate` (default: the "
+            "voice's own) and, for mp3, `bitrate`; speed 0.5-2.0. With `wait: true` "
             "the call blocks until the job is finished (up to a server-side timeout) and answers 200. The text is "
             "read after your pronunciation dictionary and (unless `normalize` is false) English normalisation; the "
             "job's `spoken_text` shows what the engine read."
@@ -108,6 +141,8 @@ class TtsApi(APIView):
             text=data["text"],
             voice_id=data.get("voice_id") or settings.DEFAULT_VOICE_ID,
             output_format=data["format"].lower(),
+            sample_rate=data["sample_rate"],
+            bitrate=data["bitrate"],
             speed=data["speed"],
             seed=data["seed"],
             normalize=data["normalize"],
@@ -167,7 +202,10 @@ class TtsAudioApi(APIView):
         parameters=[OpenApiParameter("token", OpenApiTypes.STR, description="Signed token from `audio_url`.")],
         responses={(200, "audio/*"): OpenApiTypes.BINARY},
         description=(
-            "The audio bytes (Range requests answer 206). 409 `audio_not_ready` before the job succeeds; 410 "
+            "The audio bytes (Range requests answer 206), typed by the job's format: audio/wav, audio/mpeg, "
+            "audio/ogg, audio/flac, application/octet-stream for `pcm` (raw signed 16-bit little-endian mono at the "
+            "job's `sample_rate`) and audio/basic for `ulaw` (raw G.711 μ-law, 8 kHz mono). 409 `audio_not_ready` "
+            "before the job succeeds; 410 "
             "`audio_expired` once the audio was deleted after the plan's retention period."
         ),
     )

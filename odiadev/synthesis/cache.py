@@ -39,6 +39,7 @@ def cache_key_for(
     sample_rate: int,
     seed: int | None,
     watermark: bool,
+    bitrate: int | None = None,
     scope: str = "global",
 ) -> str:
     """SHA-256 over a canonical JSON of every parameter that changes the audio. `text` is the spoken text (what
@@ -63,6 +64,11 @@ def cache_key_for(
         "seed": seed,
         "watermark": bool(watermark),
     }
+    # Only formats with a bitrate (mp3) carry it, so the keys of every other format stay what they were before
+    # bitrates existed and their cached audio keeps answering. (Earlier mp3 was variable-bitrate: those keys have
+    # no bitrate, and a request now always has one, so they are never served for a constant-bitrate request.)
+    if bitrate is not None:
+        material["bitrate"] = int(bitrate)
     canonical = json.dumps(material, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 

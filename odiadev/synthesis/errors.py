@@ -20,6 +20,16 @@ class InvalidFormat(ApplicationError):
     default_message = "Unsupported audio format."
 
 
+class InvalidSampleRate(ApplicationError):
+    code = "invalid_sample_rate"
+    default_message = "Unsupported sample rate for this format."
+
+
+class InvalidBitrate(ApplicationError):
+    code = "invalid_bitrate"
+    default_message = "Unsupported bitrate for this format and sample rate."
+
+
 class InvalidSpeed(ApplicationError):
     code = "invalid_speed"
     default_message = "Speed must be a number from 0.5 to 2.0."

@@ -46,6 +46,7 @@ class SynthesisJob(TimestampedModel):
     model_revision = models.CharField(max_length=100)
     output_format = models.CharField(max_length=8)
     sample_rate = models.PositiveIntegerField()
+    bitrate = models.PositiveIntegerField(null=True, blank=True, help_text="kbps, mp3 only (constant bitrate).")
     speed = models.FloatField(default=1.0)
     seed = models.BigIntegerField(null=True, blank=True)
     watermark = models.BooleanField(default=False)
@@ -100,6 +101,9 @@ class SynthesisJob(TimestampedModel):
             ),
             models.CheckConstraint(
                 condition=~Q(status=JobStatus.FAILED) | ~Q(error_code=""), name="job_failed_has_error_code"
+            ),
+            models.CheckConstraint(
+                condition=Q(bitrate__isnull=True) | Q(output_format="mp3"), name="job_bitrate_only_for_mp3"
             ),
         ]
 

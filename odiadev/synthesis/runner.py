@@ -97,7 +97,7 @@ def synthesis_job_execute(*, job_id: uuid.UUID | str) -> str:
         engine_seconds = time.perf_counter() - started
         if samples.size == 0:
             raise EngineError("the engine produced no audio for this text")
-        data = encode(samples, rate, job.output_format, target_rate=job.sample_rate)
+        data = encode(samples, rate, job.output_format, target_rate=job.sample_rate, bitrate=job.bitrate)
         similarity = clone_similarity(profile_id=job.engine_voice, samples=samples, rate=rate) if cloned else None
     except TransientEngineError as exc:
         raise JobRetry(str(exc)) from exc

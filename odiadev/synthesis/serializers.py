@@ -52,6 +52,7 @@ class JobOutputSerializer(serializers.ModelSerializer):
             "engine",
             "format",
             "sample_rate",
+            "bitrate",
             "speed",
             "seed",
             "watermark",

@@ -45,7 +45,7 @@ from .errors import (
     TextTooLong,
 )
 from .events import job_event_send, job_webhook_emit
-from .formats import OUTPUT_FORMATS, output_sample_rate
+from .formats import OUTPUT_FORMATS, output_bitrate, output_sample_rate, sample_rate_check
 from .models import FINAL_STATUSES, JobStatus, Pronunciation, SynthesisJob
 from .selectors import pronunciation_entries_for, pronunciation_get_for
 
@@ -67,7 +67,9 @@ def _text_limit(plan) -> int:
     return min(settings.TTS_MAX_TEXT_CHARS, plan.max_text_chars)
 
 
-def _check_request(*, text: str, output_format: str, speed: float, seed: int | None, plan) -> str:
+def _check_request(
+    *, text: str, output_format: str, sample_rate: int | None, speed: float, seed: int | None, plan
+) -> str:
     normalized = normalize_text(text)
     if not normalized:
         raise TextEmpty()
@@ -85,6 +87,7 @@ def _check_request(*, text: str, output_format: str, speed: float, seed: int | N
         )
     if output_format not in plan.allowed_formats:
         raise plan_forbids_format(output_format, plan.allowed_formats, plan.name)
+    sample_rate_check(output_format, sample_rate)
     if not SPEED_MIN <= speed <= SPEED_MAX:
         raise InvalidSpeed(detail={"min": SPEED_MIN, "max": SPEED_MAX})
     if seed is not None and not 0 <= seed <= SEED_MAX:
@@ -124,6 +127,8 @@ def synthesis_job_create(
     text: str,
     voice_id: str,
     output_format: str = "wav",
+    sample_rate: int | None = None,
+    bitrate: int | None = None,
     speed: float = 1.0,
     seed: int | None = None,
     normalize: bool = True,
@@ -133,18 +138,24 @@ def synthesis_job_create(
     The job keeps the text as sent (history, billing) and the spoken text the engine reads. The cache key is
     computed from the spoken text, so any change of the account's dictionary (or of normalisation) that changes
     what is said also changes the key: a stale hit is impossible, and texts the change does not touch keep theirs.
+
+    `sample_rate` defaults to the voice's own rate (ulaw: 8000; ogg from a 22.05 or 44.1 kHz voice: 48000), and
+    `bitrate` (mp3 only) to 128 kbps, or the most the sample rate allows below that.
     """
     if switch_is_on("maintenance_mode"):
         raise MaintenanceMode(settings.MAINTENANCE_MESSAGE)
     plan = plan_for(user=user)
-    normalized = _check_request(text=text, output_format=output_format, speed=speed, seed=seed, plan=plan)
+    normalized = _check_request(
+        text=text, output_format=output_format, sample_rate=sample_rate, speed=speed, seed=seed, plan=plan
+    )
     spoken = _spoken_text_for(user=user, text=normalized, normalize=normalize, plan=plan)
     voice = voice_get_for(user=user, voice_id=voice_id)
     if not engine_enabled(voice.engine):
         raise EngineDisabled(detail={"engine": voice.engine})
     if voice.kind == "cloned":
         _check_cloned_voice(voice_id=voice.id, plan=plan, speed=speed)
-    sample_rate = output_sample_rate(output_format, voice.sample_rate)
+    sample_rate = output_sample_rate(output_format, voice.sample_rate, sample_rate)
+    bitrate = output_bitrate(output_format, sample_rate, bitrate)
     # The plan says whether its audio carries the provenance watermark; the flag is part of the cache key, so
     # marked and unmarked audio never answer each other. (Embedding the mark itself comes with provenance.)
     watermark = plan.watermarked
@@ -158,6 +169,7 @@ def synthesis_job_create(
         speed=speed,
         output_format=output_format,
         sample_rate=sample_rate,
+        bitrate=bitrate,
         seed=seed,
         watermark=watermark,
         scope="global" if settings.TTS_CACHE_SCOPE == "global" else f"user:{user.pk}",
@@ -178,6 +190,7 @@ def synthesis_job_create(
         model_revision=voice.model_revision,
         output_format=output_format,
         sample_rate=sample_rate,
+        bitrate=bitrate,
         speed=speed,
         seed=seed,
         watermark=watermark,

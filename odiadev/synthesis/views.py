@@ -27,7 +27,8 @@ def dashboard(request):
         # Built-in voices and the account's active cloned voices.
         "voices": [voice for voice in voice_list_for(user=request.user) if voice.status == "active"],
         "default_voice": settings.DEFAULT_VOICE_ID,
-        "formats": list(OUTPUT_FORMATS),
+        # Headerless pcm and ulaw are API-only: a browser cannot play them.
+        "formats": [name for name, fmt in OUTPUT_FORMATS.items() if fmt.playable],
         "max_chars": settings.TTS_MAX_TEXT_CHARS,
         "recent": [(job, job_audio_path(job) if job.audio else None) for job in job_list_for(user=request.user)[:5]],
     }

@@ -67,3 +67,46 @@ def encode_av(samples: np.ndarray, rate: int, container: str, codec: str, out_ra
         for packet in stream.encode(None):
             out.mux(packet)
     return buffer.getvalue()
+
+
+# MPEG Layer III bitrates (kbps) by header index: MPEG-1, and MPEG-2 / 2.5.
+_MP3_BITRATES = {
+    "mpeg1": (0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320),
+    "mpeg2": (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160),
+}
+
+
+def mp3_frame_bitrates(data: bytes) -> set[int]:
+    """The bitrates (kbps) written in the headers of an MP3 stream's audio frames, walking frame by frame."""
+    i = 0
+    if data[:3] == b"ID3":
+        i = 10 + ((data[6] << 21) | (data[7] << 14) | (data[8] << 7) | data[9])
+    while i + 4 <= len(data) and not (data[i] == 0xFF and data[i + 1] & 0xE0 == 0xE0):
+        i += 1
+    rates, frames = set(), 0
+    while i + 4 <= len(data) and data[i] == 0xFF and data[i + 1] & 0xE0 == 0xE0:
+        version = (data[i + 1] >> 3) & 3  # 3: MPEG-1, 2: MPEG-2, 0: MPEG-2.5
+        kbps = _MP3_BITRATES["mpeg1" if version == 3 else "mpeg2"][(data[i + 2] >> 4) & 15]
+        rate = {3: (44100, 48000, 32000), 2: (22050, 24000, 16000), 0: (11025, 12000, 8000)}[version][
+            (data[i + 2] >> 2) & 3
+        ]
+        padding = (data[i + 2] >> 1) & 1
+        size = (144 if version == 3 else 72) * kbps * 1000 // rate + padding
+        if frames:  # the first frame is LAME's Info tag, written at its own bitrate
+            rates.add(kbps)
+        frames += 1
+        i += size
+    return rates
+
+
+def ulaw_decode(data: bytes) -> np.ndarray:
+    """G.711 μ-law bytes to float samples in [-1, 1], written from the standard, independent of libsndfile."""
+    u = ~np.frombuffer(data, dtype=np.uint8)
+    exponent = (u >> 4) & 0x07
+    mantissa = (u & 0x0F).astype(np.int32)
+    magnitude = (((mantissa << 3) + 0x84) << exponent) - 0x84
+    return np.where(u & 0x80, -magnitude, magnitude).astype(np.float32) / 32768.0
+
+
+def pcm16le_decode(data: bytes) -> np.ndarray:
+    return np.frombuffer(data, dtype="<i2").astype(np.float32) / 32768.0

@@ -32,6 +32,7 @@ BASE = {
         ("speed", 1.1),
         ("output_format", "mp3"),
         ("sample_rate", 48000),
+        ("bitrate", 128),
         ("seed", 7),
         ("watermark", True),
         ("scope", "user:2"),
@@ -44,6 +45,11 @@ def test_any_one_parameter_changes_the_key(field, value):
 def test_same_parameters_same_key():
     assert cache_key_for(**BASE) == cache_key_for(**dict(BASE))
     assert len(cache_key_for(**BASE)) == 64
+
+
+def test_each_bitrate_has_its_own_key():
+    mp3 = {**BASE, "output_format": "mp3"}
+    assert len({cache_key_for(**mp3, bitrate=bitrate) for bitrate in (32, 64, 96, 128, 192)}) == 5
 
 
 def test_seed_zero_differs_from_no_seed():
