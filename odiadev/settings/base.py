@@ -321,6 +321,10 @@ BUILTIN_VOICES = {
     },
 }
 DEFAULT_VOICE_ID = env("DEFAULT_VOICE_ID", default="joe")
+# POST /v1/audio/speech (OpenAI-compatible): OpenAI voice names -> our voice ids ("alloy=joe,nova=joe"); names not
+# listed (and not one of our voice ids) get the default.
+OPENAI_VOICE_MAP = {k.lower(): v for k, v in env.dict("OPENAI_VOICE_MAP", default={}).items()}
+OPENAI_DEFAULT_VOICE = env("OPENAI_DEFAULT_VOICE", default=DEFAULT_VOICE_ID)
 
 # Speaker encoder that verifies consent (same speaker in consent and sample) and scores clones.
 SPEAKER_ENCODERS = {

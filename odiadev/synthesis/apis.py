@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core.files.storage import default_storage
+from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -26,9 +28,13 @@ from .errors import (
     InvalidSeed,
     InvalidSpeed,
     PronunciationInvalid,
+    SynthesisFailed,
+    SynthesisTimeout,
     TextEmpty,
 )
 from .formats import MP3_BITRATES, OUTPUT_FORMATS, SAMPLE_RATES
+from .models import JobStatus
+from .openai_compat import openai_request_translate
 from .selectors import job_get, job_get_for, job_list_for, pronunciation_get_for, pronunciation_list_for
 from .serializers import JobOutputSerializer, PronunciationOutputSerializer, audio_token_valid
 from .services import (
@@ -312,3 +318,60 @@ class PronunciationDetailApi(APIView):
     def delete(self, request, pronunciation_id):
         pronunciation_delete(user=request.user, pronunciation_id=pronunciation_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class OpenAiSpeechApi(APIView):
+    """POST /v1/audio/speech: OpenAI's text-to-speech request and answer (the audio bytes), for the `openai` package
+    and other OpenAI clients. The request waits for the job like `"wait": true` does."""
+
+    class InputSerializer(serializers.Serializer):
+        input = serializers.CharField(trim_whitespace=False, allow_blank=True)
+        model = serializers.CharField(required=False, allow_blank=True)
+        voice = serializers.JSONField(required=False)
+        response_format = serializers.CharField(required=False, allow_blank=True)
+        speed = serializers.FloatField(required=False, default=1.0)
+        instructions = serializers.CharField(required=False, allow_blank=True)
+        stream_format = serializers.CharField(required=False, allow_blank=True)
+
+        class Meta:
+            ref_name = "OpenAiSpeechRequest"
+
+    @extend_schema(
+        operation_id="openai_audio_speech",
+        request=InputSerializer,
+        responses={(200, "audio/*"): OpenApiTypes.BINARY},
+        description=(
+            "OpenAI-compatible speech: `model` (accepted, ignored), `input`, `voice` (ours, or an OpenAI name "
+            "mapped by OPENAI_VOICE_MAP / OPENAI_DEFAULT_VOICE), `response_format` (mp3, opus, wav, flac, pcm at "
+            "24 kHz), "
+            "`speed`. Answers the audio bytes; errors use our error body and codes. A job still running after "
+            "TTS_WAIT_TIMEOUT answers 504 `synthesis_timeout` with its id (fetch it from /v1/tts/{id})."
+        ),
+    )
+    def perform_content_negotiation(self, request, force=False):
+        # OpenAI clients send `Accept: application/octet-stream`: the audio is a file response whatever the header
+        # says, and errors are always our JSON body.
+        renderer = JSONRenderer()
+        return renderer, renderer.media_type
+
+    def post(self, request):
+        if not isinstance(request.data, dict):
+            raise InvalidRequest("The body must be a JSON object.")
+        serializer = self.InputSerializer(data=request.data)
+        if not serializer.is_valid():
+            raise InvalidRequest("Some fields are not valid.", detail=serializer.errors)
+        options = openai_request_translate(serializer.validated_data, known_voice_ids=settings.BUILTIN_VOICES)
+        job = synthesis_job_create(
+            user=request.user, api_key=request.auth if isinstance(request.auth, ApiKey) else None, **options
+        )
+        job = synthesis_job_wait(job=job, timeout=settings.TTS_WAIT_TIMEOUT)
+        if job.status == JobStatus.FAILED:
+            raise SynthesisFailed(
+                job.error_message or "Synthesis failed.", detail={"job_id": str(job.id), "code": job.error_code}
+            )
+        if not job.is_final or not job.audio:
+            raise SynthesisTimeout(detail={"job_id": str(job.id)})
+        fmt = OUTPUT_FORMATS[job.output_format]
+        response = FileResponse(default_storage.open(job.audio.name, "rb"), content_type=fmt.content_type)
+        response["X-Job-Id"] = str(job.id)
+        return response

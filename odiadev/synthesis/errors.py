@@ -107,3 +107,16 @@ class PronunciationLimitReached(ApplicationError):
     code = "pronunciation_limit_reached"
     status_code = status.HTTP_409_CONFLICT
     default_message = "Your pronunciation dictionary is full. Delete an entry to add another."
+
+
+class SynthesisFailed(ApplicationError):
+    """A request that waits for its audio (the OpenAI-compatible endpoint) and the job failed."""
+
+    code = "synthesis_failed"
+    status_code = status.HTTP_502_BAD_GATEWAY
+
+
+class SynthesisTimeout(ApplicationError):
+    code = "synthesis_timeout"
+    status_code = status.HTTP_504_GATEWAY_TIMEOUT
+    default_message = "The audio is not ready yet. The job goes on: fetch it from /v1/tts/{id}."
