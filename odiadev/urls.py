@@ -13,6 +13,7 @@ from odiadev.webhooks import apis as webhooks_apis
 
 api_patterns = [
     path("usage", billing_apis.UsageApi.as_view(), name="usage"),
+    path("account", billing_apis.AccountApi.as_view(), name="account"),
     path("billing/invoices", billing_apis.InvoicesApi.as_view(), name="billing-invoices"),
     path("billing/checkout", billing_apis.CheckoutApi.as_view(), name="billing-checkout"),
     path("billing/portal", billing_apis.PortalApi.as_view(), name="billing-portal"),
