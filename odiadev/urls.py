@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from odiadev.billing import apis as billing_apis
 from odiadev.ops import views as ops_views
+from odiadev.provenance import apis as provenance_apis
 from odiadev.synthesis import apis as synthesis_apis
 from odiadev.voices import apis as voices_apis
 from odiadev.webhooks import apis as webhooks_apis
@@ -55,6 +56,7 @@ api_patterns = [
         webhooks_apis.WebhookDeliveryListApi.as_view(),
         name="webhook-deliveries",
     ),
+    path("provenance/verify", provenance_apis.ProvenanceVerifyApi.as_view(), name="provenance-verify"),
     path("schema", SpectacularAPIView.as_view(), name="schema"),
     path("docs", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
 ]
@@ -72,6 +74,7 @@ urlpatterns = [
     path("", include("odiadev.billing.urls")),
     path("", include("odiadev.ops.urls")),
     path("", include("odiadev.webhooks.urls")),
+    path("", include("odiadev.provenance.urls")),
 ]
 
 handler404 = "odiadev.core.views.not_found"
