@@ -4,6 +4,11 @@ unmarked audio."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from django.core.files.storage import default_storage
 
@@ -128,3 +133,24 @@ def test_a_worker_that_may_need_the_mark_refuses_to_start_without_perth(monkeypa
         watermark_startup_check(queues={"synth", "default"})
     assert "The worker will not start" in caplog.text
     watermark_startup_check(queues={"some_other_queue"})  # no synthesis, no provenance checks: starts
+
+
+def test_a_real_worker_exits_at_start_when_perth_is_broken(tmp_path):
+    # A stand-in for resemble-perth whose network failed to import: what perth leaves behind, the class as None.
+    (tmp_path / "perth").mkdir()
+    (tmp_path / "perth" / "__init__.py").write_text("PerthImplicitWatermarker = None\n")
+    env = {**os.environ, "PYTHONPATH": str(tmp_path), "DJANGO_SETTINGS_MODULE": "odiadev.settings.test"}
+
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "celery"), "-A", "odiadev", "worker", "-Q", "synth", "--concurrency", "1"],
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert result.returncode == 1
+    assert "PerthImplicitWatermarker is None" in result.stderr
+    assert "The worker will not start" in result.stderr
