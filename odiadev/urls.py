@@ -7,12 +7,14 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from odiadev.billing import apis as billing_apis
 from odiadev.ops import views as ops_views
+from odiadev.provenance import apis as provenance_apis
 from odiadev.synthesis import apis as synthesis_apis
 from odiadev.voices import apis as voices_apis
 from odiadev.webhooks import apis as webhooks_apis
 
 api_patterns = [
     path("usage", billing_apis.UsageApi.as_view(), name="usage"),
+    path("account", billing_apis.AccountApi.as_view(), name="account"),
     path("billing/invoices", billing_apis.InvoicesApi.as_view(), name="billing-invoices"),
     path("billing/checkout", billing_apis.CheckoutApi.as_view(), name="billing-checkout"),
     path("billing/portal", billing_apis.PortalApi.as_view(), name="billing-portal"),
@@ -55,6 +57,7 @@ api_patterns = [
         webhooks_apis.WebhookDeliveryListApi.as_view(),
         name="webhook-deliveries",
     ),
+    path("provenance/verify", provenance_apis.ProvenanceVerifyApi.as_view(), name="provenance-verify"),
     path("schema", SpectacularAPIView.as_view(), name="schema"),
     path("docs", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
 ]
@@ -72,6 +75,7 @@ urlpatterns = [
     path("", include("odiadev.billing.urls")),
     path("", include("odiadev.ops.urls")),
     path("", include("odiadev.webhooks.urls")),
+    path("", include("odiadev.provenance.urls")),
 ]
 
 handler404 = "odiadev.core.views.not_found"

@@ -12,7 +12,8 @@ from rest_framework.views import APIView
 from odiadev.core.exceptions import InvalidRequest
 
 from .payments import checkout_session_create, portal_session_create, webhook_receive
-from .selectors import invoices_for, usage_summary_for
+from .selectors import account_settings_for, invoices_for, usage_summary_for
+from .services import account_watermark_set
 
 _URL = {"type": "object", "properties": {"url": {"type": "string", "format": "uri"}}}
 
@@ -50,6 +51,43 @@ class UsageApi(APIView):
     )
     def get(self, request):
         return Response(usage_summary_for(user=request.user))
+
+
+_ACCOUNT = inline_serializer(
+    "AccountSettings",
+    {
+        "plan": serializers.CharField(),
+        "watermark_opt_in": serializers.BooleanField(),
+        "watermarked": serializers.BooleanField(),
+        "plan_watermarked": serializers.BooleanField(),
+    },
+)
+
+
+class AccountApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        watermark_opt_in = serializers.BooleanField()
+
+        class Meta:
+            ref_name = "AccountSettingsUpdate"
+
+    @extend_schema(operation_id="account_retrieve", responses=_ACCOUNT)
+    def get(self, request):
+        return Response(account_settings_for(user=request.user))
+
+    @extend_schema(
+        operation_id="account_update",
+        request=InputSerializer,
+        responses=_ACCOUNT,
+        description=(
+            "`watermark_opt_in`: mark new audio with the provenance watermark (PerTh) even on a plan that does not. "
+            "Free-plan audio is always marked (`plan_watermarked`); `watermarked` is what new audio gets."
+        ),
+    )
+    def patch(self, request):
+        data = _validated(self.InputSerializer, request)
+        account_watermark_set(user=request.user, opt_in=data["watermark_opt_in"])
+        return Response(account_settings_for(user=request.user))
 
 
 class InvoicesApi(APIView):

@@ -67,6 +67,10 @@ class BillingAccount(TimestampedModel):
     payment_failed_at = models.DateTimeField(
         null=True, blank=True, help_text="The latest failed invoice payment, until an invoice is paid."
     )
+    watermark_opt_in = models.BooleanField(
+        default=False,
+        help_text="Mark this account's audio with the provenance watermark even where the plan does not.",
+    )
 
     class Meta:
         constraints = [

@@ -19,6 +19,24 @@ def plan_for(*, user) -> Plan:
     return account_ensure(user=user).plan
 
 
+def audio_watermarked_for(*, user) -> bool:
+    """Whether the account's new audio carries the provenance watermark: its plan's rule, or the account's opt-in."""
+    account = account_ensure(user=user)
+    return account.plan.watermarked or account.watermark_opt_in
+
+
+def account_settings_for(*, user) -> dict:
+    """The account settings of GET/PATCH /v1/account and the Billing page."""
+    account = account_ensure(user=user)
+    return {
+        "plan": account.plan.slug,
+        "watermark_opt_in": account.watermark_opt_in,
+        # What new audio gets: the plan's watermark, or the opt-in.
+        "watermarked": account.plan.watermarked or account.watermark_opt_in,
+        "plan_watermarked": account.plan.watermarked,
+    }
+
+
 def _total(queryset, field: str = "amount") -> int:
     return queryset.aggregate(total=Sum(field))["total"] or 0
 

@@ -122,6 +122,15 @@ def plan_assign(*, user, slug: str, assigned_by=None) -> BillingAccount:
     return account
 
 
+def account_watermark_set(*, user, opt_in: bool) -> BillingAccount:
+    """Opt the account's new audio in to (or out of) the provenance watermark. A plan that marks its audio marks it
+    either way; audio already made keeps what it has (the mark is part of the cache key, so no hit crosses over)."""
+    account = account_ensure(user=user)
+    BillingAccount.objects.filter(pk=account.pk).update(watermark_opt_in=opt_in, updated_at=timezone.now())
+    account.watermark_opt_in = opt_in
+    return account
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Usage: admit -> reserve -> capture | release
 # ---------------------------------------------------------------------------------------------------------------

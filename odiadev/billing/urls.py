@@ -6,4 +6,5 @@ urlpatterns = [
     path("billing/", views.billing_page, name="billing"),
     path("billing/checkout/", views.checkout_start, name="billing-checkout"),
     path("billing/portal/", views.portal_start, name="billing-portal"),
+    path("billing/watermark/", views.watermark_update, name="billing-watermark"),
 ]

@@ -12,7 +12,7 @@ from odiadev.core.exceptions import ApplicationError
 from .models import Plan
 from .payments import LIVE_STATUSES, checkout_session_create, payments_configured, portal_session_create
 from .selectors import invoices_for, usage_summary_for
-from .services import account_ensure
+from .services import account_ensure, account_watermark_set
 
 
 @login_required
@@ -39,6 +39,19 @@ def billing_page(request):
         "checkout_result": request.GET.get("checkout", ""),
     }
     return render(request, "billing/billing.html", context)
+
+
+@login_required
+@require_POST
+def watermark_update(request):
+    """The provenance watermark opt-in checkbox."""
+    opt_in = request.POST.get("watermark_opt_in") == "on"
+    account = account_watermark_set(user=request.user, opt_in=opt_in)
+    if account.plan.watermarked:
+        messages.info(request, f"Audio on the {account.plan.name} plan always carries the watermark.")
+    else:
+        messages.success(request, "New audio will carry the watermark." if opt_in else "New audio will not be marked.")
+    return redirect("billing")
 
 
 def _billing_url(request, **query) -> str:

@@ -46,6 +46,8 @@ INSTALLED_APPS = [
     "odiadev.voices",
     "odiadev.synthesis",
     "odiadev.billing",
+    # Before ops, whose worker start-up hook (the heartbeat) must come after the apps' warm-up hooks.
+    "odiadev.provenance",
     "odiadev.ops",
     "odiadev.webhooks",
 ]
@@ -169,6 +171,7 @@ CELERY_TASK_ROUTES = {
     "synthesis.run_job": {"queue": "synth"},
     "voices.*": {"queue": "default"},
     "webhooks.*": {"queue": "default"},
+    "provenance.*": {"queue": env("PROVENANCE_QUEUE", default="default")},
 }
 # One job at a time per process: a GPU worker must not hoard jobs another worker could start now.
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -362,6 +365,20 @@ VOICE_MIN_SPEECH_RATIO = env.float("VOICE_MIN_SPEECH_RATIO", default=0.3)
 CONSENT_CHALLENGE_TTL = env.int("CONSENT_CHALLENGE_TTL", default=600)
 # Longest an upload request waits for a worker to check its recordings.
 VOICE_VALIDATION_TIMEOUT = env.float("VOICE_VALIDATION_TIMEOUT", default=60.0)
+
+# ------------------------------------------------------------------------------------------------------------
+# PROVENANCE: the PerTh watermark on Free-plan (and opted-in) audio, and the public check for it.
+# ------------------------------------------------------------------------------------------------------------
+# The queue provenance checks run on; workers that consume it (or a synth queue) refuse to start without PerTh.
+PROVENANCE_QUEUE = CELERY_TASK_ROUTES["provenance.*"]["queue"]
+PROVENANCE_UPLOAD_MAX_BYTES = env.int("PROVENANCE_UPLOAD_MAX_BYTES", default=10 * 1024 * 1024)
+# Checks per minute from one IP (POST /v1/provenance/verify and the /provenance/ page together).
+PROVENANCE_VERIFY_PER_IP_PER_MINUTE = env.int("PROVENANCE_VERIFY_PER_IP_PER_MINUTE", default=10)
+# Longest a check waits for a worker.
+PROVENANCE_TIMEOUT = env.float("PROVENANCE_TIMEOUT", default=30.0)
+# Shorter files are refused (audio_too_short); of longer ones, the first PROVENANCE_MAX_SECONDS are analysed.
+PROVENANCE_MIN_SECONDS = 0.5
+PROVENANCE_MAX_SECONDS = env.float("PROVENANCE_MAX_SECONDS", default=60.0)
 
 # ------------------------------------------------------------------------------------------------------------
 # SYNTHESIS

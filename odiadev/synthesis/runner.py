@@ -25,6 +25,7 @@ from odiadev.voices.runner import clone_similarity, voice_prompt_for
 from speech.audio import concatenate, encode
 from speech.engines.base import Engine, SynthesisRequest
 from speech.errors import EngineError, TransientEngineError
+from speech.watermark import watermark_apply
 
 from .errors import EngineDisabled
 from .models import JobStatus, SynthesisJob, audio_upload_to
@@ -97,8 +98,12 @@ def synthesis_job_execute(*, job_id: uuid.UUID | str) -> str:
         engine_seconds = time.perf_counter() - started
         if samples.size == 0:
             raise EngineError("the engine produced no audio for this text")
-        data = encode(samples, rate, job.output_format, target_rate=job.sample_rate, bitrate=job.bitrate)
         similarity = clone_similarity(profile_id=job.engine_voice, samples=samples, rate=rate) if cloned else None
+        if job.watermark:
+            # Marked before encoding, so every format carries it, and cache hits (keyed by the flag) reuse it. A
+            # watermarker that cannot load raises here: the job fails rather than deliver unmarked audio.
+            samples = watermark_apply(samples, rate)
+        data = encode(samples, rate, job.output_format, target_rate=job.sample_rate, bitrate=job.bitrate)
     except TransientEngineError as exc:
         raise JobRetry(str(exc)) from exc
     except EngineError as exc:

@@ -19,7 +19,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from odiadev.billing.errors import plan_forbids_cloning, plan_forbids_format
-from odiadev.billing.selectors import plan_for
+from odiadev.billing.selectors import audio_watermarked_for, plan_for
 from odiadev.billing.services import cache_hits_billed, usage_admit, usage_capture, usage_release, usage_reserve
 from odiadev.billing.storage import storage_check
 from odiadev.ops.heartbeat import worker_id, worker_is_alive
@@ -156,9 +156,9 @@ def synthesis_job_create(
         _check_cloned_voice(voice_id=voice.id, plan=plan, speed=speed)
     sample_rate = output_sample_rate(output_format, voice.sample_rate, sample_rate)
     bitrate = output_bitrate(output_format, sample_rate, bitrate)
-    # The plan says whether its audio carries the provenance watermark; the flag is part of the cache key, so
-    # marked and unmarked audio never answer each other. (Embedding the mark itself comes with provenance.)
-    watermark = plan.watermarked
+    # The plan (or the account's opt-in) says whether its audio carries the provenance watermark, which the worker
+    # embeds before encoding; the flag is part of the cache key, so marked and unmarked audio never answer each other.
+    watermark = audio_watermarked_for(user=user)
     cache_key = cache_key_for(
         text=spoken,
         voice_id=voice.id,

@@ -1,0 +1,142 @@
+"""Provenance watermark: Resemble AI's PerTh (resemble-perth), an imperceptible mark in the magnitude spectrum.
+
+The network works at 32 kHz: audio is resampled (soxr) to 32 kHz to embed or detect, and marked audio back to its
+own rate. The weights ship inside the package, so loading reads a local file and fetches nothing.
+
+Pitfall: `perth` swallows the ImportError of its network (torchaudio, librosa or `pkg_resources` missing) and sets
+`perth.PerthImplicitWatermarker = None` without a word. Workers check for that at start (`watermark_check`) and
+refuse to start, rather than deliver free-plan audio without its mark.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+import numpy as np
+
+from speech.audio import resample
+
+logger = logging.getLogger(__name__)
+
+MODEL_RATE = 32000
+# PerTh's decoder answers near 1.0 on marked audio and near 0.0 on any other (see README for measured figures).
+DETECTION_THRESHOLD = 0.5
+
+
+class WatermarkUnavailable(RuntimeError):
+    """The PerTh watermarker cannot be loaded in this process."""
+
+
+def _perth_class() -> Any:
+    """PerTh's watermarker class, or WatermarkUnavailable saying why it is missing."""
+    try:
+        import perth
+    except Exception as exc:  # not installed, or its own imports fail
+        raise WatermarkUnavailable(
+            f"PerTh watermarker unavailable: cannot import perth ({exc}). Install resemble-perth==1.0.1."
+        ) from exc
+    cls = getattr(perth, "PerthImplicitWatermarker", None)
+    if cls is None:
+        # perth hides the reason; importing the module it failed on shows it.
+        reason = "unknown"
+        try:
+            import perth.perth_net.perth_net_implicit.perth_watermarker
+        except Exception as exc:
+            reason = f"{type(exc).__name__}: {exc}"
+        raise WatermarkUnavailable(
+            "PerTh watermarker unavailable: perth.PerthImplicitWatermarker is None "
+            f"(its dependencies failed to import: {reason}). It needs torch, torchaudio, librosa and "
+            "setuptools<81 (pkg_resources)."
+        )
+    return cls
+
+
+def watermark_check() -> None:
+    """Raise WatermarkUnavailable unless PerTh can be loaded here. Cheap: imports, runs no model."""
+    _perth_class()
+
+
+class Watermarker:
+    """One loaded PerTh network. Not thread-safe by itself: the module functions serialise calls."""
+
+    def __init__(self, device: str = "cpu") -> None:
+        self.device = device
+        self._impl: Any = None
+
+    def load(self) -> None:
+        cls = _perth_class()
+        try:
+            self._impl = cls(device=self.device)
+        except Exception as exc:
+            raise WatermarkUnavailable(f"PerTh watermarker unavailable: its model failed to load ({exc}).") from exc
+        hop = self._impl.perth_net.hp.hop_size
+        if self._impl.perth_net.hp.sample_rate != MODEL_RATE:
+            raise WatermarkUnavailable(f"PerTh's model runs at {self._impl.perth_net.hp.sample_rate} Hz, not 32 kHz.")
+        self._hop = int(hop)
+        logger.info("PerTh watermarker loaded (%s, %d Hz)", self.device, MODEL_RATE)
+
+    def apply(self, samples: np.ndarray, rate: int) -> np.ndarray:
+        """Marked copy of mono float32 `samples` at `rate`, same length and rate."""
+        import torch
+
+        samples = np.asarray(samples, dtype=np.float32)
+        if samples.size == 0:
+            return samples
+        at_model = resample(samples, rate, MODEL_RATE)
+        # PerTh drops a trailing partial STFT hop; pad to whole hops so the end of the audio is kept (and marked).
+        padded = np.pad(at_model, (0, -len(at_model) % self._hop))
+        with torch.inference_mode():
+            marked = np.asarray(self._impl.apply_watermark(padded, sample_rate=MODEL_RATE), dtype=np.float32)
+        marked = marked[: len(at_model)]
+        if len(marked) < len(at_model):
+            marked = np.pad(marked, (0, len(at_model) - len(marked)))
+        out = resample(marked, MODEL_RATE, rate)
+        # Resampling can be off by a sample: keep the engine's length exactly (durations are billed and shown).
+        if len(out) != len(samples):
+            out = np.pad(out, (0, max(0, len(samples) - len(out))))[: len(samples)]
+        return np.clip(out, -1.0, 1.0).astype(np.float32)
+
+    def detect(self, samples: np.ndarray, rate: int) -> float:
+        """Confidence in [0, 1] that `samples` carry the mark."""
+        import torch
+
+        samples = np.asarray(samples, dtype=np.float32)
+        at_model = resample(samples, rate, MODEL_RATE)
+        if at_model.size < self._hop * 8:
+            return 0.0  # too short for the decoder to say anything
+        with torch.inference_mode():
+            confidence = self._impl.get_watermark(at_model, sample_rate=MODEL_RATE, round=False)
+        value = float(np.mean(confidence))
+        # Silence leaves the decoder nothing to average over (NaN): nothing found.
+        return float(np.clip(value, 0.0, 1.0)) if np.isfinite(value) else 0.0
+
+
+_watermarker: Watermarker | None = None
+_lock = threading.Lock()
+
+
+def watermarker() -> Watermarker:
+    """The process-wide watermarker, loaded on first use (workers load it at start)."""
+    global _watermarker
+    with _lock:
+        if _watermarker is None:
+            loaded = Watermarker()
+            loaded.load()
+            _watermarker = loaded
+        return _watermarker
+
+
+def watermark_apply(samples: np.ndarray, rate: int) -> np.ndarray:
+    """Embed the provenance mark; raises WatermarkUnavailable rather than return unmarked audio."""
+    engine = watermarker()
+    with _lock:
+        return engine.apply(samples, rate)
+
+
+def watermark_detect(samples: np.ndarray, rate: int) -> float:
+    """Confidence in [0, 1] that the audio carries our mark; watermarked when >= DETECTION_THRESHOLD."""
+    engine = watermarker()
+    with _lock:
+        return engine.detect(samples, rate)
