@@ -68,6 +68,39 @@ def concatenate(chunks: Iterable[PcmChunk]) -> tuple[np.ndarray, int]:
     return np.concatenate(parts), rate
 
 
+def stitch(chunks: Iterable[PcmChunk], crossfade_seconds: float = 0.015) -> tuple[np.ndarray, int]:
+    """Join the chunks of one utterance with a short linear crossfade at each seam (no click where one generation
+    ends and the next begins). The result is shorter than the plain sum by one crossfade per seam."""
+    parts: list[np.ndarray] = []
+    tail: np.ndarray | None = None  # the last samples of the audio so far, held back to be faded into the next
+    rate = 0
+    for chunk in chunks:
+        if rate and chunk.sample_rate != rate:
+            raise ValueError("chunks of one utterance must share a sample rate")
+        rate = chunk.sample_rate
+        samples = np.asarray(chunk.samples, dtype=np.float32)
+        if samples.size == 0:
+            continue
+        fade = int(rate * crossfade_seconds)
+        if tail is not None:
+            n = min(fade, tail.size, samples.size)
+            if n:
+                ramp = np.linspace(0.0, 1.0, n, dtype=np.float32)
+                parts.append(tail[: tail.size - n])
+                parts.append(tail[tail.size - n :] * (1.0 - ramp) + samples[:n] * ramp)
+                samples = samples[n:]
+            else:
+                parts.append(tail)
+        keep = min(fade, samples.size)
+        parts.append(samples[: samples.size - keep])
+        tail = samples[samples.size - keep :]
+    if tail is not None:
+        parts.append(tail)
+    if not parts:
+        return np.zeros(0, dtype=np.float32), rate
+    return np.concatenate(parts), rate
+
+
 def resample(samples: np.ndarray, source_rate: int, target_rate: int) -> np.ndarray:
     if source_rate == target_rate or samples.size == 0:
         return samples

@@ -396,6 +396,10 @@ TTS_CACHE_SCOPE = env("TTS_CACHE_SCOPE", default="account")
 TTS_AUDIO_URL_TTL = env.int("TTS_AUDIO_URL_TTL", default=3600)
 # Whether a request answered from the cache uses the account's characters (it costs no engine time either way).
 TTS_BILL_CACHE_HITS = env.bool("TTS_BILL_CACHE_HITS", default=True)
+# Long texts are synthesized in segments (paragraph- and sentence-bounded, at most this many characters for Piper;
+# Dia uses its own generation length), with progress reported per segment and a crossfade at each seam.
+TTS_SEGMENT_CHARS = env.int("TTS_SEGMENT_CHARS", default=400)
+TTS_CROSSFADE_MS = env.int("TTS_CROSSFADE_MS", default=15)
 # Entries in one account's pronunciation dictionary (each is matched against every text the account sends).
 PRONUNCIATIONS_MAX_PER_ACCOUNT = env.int("PRONUNCIATIONS_MAX_PER_ACCOUNT", default=500)
 

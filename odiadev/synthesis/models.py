@@ -74,6 +74,8 @@ class SynthesisJob(TimestampedModel):
     audio_expired_at = models.DateTimeField(null=True, blank=True)
     duration_seconds = models.FloatField(null=True, blank=True)
     engine_seconds = models.FloatField(null=True, blank=True)
+    chunks_total = models.PositiveIntegerField(default=0, help_text="Segments of a long text (0 until it runs).")
+    chunks_done = models.PositiveIntegerField(default=0, help_text="Segments synthesized so far.")
     clone_similarity = models.FloatField(
         null=True, blank=True, help_text="Cloned voices: speaker similarity of the output to the voice."
     )

@@ -22,14 +22,15 @@ from odiadev.ops.breaker import oom_record
 from odiadev.ops.switches import engine_enabled, switch_is_on
 from odiadev.voices.errors import CloningDisabled
 from odiadev.voices.runner import clone_similarity, voice_prompt_for
-from speech.audio import concatenate, encode
+from speech.audio import encode, stitch
 from speech.engines.base import Engine, SynthesisRequest
 from speech.errors import EngineError, TransientEngineError
+from speech.text import chunk_text
 from speech.watermark import watermark_apply
 
 from .errors import EngineDisabled
 from .models import JobStatus, SynthesisJob, audio_upload_to
-from .services import synthesis_job_claim, synthesis_job_fail, synthesis_job_succeed
+from .services import synthesis_job_claim, synthesis_job_fail, synthesis_job_progress, synthesis_job_succeed
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +64,14 @@ def engines_vram() -> dict:
     return {name: engine.vram() for name, engine in gpu_engines.items()}
 
 
+def _segments(engine: Engine, text: str) -> list[str]:
+    """A long text in the engine's own segments (Dia: dialogue-aware, its generation length) or, for the others,
+    paragraph- and sentence-bounded pieces of at most TTS_SEGMENT_CHARS: each is one unit of progress."""
+    chunks_for = getattr(engine, "chunks_for", None)
+    segments = chunks_for(text) if chunks_for else chunk_text(text, settings.TTS_SEGMENT_CHARS)
+    return segments or [text]
+
+
 class JobRetry(Exception):
     """A transient failure: the job went back to queued and the task should retry later."""
 
@@ -90,11 +99,19 @@ def synthesis_job_execute(*, job_id: uuid.UUID | str) -> str:
         options = {"prompt": voice_prompt_for(profile_id=job.engine_voice)} if cloned else {}
         started = time.perf_counter()
         # Jobs from before normalisation have no spoken text: they were always read as sent.
-        request = SynthesisRequest(
-            text=job.spoken_text or job.text, voice=job.engine_voice, speed=job.speed, seed=job.seed, options=options
-        )
-        chunks = engine.synthesize(request)
-        samples, rate = concatenate(chunks)
+        segments = _segments(engine, job.spoken_text or job.text)
+        pieces, total = [], len(segments)
+        if total > 1:
+            synthesis_job_progress(job=job, done=0, total=total)
+        for done, segment in enumerate(segments, start=1):
+            # Each segment with the same voice, prompt and seed: a long text keeps one voice throughout.
+            request = SynthesisRequest(
+                text=segment, voice=job.engine_voice, speed=job.speed, seed=job.seed, options=options
+            )
+            pieces.extend(engine.synthesize(request))
+            if total > 1:
+                synthesis_job_progress(job=job, done=done, total=total)
+        samples, rate = stitch(pieces, crossfade_seconds=settings.TTS_CROSSFADE_MS / 1000)
         engine_seconds = time.perf_counter() - started
         if samples.size == 0:
             raise EngineError("the engine produced no audio for this text")

@@ -59,6 +59,8 @@ class JobOutputSerializer(serializers.ModelSerializer):
             "duration_seconds",
             "audio_bytes",
             "engine_seconds",
+            "chunks_done",
+            "chunks_total",
             "audio_url",
             "audio_expired_at",
             "error",

@@ -386,6 +386,17 @@ def synthesis_job_cancel(*, job: SynthesisJob) -> SynthesisJob:
     return job
 
 
+def synthesis_job_progress(*, job: SynthesisJob, done: int, total: int) -> None:
+    """Record and announce how many segments of a long text are synthesized (only while this attempt runs)."""
+    now = timezone.now()
+    updated = SynthesisJob.objects.filter(pk=job.pk, status=JobStatus.RUNNING, attempts=job.attempts).update(
+        chunks_done=done, chunks_total=total, updated_at=now
+    )
+    if updated:
+        job.chunks_done, job.chunks_total = done, total
+        job_event_send(job)
+
+
 def synthesis_job_requeue(*, job: SynthesisJob) -> bool:
     """Put the running attempt `job` back in the queue (for a retry after a transient error)."""
     now = timezone.now()

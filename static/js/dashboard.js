@@ -8,6 +8,7 @@
   const text = $("tts-text"), speed = $("tts-speed"), submit = $("tts-submit");
   const result = $("tts-result"), statusEl = $("job-status"), errorEl = $("job-error");
   const audio = $("job-audio"), download = $("job-download"), cachedEl = $("job-cached");
+  const progressEl = $("job-progress");
   let currentJobId = null, socket = null, pollTimer = null;
   // Events can overtake the POST response, so the newest state seen of every job is kept, and a state never
   // goes backwards on screen.
@@ -16,7 +17,11 @@
 
   function remember(job) {
     const seen = latest[job.id];
-    if (!seen || RANK[job.status] >= RANK[seen.status]) latest[job.id] = job;
+    // Same status: the one with more segments done is newer (progress of a long text).
+    if (!seen || RANK[job.status] > RANK[seen.status] ||
+        (RANK[job.status] === RANK[seen.status] && (job.chunks_done || 0) >= (seen.chunks_done || 0))) {
+      latest[job.id] = job;
+    }
     return latest[job.id];
   }
 
@@ -30,6 +35,12 @@
     result.hidden = false;
     statusEl.textContent = job.status;
     statusEl.className = "status " + job.status;
+    if (progressEl) {
+      progressEl.hidden = !(job.chunks_total > 1);
+      progressEl.max = job.chunks_total || 1;
+      progressEl.value = job.chunks_done || 0;
+      progressEl.title = (job.chunks_done || 0) + " of " + (job.chunks_total || 0) + " parts";
+    }
     cachedEl.hidden = !job.cached;
     if (job.status === "succeeded" && job.audio_url) {
       if (audio.getAttribute("src") !== job.audio_url) {

@@ -8,7 +8,8 @@ import pytest
 import soundfile as sf
 
 from odiadev.synthesis.formats import OUTPUT_FORMATS, mp3_bitrates_at, output_bitrate
-from speech.audio import encode, resample
+from speech.audio import encode, resample, stitch
+from speech.engines.base import PcmChunk
 from speech.errors import UnsupportedFormat
 from tests.support.media import mp3_frame_bitrates, pcm16le_decode, speech, ulaw_decode
 
@@ -105,3 +106,19 @@ def test_opus_only_at_its_own_rates(voice):
 def test_unknown_format_is_refused(voice):
     with pytest.raises(UnsupportedFormat):
         encode(voice, PIPER_RATE, "aiff", target_rate=PIPER_RATE)
+
+
+def test_stitch_crossfades_each_seam_without_a_jump():
+    rate = 1000
+    first = PcmChunk(samples=np.full(100, 0.5, dtype=np.float32), sample_rate=rate)
+    second = PcmChunk(samples=np.full(100, -0.5, dtype=np.float32), sample_rate=rate)
+    third = PcmChunk(samples=np.zeros(50, dtype=np.float32), sample_rate=rate)
+
+    samples, out_rate = stitch([first, second, third], crossfade_seconds=0.010)  # 10 samples per seam
+
+    assert out_rate == rate
+    assert samples.size == 100 + 100 + 50 - 2 * 10
+    assert np.max(np.abs(np.diff(samples))) < 0.12, "a ramp, not a step, at each seam"
+    assert samples[0] == 0.5
+    assert samples[-1] == 0.0
+    assert stitch([], crossfade_seconds=0.01)[0].size == 0
