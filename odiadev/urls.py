@@ -29,6 +29,7 @@ api_patterns = [
     path("voices/<uuid:voice_id>/sample", voices_apis.VoiceSampleApi.as_view(), name="voice-sample"),
     path("voices/<uuid:voice_id>/consent", voices_apis.VoiceConsentApi.as_view(), name="voice-consent"),
     path("tts", synthesis_apis.TtsApi.as_view(), name="tts"),
+    path("tts/stream", synthesis_apis.TtsStreamApi.as_view(), name="tts-stream"),
     path("audio/speech", synthesis_apis.OpenAiSpeechApi.as_view(), name="openai-speech"),
     path("tts/<uuid:job_id>", synthesis_apis.TtsDetailApi.as_view(), name="tts-detail"),
     path("tts/<uuid:job_id>/audio", synthesis_apis.TtsAudioApi.as_view(), name="tts-audio"),

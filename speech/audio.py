@@ -101,6 +101,34 @@ def stitch(chunks: Iterable[PcmChunk], crossfade_seconds: float = 0.015) -> tupl
     return np.concatenate(parts), rate
 
 
+_MP3_KBPS = {
+    "mpeg1": (0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 0),
+    "mpeg2": (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160, 0),
+}
+_MP3_RATES = {3: (44100, 48000, 32000), 2: (22050, 24000, 16000), 0: (11025, 12000, 8000)}
+
+
+def mp3_stream_piece(data: bytes) -> bytes:
+    """An encoded MP3 file as a piece of a longer stream: its ID3 tag and its LAME/Xing "Info" frame go (they
+    describe this piece alone: a decoder honouring them would stop at the end of the first piece)."""
+    start = 0
+    if data[:3] == b"ID3":
+        start = 10 + ((data[6] << 21) | (data[7] << 14) | (data[8] << 7) | data[9])
+    while start + 4 <= len(data) and not (data[start] == 0xFF and data[start + 1] & 0xE0 == 0xE0):
+        start += 1
+    if start + 4 > len(data):
+        return data[start:]
+    version = (data[start + 1] >> 3) & 3
+    kbps = _MP3_KBPS["mpeg1" if version == 3 else "mpeg2"][(data[start + 2] >> 4) & 15]
+    rate = _MP3_RATES.get(version, (0, 0, 0))[(data[start + 2] >> 2) & 3]
+    if not kbps or not rate:
+        return data[start:]
+    size = (144 if version == 3 else 72) * kbps * 1000 // rate + ((data[start + 2] >> 1) & 1)
+    if b"Xing" in data[start : start + size] or b"Info" in data[start : start + size]:
+        start += size
+    return data[start:]
+
+
 def resample(samples: np.ndarray, source_rate: int, target_rate: int) -> np.ndarray:
     if source_rate == target_rate or samples.size == 0:
         return samples

@@ -400,6 +400,9 @@ TTS_BILL_CACHE_HITS = env.bool("TTS_BILL_CACHE_HITS", default=True)
 # Dia uses its own generation length), with progress reported per segment and a crossfade at each seam.
 TTS_SEGMENT_CHARS = env.int("TTS_SEGMENT_CHARS", default=400)
 TTS_CROSSFADE_MS = env.int("TTS_CROSSFADE_MS", default=15)
+# POST /v1/tts/stream: how long a job's audio stream is kept in Redis, and how long a client waits for the next piece.
+TTS_STREAM_TTL = env.int("TTS_STREAM_TTL", default=600)
+TTS_STREAM_IDLE_TIMEOUT = env.int("TTS_STREAM_IDLE_TIMEOUT", default=60)
 # Entries in one account's pronunciation dictionary (each is matched against every text the account sends).
 PRONUNCIATIONS_MAX_PER_ACCOUNT = env.int("PRONUNCIATIONS_MAX_PER_ACCOUNT", default=500)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core.files.storage import default_storage
-from django.http import FileResponse
+from django.http import FileResponse, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -45,6 +45,7 @@ from .services import (
     synthesis_job_create,
     synthesis_job_wait,
 )
+from .streaming import STREAMABLE_FORMATS, stream_relay
 
 # Which stable code a malformed field maps to (a wrong type is reported like a wrong value).
 _FIELD_ERRORS = {
@@ -336,6 +337,8 @@ class OpenAiSpeechApi(APIView):
         class Meta:
             ref_name = "OpenAiSpeechRequest"
 
+    serializer_class = InputSerializer  # for the schema generator (an APIView has no get_serializer)
+
     @extend_schema(
         operation_id="openai_audio_speech",
         request=InputSerializer,
@@ -374,4 +377,61 @@ class OpenAiSpeechApi(APIView):
         fmt = OUTPUT_FORMATS[job.output_format]
         response = FileResponse(default_storage.open(job.audio.name, "rb"), content_type=fmt.content_type)
         response["X-Job-Id"] = str(job.id)
+        return response
+
+
+class TtsStreamApi(TtsApi):
+    """POST /v1/tts/stream: the audio as it is made (chunked), from the first sentence on."""
+
+    @extend_schema(exclude=True)
+    def get(self, request):  # listing jobs is GET /v1/tts
+        self.http_method_not_allowed(request)
+
+    def perform_content_negotiation(self, request, force=False):
+        # Audio clients send `Accept: audio/*`: the body is audio whatever the header says; errors are JSON.
+        renderer = JSONRenderer()
+        return renderer, renderer.media_type
+
+    @extend_schema(
+        operation_id="tts_stream",
+        request=TtsApi.InputSerializer,
+        responses={(200, "audio/*"): OpenApiTypes.BINARY},
+        description=(
+            "Like POST /v1/tts, but the answer is the audio itself, sent while the job runs (chunked transfer): "
+            "the first bytes leave once the first sentence is synthesized. Formats: mp3, pcm, ulaw "
+            "(`format_not_streamable` otherwise). Header `X-Job-Id` names the job; its stored file and status stay "
+            "available at /v1/tts/{id}. A cache hit answers the stored file at once."
+        ),
+    )
+    def post(self, request):
+        data = self._validated(request)
+        output_format = data["format"].lower()
+        if output_format not in STREAMABLE_FORMATS:
+            raise InvalidFormat(
+                f"Streaming delivers {', '.join(STREAMABLE_FORMATS)}; use POST /v1/tts for {output_format}.",
+                code="format_not_streamable",
+                detail={"streamable": list(STREAMABLE_FORMATS)},
+            )
+        job = synthesis_job_create(
+            user=request.user,
+            api_key=request.auth if isinstance(request.auth, ApiKey) else None,
+            text=data["text"],
+            voice_id=data.get("voice_id") or settings.DEFAULT_VOICE_ID,
+            output_format=output_format,
+            sample_rate=data["sample_rate"],
+            bitrate=data["bitrate"],
+            speed=data["speed"],
+            seed=data["seed"],
+            normalize=data["normalize"],
+            streamed=True,
+        )
+        content_type = OUTPUT_FORMATS[output_format].content_type
+        if job.status == JobStatus.SUCCEEDED:  # a cache hit: the stored audio, at once
+            response = FileResponse(default_storage.open(job.audio.name, "rb"), content_type=content_type)
+        else:
+            response = StreamingHttpResponse(
+                stream_relay(job_id=job.id, timeout=settings.TTS_STREAM_IDLE_TIMEOUT), content_type=content_type
+            )
+        response["X-Job-Id"] = str(job.id)
+        response["Cache-Control"] = "no-store"
         return response

@@ -74,6 +74,7 @@ class SynthesisJob(TimestampedModel):
     audio_expired_at = models.DateTimeField(null=True, blank=True)
     duration_seconds = models.FloatField(null=True, blank=True)
     engine_seconds = models.FloatField(null=True, blank=True)
+    streamed = models.BooleanField(default=False, help_text="Its audio is also streamed while it is made.")
     chunks_total = models.PositiveIntegerField(default=0, help_text="Segments of a long text (0 until it runs).")
     chunks_done = models.PositiveIntegerField(default=0, help_text="Segments synthesized so far.")
     clone_similarity = models.FloatField(

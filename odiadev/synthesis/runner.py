@@ -22,7 +22,7 @@ from odiadev.ops.breaker import oom_record
 from odiadev.ops.switches import engine_enabled, switch_is_on
 from odiadev.voices.errors import CloningDisabled
 from odiadev.voices.runner import clone_similarity, voice_prompt_for
-from speech.audio import encode, stitch
+from speech.audio import encode, mp3_stream_piece, stitch
 from speech.engines.base import Engine, SynthesisRequest
 from speech.errors import EngineError, TransientEngineError
 from speech.text import chunk_text
@@ -31,6 +31,7 @@ from speech.watermark import watermark_apply
 from .errors import EngineDisabled
 from .models import JobStatus, SynthesisJob, audio_upload_to
 from .services import synthesis_job_claim, synthesis_job_fail, synthesis_job_progress, synthesis_job_succeed
+from .streaming import stream_finish, stream_publish
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +65,13 @@ def engines_vram() -> dict:
     return {name: engine.vram() for name, engine in gpu_engines.items()}
 
 
+def _stream_piece(job: SynthesisJob, piece) -> None:
+    """Encode one engine piece in the job's (streamable) format and append it to the job's audio stream."""
+    samples = watermark_apply(piece.samples, piece.sample_rate) if job.watermark else piece.samples
+    data = encode(samples, piece.sample_rate, job.output_format, target_rate=job.sample_rate, bitrate=job.bitrate)
+    stream_publish(job_id=job.id, data=mp3_stream_piece(data) if job.output_format == "mp3" else data)
+
+
 def _segments(engine: Engine, text: str) -> list[str]:
     """A long text in the engine's own segments (Dia: dialogue-aware, its generation length) or, for the others,
     paragraph- and sentence-bounded pieces of at most TTS_SEGMENT_CHARS: each is one unit of progress."""
@@ -81,6 +89,17 @@ def synthesis_job_execute(*, job_id: uuid.UUID | str) -> str:
     job = synthesis_job_claim(job_id=job_id)
     if job is None:
         return "skipped"
+    if not job.streamed:
+        return _run(job)
+    try:
+        return _run(job)
+    finally:
+        # Whatever happened (a retry too: the stream does not resume), the listener learns the stream is over.
+        status = SynthesisJob.objects.filter(pk=job.pk).values_list("status", flat=True).first()
+        stream_finish(job_id=job.id, status=status or "gone")
+
+
+def _run(job: SynthesisJob) -> str:
     cloned = job.voice_kind == "cloned"
     if not engine_enabled(job.engine):
         # Queued before the operators switched the engine off: failed (and its characters released) at once.
@@ -108,7 +127,10 @@ def synthesis_job_execute(*, job_id: uuid.UUID | str) -> str:
             request = SynthesisRequest(
                 text=segment, voice=job.engine_voice, speed=job.speed, seed=job.seed, options=options
             )
-            pieces.extend(engine.synthesize(request))
+            for piece in engine.synthesize(request):
+                pieces.append(piece)
+                if job.streamed:
+                    _stream_piece(job, piece)
             if total > 1:
                 synthesis_job_progress(job=job, done=done, total=total)
         samples, rate = stitch(pieces, crossfade_seconds=settings.TTS_CROSSFADE_MS / 1000)

@@ -132,6 +132,7 @@ def synthesis_job_create(
     speed: float = 1.0,
     seed: int | None = None,
     normalize: bool = True,
+    streamed: bool = False,
 ) -> SynthesisJob:
     """Create a job: answered at once from the cache when an identical request has audio, else queued.
 
@@ -195,6 +196,7 @@ def synthesis_job_create(
         seed=seed,
         watermark=watermark,
         cache_key=cache_key,
+        streamed=streamed,
         queued_at=now,
     )
     source = _cached_source(cache_key)

@@ -1,0 +1,63 @@
+"""Audio streamed while a job runs: the worker appends each encoded piece to a Redis stream per job as the engine
+produces it (Piper: a sentence at a time), and `POST /v1/tts/stream` relays the pieces to the client as they come.
+
+Formats that concatenate into a valid stream: pcm and ulaw (raw samples) and mp3 (frames). The stored file is still
+written as usual when the job ends (the stream is the same speech, joined without crossfades). The Redis stream
+lives `TTS_STREAM_TTL` seconds, so a client that connects a little late still gets everything from the start.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+
+from django.conf import settings
+
+STREAMABLE_FORMATS = ("mp3", "pcm", "ulaw")
+_DATA, _END = b"d", b"end"
+
+
+def _key(job_id) -> str:
+    return f"{settings.REDIS_KEY_PREFIX}:audio-stream:{job_id}"
+
+
+def stream_publish(*, job_id, data: bytes) -> None:
+    """Append one encoded piece (worker side)."""
+    from django_redis import get_redis_connection
+
+    client = get_redis_connection("default")
+    pipe = client.pipeline(transaction=False)
+    pipe.xadd(_key(job_id), {_DATA: data})
+    pipe.expire(_key(job_id), settings.TTS_STREAM_TTL)
+    pipe.execute()
+
+
+def stream_finish(*, job_id, status: str) -> None:
+    """Mark the end of the stream with the job's final status (worker side)."""
+    from django_redis import get_redis_connection
+
+    client = get_redis_connection("default")
+    pipe = client.pipeline(transaction=False)
+    pipe.xadd(_key(job_id), {_END: status.encode()})
+    pipe.expire(_key(job_id), settings.TTS_STREAM_TTL)
+    pipe.execute()
+
+
+async def stream_relay(*, job_id, timeout: float) -> AsyncIterator[bytes]:
+    """The pieces of a job's stream as they arrive, from the start, until its end mark or `timeout` seconds of
+    nothing new (web side, non-blocking for the server: an async Redis client)."""
+    import redis.asyncio as aioredis
+
+    client = aioredis.from_url(settings.REDIS_URL)
+    last_id, idle_since = "0-0", time.monotonic()
+    try:
+        while time.monotonic() - idle_since < timeout:
+            entries = await client.xread({_key(job_id): last_id}, block=1000, count=64)
+            for _stream, messages in entries or []:
+                for message_id, fields in messages:
+                    last_id, idle_since = message_id, time.monotonic()
+                    if _END in fields:
+                        return
+                    yield fields[_DATA]
+    finally:
+        await client.aclose()
