@@ -20,7 +20,17 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from synth_latency import text_of_200_chars
+from synth_latency import WORDS
+
+
+def sentences_of_200_chars(index: int, salt: str) -> str:
+    """About 200 characters of ordinary sentences (capitalised, about eight words each), unique per request."""
+    sentences, i = [], index
+    while len(" ".join(sentences)) < 190:
+        words = [WORDS[(i + k * 7) % len(WORDS)] for k in range(8)]
+        sentences.append(" ".join(words).capitalize() + ".")
+        i = i * 5 + 3
+    return " ".join(sentences)[:190].rsplit(" ", 1)[0] + f" {salt}{index}."
 
 
 def main() -> None:
@@ -39,7 +49,7 @@ def main() -> None:
     ) as client:
         for index in range(args.n):
             started = time.perf_counter()
-            body = {"text": text_of_200_chars(index, salt), "format": args.format}
+            body = {"text": sentences_of_200_chars(index, salt), "format": args.format}
             with client.stream("POST", "/v1/tts/stream", json=body) as response:
                 response.raise_for_status()
                 got_first = None
