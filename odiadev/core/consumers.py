@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.core.exceptions import ValidationError
 
 from .events import user_group
 from .exceptions import error_body
@@ -45,12 +48,42 @@ class UserEventsConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json({"type": "hello", "user": str(user.public_id)})
 
     async def disconnect(self, code: int) -> None:
+        if getattr(self, "_audio_task", None) is not None:
+            self._audio_task.cancel()
         if getattr(self, "group", None):
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
     async def receive_json(self, content, **kwargs) -> None:
-        if isinstance(content, dict) and content.get("type") == "ping":
+        if not isinstance(content, dict):
+            return
+        if content.get("type") == "ping":
             await self.send_json({"type": "pong"})
+        elif content.get("type") == "audio.subscribe":
+            await self._audio_subscribe(str(content.get("job_id", "")))
+
+    async def _audio_subscribe(self, job_id: str) -> None:
+        """Send a streamed job's audio as binary frames while it is made, then `audio.end`. One stream at a time
+        per socket (binary frames carry no job id)."""
+        if getattr(self, "_audio_task", None) is not None and not self._audio_task.done():
+            await self._error("stream_busy", "This socket is already streaming a job: wait for its audio.end.")
+            return
+        problem = await database_sync_to_async(_streamable_job_problem)(self.scope["user"], job_id)
+        if problem:
+            await self._error(*problem)
+            return
+        self._audio_task = asyncio.create_task(self._audio_relay(job_id))
+
+    async def _audio_relay(self, job_id: str) -> None:
+        from django.conf import settings
+
+        from odiadev.synthesis.streaming import stream_relay
+
+        async for piece in stream_relay(job_id=job_id, timeout=settings.TTS_STREAM_IDLE_TIMEOUT):
+            await self.send(bytes_data=piece)
+        await self.send_json({"type": "audio.end", "job_id": job_id})
+
+    async def _error(self, code: str, message: str) -> None:
+        await self.send_json({"type": "error", "error": error_body(code, message)["error"]})
 
     async def job_updated(self, event: dict) -> None:
         job = dict(event["job"])
@@ -67,6 +100,21 @@ class UserEventsConsumer(AsyncJsonWebsocketConsumer):
             {"type": "error", "error": error_body("account_blocked", "This account has been blocked.")["error"]}
         )
         await self.close(code=CLOSE_ACCOUNT_BLOCKED)
+
+
+def _streamable_job_problem(user, job_id: str) -> tuple[str, str] | None:
+    """Why the user cannot subscribe to this job's audio stream, or None."""
+    from odiadev.synthesis.models import SynthesisJob
+
+    try:
+        job = SynthesisJob.objects.filter(pk=job_id, user=user).values("streamed").first()
+    except (ValueError, ValidationError):
+        job = None
+    if job is None:
+        return "not_found", "No such job."
+    if not job["streamed"]:
+        return "job_not_streamed", 'Submit the job with "stream": true (mp3, pcm or ulaw) to stream its audio.'
+    return None
 
 
 def _connect_verdict(scope):

@@ -102,6 +102,12 @@ class TtsApi(APIView):
         speed = serializers.FloatField(required=False, default=1.0)
         seed = serializers.IntegerField(required=False, allow_null=True, default=None)
         wait = serializers.BooleanField(required=False, default=False)
+        stream = serializers.BooleanField(
+            required=False,
+            default=False,
+            help_text="Also stream the audio while it is made, over the websocket (`audio.subscribe`). "
+            "mp3, pcm or ulaw.",
+        )
         normalize = serializers.BooleanField(
             required=False,
             default=True,
@@ -142,6 +148,8 @@ class TtsApi(APIView):
     )
     def post(self, request):
         data = self._validated(request)
+        if data["stream"] and data["format"].lower() not in STREAMABLE_FORMATS:
+            raise _not_streamable(data["format"].lower())
         job = synthesis_job_create(
             user=request.user,
             api_key=request.auth if isinstance(request.auth, ApiKey) else None,
@@ -153,6 +161,7 @@ class TtsApi(APIView):
             speed=data["speed"],
             seed=data["seed"],
             normalize=data["normalize"],
+            streamed=data["stream"],
         )
         if data["wait"]:
             job = synthesis_job_wait(job=job, timeout=settings.TTS_WAIT_TIMEOUT)
@@ -380,6 +389,14 @@ class OpenAiSpeechApi(APIView):
         return response
 
 
+def _not_streamable(output_format: str) -> InvalidFormat:
+    return InvalidFormat(
+        f"Streaming delivers {', '.join(STREAMABLE_FORMATS)}; {output_format} is only a stored file (POST /v1/tts).",
+        code="format_not_streamable",
+        detail={"streamable": list(STREAMABLE_FORMATS)},
+    )
+
+
 class TtsStreamApi(TtsApi):
     """POST /v1/tts/stream: the audio as it is made (chunked), from the first sentence on."""
 
@@ -407,11 +424,7 @@ class TtsStreamApi(TtsApi):
         data = self._validated(request)
         output_format = data["format"].lower()
         if output_format not in STREAMABLE_FORMATS:
-            raise InvalidFormat(
-                f"Streaming delivers {', '.join(STREAMABLE_FORMATS)}; use POST /v1/tts for {output_format}.",
-                code="format_not_streamable",
-                detail={"streamable": list(STREAMABLE_FORMATS)},
-            )
+            raise _not_streamable(output_format)
         job = synthesis_job_create(
             user=request.user,
             api_key=request.auth if isinstance(request.auth, ApiKey) else None,

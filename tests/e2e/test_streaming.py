@@ -1,6 +1,7 @@
 """POST /v1/tts/stream: audio starts arriving before the whole text is synthesized, and it is the job's speech."""
 
 import io
+import json
 import time
 from datetime import datetime
 
@@ -14,7 +15,7 @@ from odiadev.synthesis.models import SynthesisJob
 from tests.factories import UserFactory
 from tests.support.media import pcm16le_decode
 
-from .helpers import bearer
+from .helpers import bearer, open_socket, submit
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -74,6 +75,43 @@ def test_formats_that_cannot_stream_are_refused(stack, secret):
     response = httpx.post(
         f"{stack.base_url}/v1/tts/stream", json={"text": TEXT, "format": "flac"}, headers=bearer(secret), timeout=30
     )
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "format_not_streamable"
+
+
+def test_audio_streams_over_the_websocket_as_binary_frames(stack, secret):
+    other = api_key_create(user=UserFactory(), name="other").secret
+    with open_socket(stack, api_key=secret) as ws:
+        job = submit(stack, secret, text=TEXT, format="pcm", stream=True).json()
+        plain = submit(stack, secret, text="Not streamed.", format="pcm").json()
+        foreign = submit(stack, other, text="Someone else's.", format="mp3", stream=True).json()
+        ws.send(json.dumps({"type": "audio.subscribe", "job_id": job["id"]}))
+        pieces, end = [], None
+        while end is None:
+            message = ws.recv(timeout=60)
+            if isinstance(message, bytes):
+                pieces.append(message)
+            elif json.loads(message).get("type") == "audio.end":
+                end = json.loads(message)
+        errors = []
+        for job_id in (plain["id"], foreign["id"]):
+            ws.send(json.dumps({"type": "audio.subscribe", "job_id": job_id}))
+            while True:
+                message = json.loads(ws.recv(timeout=30))
+                if message["type"] == "error":
+                    errors.append(message["error"]["code"])
+                    break
+
+    finished = SynthesisJob.objects.get(pk=job["id"])
+    assert end == {"type": "audio.end", "job_id": job["id"]}
+    assert len(pieces) >= 2
+    assert abs(len(pcm16le_decode(b"".join(pieces))) / finished.sample_rate - finished.duration_seconds) < 0.5
+    assert errors == ["job_not_streamed", "not_found"]
+
+
+def test_only_streamable_formats_can_be_streamed_over_the_websocket(stack, secret):
+    response = submit(stack, secret, text=TEXT, format="wav", stream=True)
 
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "format_not_streamable"
