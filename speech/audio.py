@@ -129,6 +129,46 @@ def mp3_stream_piece(data: bytes) -> bytes:
     return data[start:]
 
 
+class OggOpusStream:
+    """One Ogg Opus stream encoded piece by piece (for streaming): each call returns the bytes completed since the
+    last one (Ogg pages fill as audio comes), `close` the rest. Concatenated, they are one valid file."""
+
+    def __init__(self, rate: int):
+        import av
+
+        if rate not in OPUS_RATES:
+            raise UnsupportedFormat(f"Opus runs at {', '.join(map(str, OPUS_RATES))} Hz, not {rate}")
+        self._av = av
+        self._buffer = io.BytesIO()
+        self._sent = 0
+        self._pts = 0
+        self.rate = rate
+        self._container = av.open(self._buffer, mode="w", format="ogg")
+        self._stream = self._container.add_stream("libopus", rate=rate)
+        self._stream.layout = "mono"
+
+    def push(self, samples: np.ndarray, sample_rate: int) -> bytes:
+        data = np.clip(resample(samples, sample_rate, self.rate), -1.0, 1.0).astype(np.float32)
+        if data.size:
+            frame = self._av.AudioFrame.from_ndarray(data.reshape(1, -1), format="flt", layout="mono")
+            frame.sample_rate, frame.pts = self.rate, self._pts
+            self._pts += data.size
+            for packet in self._stream.encode(frame):
+                self._container.mux(packet)
+        return self._take()
+
+    def close(self) -> bytes:
+        for packet in self._stream.encode(None):
+            self._container.mux(packet)
+        self._container.close()
+        return self._take()
+
+    def _take(self) -> bytes:
+        data = self._buffer.getvalue()[self._sent :]
+        self._sent += len(data)
+        return data
+
+
 def resample(samples: np.ndarray, source_rate: int, target_rate: int) -> np.ndarray:
     if source_rate == target_rate or samples.size == 0:
         return samples

@@ -113,7 +113,7 @@ def _streamable_job_problem(user, job_id: str) -> tuple[str, str] | None:
     if job is None:
         return "not_found", "No such job."
     if not job["streamed"]:
-        return "job_not_streamed", 'Submit the job with "stream": true (mp3, pcm or ulaw) to stream its audio.'
+        return "job_not_streamed", 'Submit the job with "stream": true (mp3, pcm, ulaw or ogg) to stream its audio.'
     return None
 
 

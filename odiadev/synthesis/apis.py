@@ -106,7 +106,7 @@ class TtsApi(APIView):
             required=False,
             default=False,
             help_text="Also stream the audio while it is made, over the websocket (`audio.subscribe`). "
-            "mp3, pcm or ulaw.",
+            "mp3, pcm, ulaw or ogg.",
         )
         normalize = serializers.BooleanField(
             required=False,
@@ -415,7 +415,7 @@ class TtsStreamApi(TtsApi):
         responses={(200, "audio/*"): OpenApiTypes.BINARY},
         description=(
             "Like POST /v1/tts, but the answer is the audio itself, sent while the job runs (chunked transfer): "
-            "the first bytes leave once the first sentence is synthesized. Formats: mp3, pcm, ulaw "
+            "the first bytes leave once the first sentence is synthesized. Formats: mp3, pcm, ulaw, ogg "
             "(`format_not_streamable` otherwise). Header `X-Job-Id` names the job; its stored file and status stay "
             "available at /v1/tts/{id}. A cache hit answers the stored file at once."
         ),

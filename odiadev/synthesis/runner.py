@@ -22,7 +22,7 @@ from odiadev.ops.breaker import oom_record
 from odiadev.ops.switches import engine_enabled, switch_is_on
 from odiadev.voices.errors import CloningDisabled
 from odiadev.voices.runner import clone_similarity, voice_prompt_for
-from speech.audio import encode, mp3_stream_piece, stitch
+from speech.audio import OggOpusStream, encode, mp3_stream_piece, stitch
 from speech.engines.base import Engine, SynthesisRequest
 from speech.errors import EngineError, TransientEngineError
 from speech.text import chunk_text
@@ -65,11 +65,29 @@ def engines_vram() -> dict:
     return {name: engine.vram() for name, engine in gpu_engines.items()}
 
 
+# Ogg Opus streams of the jobs this process is streaming (one encoder across the pieces of a job).
+_ogg_streams: dict = {}
+
+
 def _stream_piece(job: SynthesisJob, piece) -> None:
     """Encode one engine piece in the job's (streamable) format and append it to the job's audio stream."""
     samples = watermark_apply(piece.samples, piece.sample_rate) if job.watermark else piece.samples
-    data = encode(samples, piece.sample_rate, job.output_format, target_rate=job.sample_rate, bitrate=job.bitrate)
-    stream_publish(job_id=job.id, data=mp3_stream_piece(data) if job.output_format == "mp3" else data)
+    if job.output_format == "ogg":
+        ogg = _ogg_streams.setdefault(job.id, OggOpusStream(job.sample_rate))
+        data = ogg.push(samples, piece.sample_rate)
+    else:
+        data = encode(samples, piece.sample_rate, job.output_format, target_rate=job.sample_rate, bitrate=job.bitrate)
+        data = mp3_stream_piece(data) if job.output_format == "mp3" else data
+    if data:
+        stream_publish(job_id=job.id, data=data)
+
+
+def _stream_close(job: SynthesisJob) -> None:
+    ogg = _ogg_streams.pop(job.id, None)
+    if ogg is not None:
+        tail = ogg.close()
+        if tail:
+            stream_publish(job_id=job.id, data=tail)
 
 
 def _segments(engine: Engine, text: str) -> list[str]:
@@ -95,6 +113,7 @@ def synthesis_job_execute(*, job_id: uuid.UUID | str) -> str:
         return _run(job)
     finally:
         # Whatever happened (a retry too: the stream does not resume), the listener learns the stream is over.
+        _stream_close(job)
         status = SynthesisJob.objects.filter(pk=job.pk).values_list("status", flat=True).first()
         stream_finish(job_id=job.id, status=status or "gone")
 

@@ -1,8 +1,9 @@
 """Audio streamed while a job runs: the worker appends each encoded piece to a Redis stream per job as the engine
 produces it (Piper: a sentence at a time), and `POST /v1/tts/stream` relays the pieces to the client as they come.
 
-Formats that concatenate into a valid stream: pcm and ulaw (raw samples) and mp3 (frames). The stored file is still
-written as usual when the job ends (the stream is the same speech, joined without crossfades). The Redis stream
+Streamable formats: pcm and ulaw (raw samples), mp3 (frames of each piece's encode, its header frame dropped) and
+ogg (one Ogg Opus stream encoded across the pieces: its pages go out as they fill). The stored file is still written
+as usual when the job ends (the stream is the same speech, joined without crossfades). The Redis stream
 lives `TTS_STREAM_TTL` seconds, so a client that connects a little late still gets everything from the start.
 """
 
@@ -13,7 +14,7 @@ from collections.abc import AsyncIterator
 
 from django.conf import settings
 
-STREAMABLE_FORMATS = ("mp3", "pcm", "ulaw")
+STREAMABLE_FORMATS = ("mp3", "pcm", "ulaw", "ogg")
 _DATA, _END = b"d", b"end"
 
 

@@ -71,6 +71,18 @@ def test_an_mp3_stream_plays_and_a_repeat_is_the_cached_file(stack, secret):
     assert sf.read(io.BytesIO(cached))[0].size > 0
 
 
+def test_an_ogg_opus_stream_is_one_whole_file(stack, secret):
+    response, arrivals, audio = _stream(stack, secret, text=TEXT + " " + TEXT, format="ogg")
+
+    job = SynthesisJob.objects.get(pk=response.headers["x-job-id"])
+    samples, rate = sf.read(io.BytesIO(audio))
+    assert response.status_code == 200
+    assert audio[:4] == b"OggS"
+    assert len(arrivals) >= 2
+    assert rate == job.sample_rate == 48000
+    assert abs(len(samples) / rate - job.duration_seconds) < 0.5
+
+
 def test_formats_that_cannot_stream_are_refused(stack, secret):
     response = httpx.post(
         f"{stack.base_url}/v1/tts/stream", json={"text": TEXT, "format": "flac"}, headers=bearer(secret), timeout=30
