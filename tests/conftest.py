@@ -48,6 +48,19 @@ def _clean_media_and_cache():
             redis.delete(key)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _close_database_pools(django_db_setup, django_db_blocker):
+    """PostgreSQL's connection pool of this process keeps connections open; close it before the test database is
+    dropped, or the drop fails ("being accessed by other users")."""
+    yield
+    from django.db import connections
+
+    with django_db_blocker.unblock():
+        for connection in connections.all():
+            if getattr(connection, "pool", None) is not None:
+                connection.close_pool()
+
+
 @pytest.fixture
 def user(db):
     return UserFactory()
