@@ -159,5 +159,16 @@
     challengeId = null;  // spent
     $("clone-status").hidden = false;
     renderVoice(data);
+    poll(data.id);
   });
+
+  // The websocket brings the verdict; a poll every few seconds covers an event missed while the socket reconnects.
+  async function poll(voiceId) {
+    const voice = latest[voiceId];
+    if (!voice || voice.status !== "verifying") return;
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    const response = await fetch("/v1/voices/" + voiceId, { credentials: "same-origin" });
+    if (response.ok) renderVoice(await response.json());
+    poll(voiceId);
+  }
 })();
