@@ -38,8 +38,8 @@ import torch
 from transformers import DacConfig, DacModel, DiaConfig, DiaForConditionalGeneration, DiaTokenizer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from speech.engines.base import SynthesisRequest
-from speech.engines.dia import TOKENS_PER_SECOND, DiaEngine, GenerationSettings, GpuOutOfMemory, VoicePrompt
+from speech.engines.base import SynthesisRequest, VoicePrompt
+from speech.engines.dia import TOKENS_PER_SECOND, DiaEngine, GenerationSettings, GpuOutOfMemory
 from speech.engines.dia_testing import tiny_configs
 
 FRAMES_PER_SECOND = TOKENS_PER_SECOND  # DAC frames (decode steps) per second of 44.1 kHz audio
@@ -200,12 +200,12 @@ def prompt_audio(seconds: float) -> np.ndarray:
     return wave.astype(np.float32)
 
 
-def speak(engine: DiaEngine, device: str, text: str, **options) -> dict:
+def speak(engine: DiaEngine, device: str, text: str, prompt: VoicePrompt | None = None) -> dict:
     """One job through the engine, timed from the request to the last sample on the host."""
     if device == "cuda":
         torch.cuda.reset_peak_memory_stats()
     started = time.perf_counter()
-    chunks = list(engine.synthesize(SynthesisRequest(text=text, voice="dia", seed=1, options=options)))
+    chunks = list(engine.synthesize(SynthesisRequest(text=text, voice="dia", seed=1, prompt=prompt)))
     wall = time.perf_counter() - started
     samples = np.concatenate([chunk.samples for chunk in chunks])
     audio_seconds = samples.size / chunks[0].sample_rate

@@ -23,9 +23,8 @@ from odiadev.ops.switches import engine_enabled, switch_is_on
 from odiadev.voices.errors import CloningDisabled
 from odiadev.voices.runner import clone_similarity, voice_prompt_for
 from speech.audio import OggOpusStream, encode, mp3_stream_piece, stitch
-from speech.engines.base import Engine, SynthesisRequest
+from speech.engines.base import Engine, GpuEngine, SynthesisRequest
 from speech.errors import EngineError, TransientEngineError
-from speech.text import chunk_text
 from speech.watermark import watermark_apply
 
 from .errors import EngineDisabled
@@ -61,7 +60,7 @@ def engines_warm() -> list[dict]:
 def engines_vram() -> dict:
     """VRAM held by the loaded GPU engines against their budget, for the heartbeat (/health, /metrics)."""
     with _engines_lock:
-        gpu_engines = {name: engine for name, engine in _engines.items() if engine.capabilities.gpu}
+        gpu_engines = {name: engine for name, engine in _engines.items() if isinstance(engine, GpuEngine)}
     return {name: engine.vram() for name, engine in gpu_engines.items()}
 
 
@@ -93,9 +92,7 @@ def _stream_close(job: SynthesisJob) -> None:
 def _segments(engine: Engine, text: str) -> list[str]:
     """A long text in the engine's own segments (Dia: dialogue-aware, its generation length) or, for the others,
     paragraph- and sentence-bounded pieces of at most TTS_SEGMENT_CHARS: each is one unit of progress."""
-    chunks_for = getattr(engine, "chunks_for", None)
-    segments = chunks_for(text) if chunks_for else chunk_text(text, settings.TTS_SEGMENT_CHARS)
-    return segments or [text]
+    return engine.segments(text, max_chars=settings.TTS_SEGMENT_CHARS) or [text]
 
 
 class JobRetry(Exception):
@@ -134,7 +131,7 @@ def _run(job: SynthesisJob) -> str:
         return "failed"
     try:
         engine = engine_get(job.engine)
-        options = {"prompt": voice_prompt_for(profile_id=job.engine_voice)} if cloned else {}
+        prompt = voice_prompt_for(profile_id=job.engine_voice) if cloned else None
         started = time.perf_counter()
         # Jobs from before normalisation have no spoken text: they were always read as sent.
         segments = _segments(engine, job.spoken_text or job.text)
@@ -144,7 +141,7 @@ def _run(job: SynthesisJob) -> str:
         for done, segment in enumerate(segments, start=1):
             # Each segment with the same voice, prompt and seed: a long text keeps one voice throughout.
             request = SynthesisRequest(
-                text=segment, voice=job.engine_voice, speed=job.speed, seed=job.seed, options=options
+                text=segment, voice=job.engine_voice, speed=job.speed, seed=job.seed, prompt=prompt
             )
             for piece in engine.synthesize(request):
                 pieces.append(piece)

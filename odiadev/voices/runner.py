@@ -119,7 +119,8 @@ def _dia_transcript(transcript: str) -> str:
 @functools.lru_cache(maxsize=32)
 def _prompt(profile_id: str, version: int, sample_name: str, transcript: str):
     from speech.audio_input import decode
-    from speech.engines.dia import SAMPLE_RATE, VoicePrompt
+    from speech.engines.base import VoicePrompt
+    from speech.engines.dia import SAMPLE_RATE
 
     decoded = decode(_read(sample_name))
     return VoicePrompt(audio=resample(decoded.samples, decoded.sample_rate, SAMPLE_RATE), transcript=transcript)

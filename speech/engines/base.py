@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -24,12 +24,21 @@ class EngineVoice:
 
 
 @dataclass(frozen=True)
+class VoicePrompt:
+    """A cloned voice: reference audio (mono float32 at the engine's rate) and what is said in it."""
+
+    audio: np.ndarray
+    transcript: str
+
+
+@dataclass(frozen=True)
 class SynthesisRequest:
     text: str
     voice: str
     speed: float = 1.0
     seed: int | None = None
-    options: dict = field(default_factory=dict)
+    # A cloned voice's reference; only engines with `capabilities.cloning` accept one.
+    prompt: VoicePrompt | None = None
 
 
 @dataclass(frozen=True)
@@ -56,6 +65,20 @@ class Engine(Protocol):
 
     def voices(self) -> list[EngineVoice]: ...
 
+    def segments(self, text: str, *, max_chars: int) -> list[str]:
+        """`text` cut into the pieces this engine speaks one at a time (each one unit of progress). Engines with
+        a generation length of their own (Dia) may ignore `max_chars`."""
+        ...
+
     def synthesize(self, request: SynthesisRequest) -> Iterator[PcmChunk]:
         """Yield PCM chunks in order; the concatenation is the whole utterance."""
+        ...
+
+
+@runtime_checkable
+class GpuEngine(Engine, Protocol):
+    """An engine that holds GPU memory: reports it against its budget (heartbeat, /health, /metrics)."""
+
+    def vram(self) -> dict:
+        """{"used_gb", "peak_gb", "budget_gb", "over_budget"} for this process (zeros on the CPU)."""
         ...

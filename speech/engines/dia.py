@@ -20,7 +20,7 @@ import numpy as np
 from speech.errors import EngineError
 from speech.text import dialogue_chunks
 
-from .base import EngineCapabilities, EngineVoice, PcmChunk, SynthesisRequest
+from .base import EngineCapabilities, EngineVoice, PcmChunk, SynthesisRequest, VoicePrompt
 
 logger = logging.getLogger(__name__)
 
@@ -32,14 +32,6 @@ TOKENS_PER_SECOND = 86  # DAC frames per second at 44.1 kHz with hop 512
 
 class GpuOutOfMemory(EngineError):
     code = "gpu_out_of_memory"
-
-
-@dataclass(frozen=True)
-class VoicePrompt:
-    """A cloned voice: reference audio (mono float32 at 44.1 kHz) and what is said in it."""
-
-    audio: np.ndarray
-    transcript: str
 
 
 @dataclass(frozen=True)
@@ -165,17 +157,18 @@ class DiaEngine:
     # ------------------------------------------------------------------------------------------------------
     # Synthesis
     # ------------------------------------------------------------------------------------------------------
-    def chunks_for(self, text: str) -> list[str]:
+    def segments(self, text: str, *, max_chars: int = 0) -> list[str]:
+        """Dialogue-aware pieces of about one generation (`chunk_seconds`); `max_chars` does not apply."""
         return dialogue_chunks(text, max(40, int(self.generation.chunk_seconds * CHARS_PER_SECOND)))
 
     def synthesize(self, request: SynthesisRequest) -> Iterator[PcmChunk]:
         import torch
 
         self.load()
-        prompt: VoicePrompt | None = request.options.get("prompt")
+        prompt = request.prompt
         settings = self.generation
         max_new_tokens = settings.max_new_tokens or int(settings.chunk_seconds * TOKENS_PER_SECOND * 1.2)
-        for chunk in self.chunks_for(request.text):
+        for chunk in self.segments(request.text):
             if request.seed is not None:
                 # The same seed for every chunk keeps the delivery consistent across the whole text.
                 torch.manual_seed(request.seed)

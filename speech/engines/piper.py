@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from speech.errors import UnknownVoice
+from speech.text import chunk_text
 
 from .base import EngineCapabilities, EngineVoice, PcmChunk, SynthesisRequest
 
@@ -68,6 +69,10 @@ class PiperEngine:
             EngineVoice(id=voice_id, language="en-US", sample_rate=self._voice(voice_id).config.sample_rate)
             for voice_id in self._voice_paths
         ]
+
+    def segments(self, text: str, *, max_chars: int) -> list[str]:
+        """Paragraph- and sentence-bounded pieces of at most `max_chars`."""
+        return chunk_text(text, max_chars)
 
     def synthesize(self, request: SynthesisRequest) -> Iterator[PcmChunk]:
         from piper import SynthesisConfig

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from speech.engines.base import SynthesisRequest
-from speech.engines.dia import SAMPLE_RATE, DiaEngine, GenerationSettings, VoicePrompt
+from speech.engines.base import SynthesisRequest, VoicePrompt
+from speech.engines.dia import SAMPLE_RATE, DiaEngine, GenerationSettings
 from speech.engines.dia_testing import build_tiny_dia
 from speech.text import chunk_text, dialogue_chunks
 
@@ -45,7 +45,7 @@ def test_cloned_synthesis_returns_44k_audio(dia):
         transcript="[S1] This is how I sound.",
     )
 
-    chunks = _speak(dia, "Say this in my voice.", seed=7, options={"prompt": prompt})
+    chunks = _speak(dia, "Say this in my voice.", seed=7, prompt=prompt)
 
     assert len(chunks) == 1
     assert chunks[0].sample_rate == 44100
@@ -82,7 +82,7 @@ def test_same_seed_same_audio(dia):
 def test_long_text_is_chunked_at_sentences_and_every_chunk_is_spoken(dia):
     text = " ".join(f"This is sentence number {n} of a longer text." for n in range(1, 9))
 
-    chunks = dia.chunks_for(text)
+    chunks = dia.segments(text)
     audio = _speak(dia, text, seed=3)
 
     assert len(chunks) > 2
