@@ -27,7 +27,7 @@ from speech.audio import OPUS_RATES, concatenate, encode, mp3_bitrate_range
 from speech.engines.base import SynthesisRequest
 from speech.engines.piper import PiperEngine
 
-# The API's choices (odiadev/synthesis/formats.py); repeated here so the script needs no Django.
+# The API's choices (synthesis/formats.py); repeated here so the script needs no Django.
 SAMPLE_RATES = (8000, 16000, 22050, 24000, 44100, 48000)
 MP3_BITRATES = (32, 64, 96, 128, 192)
 TEXT = (

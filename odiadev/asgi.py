@@ -11,9 +11,9 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import path, re_path  # noqa: E402
 
-from odiadev.accounts.websocket_auth import WebsocketAuthMiddleware  # noqa: E402
-from odiadev.core.consumers import UnknownPathConsumer, UserEventsConsumer  # noqa: E402
-from odiadev.ops.middleware import IpBlocklistAsgiMiddleware  # noqa: E402
+from accounts.websocket_auth import WebsocketAuthMiddleware  # noqa: E402
+from core.consumers import UnknownPathConsumer, UserEventsConsumer  # noqa: E402
+from ops.middleware import IpBlocklistAsgiMiddleware  # noqa: E402
 
 websocket_urlpatterns = [
     path("ws/jobs/", UserEventsConsumer.as_asgi()),

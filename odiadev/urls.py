@@ -5,12 +5,12 @@ from django.urls import include, path
 from django_prometheus.exports import ExportToDjangoView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from odiadev.billing import apis as billing_apis
-from odiadev.ops import views as ops_views
-from odiadev.provenance import apis as provenance_apis
-from odiadev.synthesis import apis as synthesis_apis
-from odiadev.voices import apis as voices_apis
-from odiadev.webhooks import apis as webhooks_apis
+from billing import apis as billing_apis
+from ops import views as ops_views
+from provenance import apis as provenance_apis
+from synthesis import apis as synthesis_apis
+from voices import apis as voices_apis
+from webhooks import apis as webhooks_apis
 
 api_patterns = [
     path("usage", billing_apis.UsageApi.as_view(), name="usage"),
@@ -70,14 +70,14 @@ urlpatterns = [
     path("metrics", ExportToDjangoView, name="metrics"),
     path("stripe/webhook/", billing_apis.StripeWebhookApi.as_view(), name="stripe-webhook"),
     path("admin/", admin.site.urls),
-    path("", include("odiadev.accounts.urls")),
-    path("", include("odiadev.synthesis.urls")),
-    path("", include("odiadev.voices.urls")),
-    path("", include("odiadev.billing.urls")),
-    path("", include("odiadev.ops.urls")),
-    path("", include("odiadev.webhooks.urls")),
-    path("", include("odiadev.provenance.urls")),
+    path("", include("accounts.urls")),
+    path("", include("synthesis.urls")),
+    path("", include("voices.urls")),
+    path("", include("billing.urls")),
+    path("", include("ops.urls")),
+    path("", include("webhooks.urls")),
+    path("", include("provenance.urls")),
 ]
 
-handler404 = "odiadev.core.views.not_found"
-handler500 = "odiadev.core.views.server_error"
+handler404 = "core.views.not_found"
+handler500 = "core.views.server_error"

@@ -22,7 +22,7 @@ from django.core.cache import cache
 from django_redis import get_redis_connection
 from rest_framework.test import APIClient
 
-from odiadev.accounts.services import api_key_create
+from accounts.services import api_key_create
 from tests.factories import UserFactory
 from tests.support.fake_stripe import FakeStripe
 
@@ -173,7 +173,7 @@ def _wait_for(predicate, timeout: float, what: str, procs: list[subprocess.Popen
 def stack(django_db_setup, django_db_blocker, tmp_path_factory, stripe_server):
     from django.db import connection
 
-    from odiadev.ops.heartbeat import workers_alive
+    from ops.heartbeat import workers_alive
     from speech.engines.dia_testing import build_tiny_dia
 
     port = _free_port()

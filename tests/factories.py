@@ -6,7 +6,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
-from odiadev.accounts.models import User
+from accounts.models import User
 
 PASSWORD = "a-strong-test-password-42"
 

@@ -16,7 +16,7 @@ django.setup()
 from django.urls import get_resolver
 get_resolver().url_patterns  # import every view module
 import odiadev.asgi  # HTTP + websocket routing, consumers
-from odiadev.synthesis import services  # what the API calls to submit work
+from synthesis import services  # what the API calls to submit work
 heavy = sorted(m for m in sys.modules if m.split(".")[0] in {"torch", "onnxruntime", "piper", "speech", "torchaudio"})
 print(json.dumps(heavy))
 """

@@ -42,23 +42,23 @@ INSTALLED_APPS = [
     "channels",
     "django_prometheus",
     "djstripe",
-    "odiadev.accounts",
-    "odiadev.voices",
-    "odiadev.synthesis",
-    "odiadev.billing",
+    "accounts",
+    "voices",
+    "synthesis",
+    "billing",
     # Before ops, whose worker start-up hook (the heartbeat) must come after the apps' warm-up hooks.
-    "odiadev.provenance",
-    "odiadev.ops",
-    "odiadev.webhooks",
+    "provenance",
+    "ops",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     # Early: a blocked address costs no session, CSRF or view work. Also counts requests for abuse detection.
-    "odiadev.ops.middleware.IpBlocklistMiddleware",
+    "ops.middleware.IpBlocklistMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "odiadev.ops.ratelimit.IpRateLimitMiddleware",
+    "ops.ratelimit.IpRateLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -252,16 +252,16 @@ STORAGES = {
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # The API key comes first so that an unauthenticated request gets 401 with `WWW-Authenticate: Bearer`.
-        "odiadev.accounts.authentication.ApiKeyAuthentication",
+        "accounts.authentication.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_THROTTLE_CLASSES": ["odiadev.ops.ratelimit.PlanRateThrottle"],
+    "DEFAULT_THROTTLE_CLASSES": ["ops.ratelimit.PlanRateThrottle"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PAGINATION_CLASS": "odiadev.core.pagination.Pagination",
+    "DEFAULT_PAGINATION_CLASS": "core.pagination.Pagination",
     "PAGE_SIZE": 20,
-    "EXCEPTION_HANDLER": "odiadev.core.exceptions.api_exception_handler",
+    "EXCEPTION_HANDLER": "core.exceptions.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
 }

@@ -6,8 +6,8 @@ import pytest
 from django.core.management import call_command
 from rest_framework.test import APIClient
 
-from odiadev.accounts.models import ApiKey
-from odiadev.accounts.services import api_key_authenticate, api_key_create, api_key_revoke
+from accounts.models import ApiKey
+from accounts.services import api_key_authenticate, api_key_create, api_key_revoke
 
 
 @pytest.fixture

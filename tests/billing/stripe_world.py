@@ -8,8 +8,8 @@ import time
 
 import httpx
 
-from odiadev.billing.models import BillingAccount, Plan
-from odiadev.billing.services import plan_ensure
+from billing.models import BillingAccount, Plan
+from billing.services import plan_ensure
 from tests.conftest import STRIPE_TEST_WEBHOOK_SECRET
 from tests.support import fake_stripe as fs
 from tests.support.fake_stripe import FakeStripe

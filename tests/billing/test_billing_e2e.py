@@ -11,12 +11,12 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from odiadev.accounts.services import api_key_create
-from odiadev.billing.models import BillingAccount, LedgerEntry
-from odiadev.billing.services import account_refresh, ledger_sum, plan_assign, usage_adjust
-from odiadev.ops.heartbeat import worker_is_alive
-from odiadev.synthesis.models import FINAL_STATUSES, SynthesisJob
-from odiadev.synthesis.services import synthesis_jobs_sweep
+from accounts.services import api_key_create
+from billing.models import BillingAccount, LedgerEntry
+from billing.services import account_refresh, ledger_sum, plan_assign, usage_adjust
+from ops.heartbeat import worker_is_alive
+from synthesis.models import FINAL_STATUSES, SynthesisJob
+from synthesis.services import synthesis_jobs_sweep
 from tests.e2e.helpers import bearer, submit
 from tests.factories import UserFactory
 

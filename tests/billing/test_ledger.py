@@ -10,10 +10,10 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from odiadev.billing.errors import QuotaExceeded
-from odiadev.billing.models import BillingAccount, EntryKind, LedgerEntry, Plan
-from odiadev.billing.payments import stripe_event_apply
-from odiadev.billing.services import (
+from billing.errors import QuotaExceeded
+from billing.models import BillingAccount, EntryKind, LedgerEntry, Plan
+from billing.payments import stripe_event_apply
+from billing.services import (
     account_refresh,
     ledger_sum,
     plan_assign,

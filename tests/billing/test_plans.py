@@ -1,8 +1,8 @@
 """Plans: the shipped catalog is seeded, accounts start on Free, an operator can assign another plan."""
 
-from odiadev.billing.models import Plan
-from odiadev.billing.selectors import plan_for
-from odiadev.billing.services import plan_assign
+from billing.models import Plan
+from billing.selectors import plan_for
+from billing.services import plan_assign
 
 
 def test_catalog_is_seeded(db):

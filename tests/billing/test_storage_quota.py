@@ -4,12 +4,12 @@ GET /v1/usage and on the Billing page."""
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from odiadev.billing.models import Plan
-from odiadev.billing.services import plan_assign
-from odiadev.billing.storage import storage_used_for
-from odiadev.synthesis.models import SynthesisJob
-from odiadev.voices.models import VoiceProfile
+from billing.models import Plan
+from billing.services import plan_assign
+from billing.storage import storage_used_for
+from synthesis.models import SynthesisJob
 from tests.factories import ActiveVoiceFactory, SucceededJobFactory
+from voices.models import VoiceProfile
 
 MB = 1024 * 1024
 

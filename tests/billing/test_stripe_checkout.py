@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from odiadev.billing.models import BillingAccount
-from odiadev.billing.services import plan_assign
+from billing.models import BillingAccount
+from billing.services import plan_assign
 from tests.factories import PASSWORD
 
 from .stripe_world import customer_link, prices_install

@@ -13,7 +13,7 @@ from django.db import OperationalError, close_old_connections
 from django.utils import timezone
 from djstripe.models import WebhookEventTrigger
 
-from odiadev.billing.models import (
+from billing.models import (
     BillingAccount,
     EntryKind,
     IncidentKind,
@@ -24,10 +24,10 @@ from odiadev.billing.models import (
     RevenueKind,
     StripeEventEffect,
 )
-from odiadev.billing.payments import incident_acknowledge, stripe_event_process, subscriptions_reconcile
-from odiadev.billing.selectors import revenue_per_gpu_hour
-from odiadev.billing.services import account_refresh, plan_assign
-from odiadev.synthesis.models import JobStatus
+from billing.payments import incident_acknowledge, stripe_event_process, subscriptions_reconcile
+from billing.selectors import revenue_per_gpu_hour
+from billing.services import account_refresh, plan_assign
+from synthesis.models import JobStatus
 from tests.factories import QueuedJobFactory, UserFactory
 from tests.support import fake_stripe as fs
 

@@ -13,7 +13,7 @@ import pytest
 from django.test import Client
 from djstripe.models import Subscription, WebhookEventTrigger
 
-from odiadev.billing.models import (
+from billing.models import (
     BillingAccount,
     EntryKind,
     IncidentKind,
@@ -23,8 +23,8 @@ from odiadev.billing.models import (
     RevenueKind,
     StripeEventEffect,
 )
-from odiadev.billing.payments import stripe_triggers_sweep
-from odiadev.billing.services import account_refresh
+from billing.payments import stripe_triggers_sweep
+from billing.services import account_refresh
 from tests.factories import PASSWORD, UserFactory
 from tests.support import fake_stripe as fs
 

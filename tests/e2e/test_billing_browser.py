@@ -3,8 +3,8 @@
 import pytest
 from playwright.sync_api import expect
 
-from odiadev.accounts.services import api_key_create
-from odiadev.billing.services import account_refresh, usage_adjust
+from accounts.services import api_key_create
+from billing.services import account_refresh, usage_adjust
 from tests.billing.stripe_world import prices_install
 from tests.factories import UserFactory
 

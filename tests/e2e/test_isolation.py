@@ -8,7 +8,7 @@ from django.test import Client
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
-from odiadev.accounts.services import api_key_create, api_key_revoke
+from accounts.services import api_key_create, api_key_revoke
 from tests.factories import PASSWORD, UserFactory
 
 from .helpers import bearer, drain, events_until_final, open_socket, submit

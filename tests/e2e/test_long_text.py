@@ -6,8 +6,8 @@ import httpx
 import pytest
 import soundfile as sf
 
-from odiadev.accounts.services import api_key_create
-from odiadev.billing.services import plan_assign
+from accounts.services import api_key_create
+from billing.services import plan_assign
 from tests.factories import UserFactory
 
 from .helpers import bearer, events_until_final, open_socket, submit

@@ -9,10 +9,10 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from odiadev.accounts.services import api_key_create
-from odiadev.billing.services import plan_assign
-from odiadev.ops.kpis import LATENCY_BOUNDS, bucket_floor
-from odiadev.ops.models import KpiRollup
+from accounts.services import api_key_create
+from billing.services import plan_assign
+from ops.kpis import LATENCY_BOUNDS, bucket_floor
+from ops.models import KpiRollup
 from tests.factories import ActiveVoiceFactory, UserFactory
 
 from .browser import browser_page, log_in

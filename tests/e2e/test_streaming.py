@@ -9,9 +9,9 @@ import httpx
 import pytest
 import soundfile as sf
 
-from odiadev.accounts.services import api_key_create
-from odiadev.billing.services import plan_assign
-from odiadev.synthesis.models import SynthesisJob
+from accounts.services import api_key_create
+from billing.services import plan_assign
+from synthesis.models import SynthesisJob
 from tests.factories import UserFactory
 from tests.support.media import pcm16le_decode
 

@@ -3,7 +3,7 @@
 import pytest
 from playwright.sync_api import expect
 
-from odiadev.billing.services import plan_assign
+from billing.services import plan_assign
 from tests.factories import UserFactory
 from tests.support.media import SAMPLE_TEXT, encode_sf, speech
 

@@ -2,7 +2,7 @@ import pytest
 from django.conf import settings
 from django_redis import get_redis_connection
 
-from odiadev.ops.blocking import blocklist_cache_clear
+from ops.blocking import blocklist_cache_clear
 
 
 @pytest.fixture(autouse=True)

@@ -11,11 +11,11 @@ from django.core.cache import caches
 from django.utils import timezone
 from django_redis import get_redis_connection
 
-from odiadev.ops.heartbeat import workers_alive
-from odiadev.ops.kpis import KPI_SPECS, LATENCY_BOUNDS, bucket_floor
-from odiadev.ops.models import KpiRollup
-from odiadev.ops.switches import switch_set
-from odiadev.synthesis.services import synthesis_job_create
+from ops.heartbeat import workers_alive
+from ops.kpis import KPI_SPECS, LATENCY_BOUNDS, bucket_floor
+from ops.models import KpiRollup
+from ops.switches import switch_set
+from synthesis.services import synthesis_job_create
 
 
 @pytest.fixture
@@ -131,7 +131,7 @@ def test_metrics_export_switch_states_and_runbook_kpis(client, db):
 
 
 def test_alert_rules_cover_the_runbook_and_use_exported_series(client, db):
-    rules = yaml.safe_load((Path(__file__).resolve().parents[2] / "odiadev/ops/alerts.yml").read_text())
+    rules = yaml.safe_load((Path(__file__).resolve().parents[2] / "ops/alerts.yml").read_text())
     rules = rules["groups"][0]["rules"]
     exprs = " ".join(rule["expr"] for rule in rules)
     text = client.get("/metrics").content.decode()

@@ -18,14 +18,13 @@ from django.core.files.storage import default_storage
 from django.core.management import call_command
 from django.utils import timezone
 
-from odiadev.billing.services import plan_assign
-from odiadev.ops.lifecycle import lifecycle_run
-from odiadev.ops.models import LifecycleReport
-from odiadev.synthesis.cache import cache_lookup, cache_store
-from odiadev.synthesis.models import SynthesisJob
-from odiadev.synthesis.runner import synthesis_job_execute
-from odiadev.synthesis.services import synthesis_job_create
-from odiadev.voices.models import ConsentChallenge, ConsentRecord, VoiceProfile
+from billing.services import plan_assign
+from ops.lifecycle import lifecycle_run
+from ops.models import LifecycleReport
+from synthesis.cache import cache_lookup, cache_store
+from synthesis.models import SynthesisJob
+from synthesis.runner import synthesis_job_execute
+from synthesis.services import synthesis_job_create
 from tests.factories import (
     ActiveVoiceFactory,
     ConsentChallengeFactory,
@@ -33,6 +32,7 @@ from tests.factories import (
     SucceededJobFactory,
     UserFactory,
 )
+from voices.models import ConsentChallenge, ConsentRecord, VoiceProfile
 
 DAY = timedelta(days=1)
 

@@ -12,7 +12,7 @@ from django.test import Client
 from django_redis import get_redis_connection
 from rest_framework.test import APIClient
 
-from odiadev.billing.models import (
+from billing.models import (
     BillingAccount,
     EntryKind,
     IncidentKind,
@@ -21,14 +21,14 @@ from odiadev.billing.models import (
     RevenueEntry,
     RevenueKind,
 )
-from odiadev.billing.services import account_refresh, usage_admit, usage_reserve
+from billing.services import account_refresh, usage_admit, usage_reserve
 from odiadev.celery import app
-from odiadev.ops.actions import cache_clear_all, queue_purge, switch_flip
-from odiadev.ops.kpis import kpi_tiles, rollups_refresh, window_figures
-from odiadev.ops.models import KpiRollup, OpsAction, OpsActionKind
-from odiadev.ops.switches import switch_is_on
-from odiadev.synthesis.cache import cache_lookup, cache_store
-from odiadev.synthesis.models import JobStatus, SynthesisJob
+from ops.actions import cache_clear_all, queue_purge, switch_flip
+from ops.kpis import kpi_tiles, rollups_refresh, window_figures
+from ops.models import KpiRollup, OpsAction, OpsActionKind
+from ops.switches import switch_is_on
+from synthesis.cache import cache_lookup, cache_store
+from synthesis.models import JobStatus, SynthesisJob
 from tests.factories import PASSWORD, QueuedJobFactory, UserFactory
 
 NOW = datetime(2026, 11, 20, 12, 2, tzinfo=UTC)

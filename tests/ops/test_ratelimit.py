@@ -15,10 +15,10 @@ from django.test import Client
 from rest_framework.test import APIClient
 from websockets.sync.client import connect
 
-from odiadev.accounts.services import api_key_create
-from odiadev.billing.models import Plan
-from odiadev.billing.services import plan_assign, plan_ensure
-from odiadev.ops.ratelimit import ratelimit_hit
+from accounts.services import api_key_create
+from billing.models import Plan
+from billing.services import plan_assign, plan_ensure
+from ops.ratelimit import ratelimit_hit
 from tests.e2e.helpers import bearer, drain
 from tests.factories import UserFactory
 

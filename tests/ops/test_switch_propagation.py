@@ -7,11 +7,11 @@ import time
 import httpx
 import pytest
 
-from odiadev.accounts.services import api_key_create
-from odiadev.billing.services import account_refresh
-from odiadev.ops.actions import switch_flip
-from odiadev.synthesis.models import FINAL_STATUSES, JobStatus, SynthesisJob
-from odiadev.synthesis.services import synthesis_job_enqueue
+from accounts.services import api_key_create
+from billing.services import account_refresh
+from ops.actions import switch_flip
+from synthesis.models import FINAL_STATUSES, JobStatus, SynthesisJob
+from synthesis.services import synthesis_job_enqueue
 from tests.e2e.helpers import bearer, submit
 from tests.factories import QueuedJobFactory, UserFactory
 

@@ -5,13 +5,13 @@ import json
 import pytest
 from rest_framework.test import APIClient
 
-from odiadev.billing.services import plan_assign
-from odiadev.ops.breaker import oom_count, oom_record
-from odiadev.ops.metrics import counter_value
-from odiadev.ops.models import SwitchChange
-from odiadev.ops.switches import switch_is_on, switch_set, switch_state
-from odiadev.synthesis.models import JobStatus
-from odiadev.synthesis.tasks import synthesis_job_run_task
+from billing.services import plan_assign
+from ops.breaker import oom_count, oom_record
+from ops.metrics import counter_value
+from ops.models import SwitchChange
+from ops.switches import switch_is_on, switch_set, switch_state
+from synthesis.models import JobStatus
+from synthesis.tasks import synthesis_job_run_task
 from tests.factories import ActiveVoiceFactory, QueuedJobFactory
 
 

@@ -8,9 +8,9 @@ from django.test import Client
 from rest_framework.test import APIClient
 from websockets.exceptions import ConnectionClosed
 
-from odiadev.accounts.services import api_key_create
-from odiadev.ops.blocking import user_block, user_unblock
-from odiadev.ops.models import UserBlock
+from accounts.services import api_key_create
+from ops.blocking import user_block, user_unblock
+from ops.models import UserBlock
 from tests.e2e.helpers import open_socket
 from tests.factories import PASSWORD, UserFactory
 

@@ -13,13 +13,13 @@ import pytest
 from django.core.files.storage import default_storage
 
 import speech.watermark as wm
-from odiadev.billing.services import account_watermark_set, plan_assign
-from odiadev.provenance.tasks import watermark_startup_check
-from odiadev.synthesis.models import JobStatus
-from odiadev.synthesis.runner import synthesis_job_execute
-from odiadev.synthesis.services import synthesis_job_create
+from billing.services import account_watermark_set, plan_assign
+from provenance.tasks import watermark_startup_check
 from speech.audio_input import decode
 from speech.watermark import DETECTION_THRESHOLD, watermark_detect
+from synthesis.models import JobStatus
+from synthesis.runner import synthesis_job_execute
+from synthesis.services import synthesis_job_create
 
 TEXT = "Provenance matters. This sentence was spoken by a machine."
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from rest_framework.test import APIClient
 
-from odiadev.accounts.services import api_key_create
-from odiadev.billing.services import plan_assign
+from accounts.services import api_key_create
+from billing.services import plan_assign
 from tests.e2e.helpers import bearer
 from tests.factories import UserFactory
 from tests.support.media import encode_av, encode_sf

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from odiadev.synthesis.formats import OUTPUT_FORMATS, mp3_bitrates_at, output_bitrate
 from speech.audio import encode, resample, stitch
 from speech.engines.base import PcmChunk
 from speech.errors import UnsupportedFormat
+from synthesis.formats import OUTPUT_FORMATS, mp3_bitrates_at, output_bitrate
 from tests.support.media import mp3_frame_bitrates, pcm16le_decode, speech, ulaw_decode
 
 PIPER_RATE = 22050

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from odiadev.billing.services import plan_assign
-from odiadev.synthesis.models import SynthesisJob
+from billing.services import plan_assign
+from synthesis.models import SynthesisJob
 
 
 def _post(api, body, **kwargs):

@@ -2,8 +2,8 @@
 
 import pytest
 
-from odiadev.synthesis.runner import synthesis_job_execute
-from odiadev.synthesis.services import synthesis_job_create
+from synthesis.runner import synthesis_job_execute
+from synthesis.services import synthesis_job_create
 
 
 @pytest.fixture

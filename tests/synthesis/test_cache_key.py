@@ -2,7 +2,7 @@
 
 import pytest
 
-from odiadev.synthesis.cache import cache_key_for, normalize_text
+from synthesis.cache import cache_key_for, normalize_text
 
 BASE = {
     "text": "Hello world.",
@@ -63,8 +63,8 @@ def test_text_normalisation_is_nfc_and_collapses_whitespace():
 
 
 def test_the_cache_is_per_account_unless_global(user, other_user, settings):
-    from odiadev.billing.services import plan_assign
-    from odiadev.synthesis.services import synthesis_job_create
+    from billing.services import plan_assign
+    from synthesis.services import synthesis_job_create
 
     for account in (user, other_user):
         plan_assign(user=account, slug="pro")  # several jobs in flight

@@ -6,10 +6,10 @@ import time
 
 import pytest
 
-from odiadev.billing.models import BillingAccount, LedgerEntry
-from odiadev.synthesis.models import JobStatus, SynthesisJob
-from odiadev.synthesis.runner import synthesis_job_execute
-from odiadev.synthesis.services import synthesis_job_cancel, synthesis_job_create
+from billing.models import BillingAccount, LedgerEntry
+from synthesis.models import JobStatus, SynthesisJob
+from synthesis.runner import synthesis_job_execute
+from synthesis.services import synthesis_job_cancel, synthesis_job_create
 from tests.factories import QueuedJobFactory
 from tests.support.engines import GatedEngine
 

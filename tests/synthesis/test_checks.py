@@ -1,6 +1,6 @@
 """`check --deploy` warns when Dia runs from an unpinned revision."""
 
-from odiadev.synthesis.checks import dia_revision_pinned
+from synthesis.checks import dia_revision_pinned
 
 
 def _options(settings, **changes):

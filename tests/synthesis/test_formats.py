@@ -9,10 +9,10 @@ import pytest
 import soundfile as sf
 from django.apps import apps
 
-from odiadev.billing.models import Plan
-from odiadev.billing.services import plan_assign
-from odiadev.synthesis.models import SynthesisJob
-from odiadev.synthesis.runner import synthesis_job_execute
+from billing.models import Plan
+from billing.services import plan_assign
+from synthesis.models import SynthesisJob
+from synthesis.runner import synthesis_job_execute
 from tests.support.media import mp3_frame_bitrates, pcm16le_decode, ulaw_decode
 
 TEXT = "Formats travel with the job."
@@ -167,7 +167,7 @@ def test_paid_plans_deliver_every_format(db):
 
 
 def test_data_migration_adds_the_raw_formats_without_undoing_an_operator(db):
-    migration = importlib.import_module("odiadev.billing.migrations.0007_plan_formats_pcm_ulaw")
+    migration = importlib.import_module("billing.migrations.0007_plan_formats_pcm_ulaw")
     Plan.objects.filter(slug="pro").update(allowed_formats=["wav", "mp3", "ogg", "flac"])
     Plan.objects.filter(slug="starter").update(allowed_formats=["wav", "mp3"])  # an operator took ogg and flac
     Plan.objects.filter(slug="free").update(allowed_formats=["wav", "mp3"])

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from odiadev.billing.services import plan_assign
+from billing.services import plan_assign
 from textnorm import PronunciationEntry, normalize, spoken_text
 
 CASES = [

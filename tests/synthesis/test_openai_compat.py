@@ -9,9 +9,9 @@ import openai
 import pytest
 import soundfile as sf
 
-from odiadev.accounts.services import api_key_create
-from odiadev.billing.services import plan_assign
-from odiadev.synthesis.openai_compat import openai_request_translate, openai_voice_resolve
+from accounts.services import api_key_create
+from billing.services import plan_assign
+from synthesis.openai_compat import openai_request_translate, openai_voice_resolve
 from tests.factories import UserFactory
 from tests.support.media import pcm16le_decode
 

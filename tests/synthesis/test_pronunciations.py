@@ -6,9 +6,9 @@ import json
 import pytest
 from rest_framework.test import APIClient
 
-from odiadev.accounts.services import api_key_create
-from odiadev.billing.services import plan_assign
-from odiadev.synthesis.runner import synthesis_job_execute
+from accounts.services import api_key_create
+from billing.services import plan_assign
+from synthesis.runner import synthesis_job_execute
 from tests.factories import PASSWORD
 
 

@@ -3,8 +3,8 @@ stable code once the retries are spent."""
 
 import pytest
 
-from odiadev.synthesis.models import JobStatus
-from odiadev.synthesis.tasks import synthesis_job_run_task
+from synthesis.models import JobStatus
+from synthesis.tasks import synthesis_job_run_task
 from tests.factories import QueuedJobFactory
 from tests.support import engines
 

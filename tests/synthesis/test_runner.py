@@ -11,12 +11,12 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
-from odiadev.billing.services import plan_assign
-from odiadev.ops.metrics import counter_value
-from odiadev.synthesis.models import JobStatus, SynthesisJob
-from odiadev.synthesis.runner import synthesis_job_execute
-from odiadev.synthesis.services import synthesis_job_create, synthesis_jobs_sweep
-from odiadev.synthesis.tasks import synthesis_job_run_task
+from billing.services import plan_assign
+from ops.metrics import counter_value
+from synthesis.models import JobStatus, SynthesisJob
+from synthesis.runner import synthesis_job_execute
+from synthesis.services import synthesis_job_create, synthesis_jobs_sweep
+from synthesis.tasks import synthesis_job_run_task
 from tests.factories import QueuedJobFactory
 
 

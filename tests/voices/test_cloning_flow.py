@@ -15,15 +15,15 @@ import soundfile as sf
 from django.conf import settings
 from django.utils import timezone
 
-from odiadev.accounts.services import api_key_create
-from odiadev.billing.services import plan_assign
-from odiadev.ops.switches import switch_set
-from odiadev.synthesis.models import SynthesisJob
-from odiadev.synthesis.services import synthesis_job_enqueue
-from odiadev.voices.models import ConsentChallenge, ConsentRecord, VoiceProfile
+from accounts.services import api_key_create
+from billing.services import plan_assign
+from ops.switches import switch_set
+from synthesis.models import SynthesisJob
+from synthesis.services import synthesis_job_enqueue
 from tests.e2e.helpers import bearer, open_socket
 from tests.factories import QueuedJobFactory, UserFactory
 from tests.support.media import CONSENT_TEXT, SAMPLE_TEXT, encode_av, encode_sf, other_speaker, speech
+from voices.models import ConsentChallenge, ConsentRecord, VoiceProfile
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

@@ -10,10 +10,10 @@ from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from odiadev.billing.services import plan_assign
-from odiadev.voices.models import ConsentRecord, VoiceProfile
-from odiadev.voices.selectors import consent_review_queue
+from billing.services import plan_assign
 from tests.factories import ActiveVoiceFactory, ConsentChallengeFactory, UserFactory
+from voices.models import ConsentRecord, VoiceProfile
+from voices.selectors import consent_review_queue
 
 QUEUE = "/admin/voices/consentreview/"
 

@@ -3,8 +3,8 @@
 import pytest
 from django.db import IntegrityError, transaction
 
-from odiadev.voices.models import VoiceProfile
 from tests.factories import ActiveVoiceFactory, ConsentRecordFactory
+from voices.models import VoiceProfile
 
 
 def test_a_profile_without_a_consent_record_cannot_be_saved(user):

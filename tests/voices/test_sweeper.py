@@ -4,9 +4,9 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from odiadev.voices.models import VoiceProfile
-from odiadev.voices.services import voice_verifications_sweep
 from tests.factories import ActiveVoiceFactory
+from voices.models import VoiceProfile
+from voices.services import voice_verifications_sweep
 
 
 def test_stuck_verifications_are_sent_again(db):

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import json
 
-from odiadev.synthesis.services import synthesis_job_fail
-from odiadev.webhooks.models import WebhookDelivery
-from odiadev.webhooks.services import IssuedEndpoint, webhook_endpoint_create
+from synthesis.services import synthesis_job_fail
 from tests.factories import QueuedJobFactory
+from webhooks.models import WebhookDelivery
+from webhooks.services import IssuedEndpoint, webhook_endpoint_create
 
 
 def register(user, url: str, events=("job.succeeded", "job.failed")) -> IssuedEndpoint:

@@ -4,8 +4,8 @@ see each other's endpoints or deliveries."""
 import pytest
 from rest_framework.test import APIClient
 
-from odiadev.accounts.services import api_key_create
-from odiadev.webhooks.models import WebhookDelivery, WebhookEndpoint
+from accounts.services import api_key_create
+from webhooks.models import WebhookDelivery, WebhookEndpoint
 
 from .helpers import fail_a_job, register
 

@@ -8,8 +8,8 @@ import pytest
 from django.utils import timezone
 from werkzeug import Response
 
-from odiadev.webhooks.models import WebhookDelivery
-from odiadev.webhooks.services import webhook_deliveries_sweep, webhook_delivery_attempt
+from webhooks.models import WebhookDelivery
+from webhooks.services import webhook_deliveries_sweep, webhook_delivery_attempt
 
 from .helpers import fail_a_job, only_delivery, received, register
 

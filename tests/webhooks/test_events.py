@@ -6,15 +6,15 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from odiadev.synthesis.services import (
+from synthesis.services import (
     synthesis_job_claim,
     synthesis_job_create,
     synthesis_job_fail,
     synthesis_job_succeed,
 )
-from odiadev.voices.services import voice_profile_decide, voice_profile_reject
-from odiadev.webhooks.models import WebhookDelivery
 from tests.factories import ActiveVoiceFactory, QueuedJobFactory
+from voices.services import voice_profile_decide, voice_profile_reject
+from webhooks.models import WebhookDelivery
 
 from .helpers import register
 

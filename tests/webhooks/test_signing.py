@@ -4,8 +4,8 @@ import time
 
 import pytest
 
-from odiadev.webhooks.services import webhook_delivery_attempt, webhook_endpoint_rotate_secret
-from odiadev.webhooks.signing import signature_header
+from webhooks.services import webhook_delivery_attempt, webhook_endpoint_rotate_secret
+from webhooks.signing import signature_header
 
 from .helpers import fail_a_job, only_delivery, received, register
 

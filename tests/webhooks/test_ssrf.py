@@ -3,9 +3,9 @@ after DNS resolution before every attempt. These run with WEBHOOKS_ALLOW_PRIVATE
 
 import pytest
 
-from odiadev.webhooks.models import WebhookEndpoint
-from odiadev.webhooks.services import webhook_delivery_attempt
-from odiadev.webhooks.targets import address_forbidden_reason
+from webhooks.models import WebhookEndpoint
+from webhooks.services import webhook_delivery_attempt
+from webhooks.targets import address_forbidden_reason
 
 from .helpers import fail_a_job, only_delivery, register
 
@@ -130,7 +130,7 @@ def test_with_private_targets_allowed_the_connection_goes_to_the_checked_address
 
 
 def test_deploy_check_warns_when_private_targets_are_allowed(settings):
-    from odiadev.webhooks.apps import private_targets_check
+    from webhooks.apps import private_targets_check
 
     assert private_targets_check(None) == []
     settings.WEBHOOKS_ALLOW_PRIVATE_TARGETS = True

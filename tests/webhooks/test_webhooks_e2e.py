@@ -7,7 +7,7 @@ import time
 import httpx
 import pytest
 
-from odiadev.accounts.services import api_key_create
+from accounts.services import api_key_create
 from tests.e2e.helpers import bearer, submit
 from tests.factories import UserFactory
 

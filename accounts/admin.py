@@ -1,0 +1,71 @@
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.core.exceptions import ValidationError
+
+from .models import ApiKey, User
+
+
+@admin.register(User)
+class UserAdmin(BaseUserAdmin):
+    ordering = ["-date_joined"]
+    list_display = ["email", "is_active", "is_staff", "date_joined", "last_login"]
+    search_fields = ["email"]
+    readonly_fields = ["public_id", "date_joined", "last_login"]
+    fieldsets = [
+        (None, {"fields": ["email", "password", "public_id"]}),
+        ("Permissions", {"fields": ["is_active", "is_staff", "is_superuser", "groups", "user_permissions"]}),
+        ("Dates", {"fields": ["date_joined", "last_login"]}),
+    ]
+    add_fieldsets = [(None, {"classes": ["wide"], "fields": ["email", "password1", "password2"]})]
+    actions = ["block", "unblock"]
+
+    @admin.action(description="Block: deactivate, revoke API keys, end sessions and sockets")
+    def block(self, request, queryset):
+        from ops.admin_actions import reason_or_form
+        from ops.blocking import user_block
+
+        reason = reason_or_form(
+            self, request, queryset, action="block", question="Block these accounts?", submit_label="Block"
+        )
+        if not isinstance(reason, str):
+            return reason  # the page asking for a reason
+        for user in queryset:
+            try:
+                block = user_block(user=user, reason=reason, by=request.user)
+            except ValidationError as exc:
+                self.message_user(request, f"{user}: {' '.join(exc.messages)}", messages.ERROR)
+            else:
+                self.message_user(
+                    request,
+                    f"Blocked {user}: {block.keys_revoked} key(s) revoked, {block.sessions_deleted} session(s) ended.",
+                    messages.SUCCESS,
+                )
+        return None
+
+    @admin.action(description="Unblock: reactivate (revoked keys stay revoked)")
+    def unblock(self, request, queryset):
+        from ops.admin_actions import reason_or_form
+        from ops.blocking import user_unblock
+
+        reason = reason_or_form(
+            self, request, queryset, action="unblock", question="Unblock these accounts?", submit_label="Unblock"
+        )
+        if not isinstance(reason, str):
+            return reason
+        for user in queryset:
+            user_unblock(user=user, reason=reason, by=request.user)
+        self.message_user(request, f"Unblocked {queryset.count()} account(s).", messages.SUCCESS)
+        return None
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    list_display = ["name", "prefix", "user", "created_at", "last_used_at", "revoked_at"]
+    list_filter = ["revoked_at"]
+    search_fields = ["prefix", "name", "user__email"]
+    readonly_fields = ["id", "user", "prefix", "secret_hash", "created_at", "last_used_at"]
+    exclude: list[str] = []
+
+    def has_add_permission(self, request):
+        # Keys are issued by the customer (dashboard) or `manage.py create_api_key`, which show the secret once.
+        return False

@@ -1,0 +1,91 @@
+"""Writes for accounts: users and API keys."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from ops.switches import switch_is_on
+
+from .errors import ApiKeyNotFound, SignupInvalid, SignupsClosed
+from .models import ApiKey, User
+
+KEY_SCHEME = "odk"
+# Writing last_used_at on every request would turn each API call into a write; once a minute is enough to show.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class IssuedApiKey:
+    api_key: ApiKey
+    secret: str  # the only time the full key exists outside the customer's hands
+
+
+def _hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def user_create(*, email: str, password: str | None, self_service: bool = False) -> User:
+    """A new account. `self_service` (the sign-up page) is refused while the operators' new_signups switch is off;
+    operators' own tools (commands, admin) still create accounts."""
+    if self_service and not switch_is_on("new_signups"):
+        raise SignupsClosed()
+    email = User.objects.normalize_email(email).strip().lower()
+    if not email or "@" not in email:
+        raise SignupInvalid("Enter a valid email address.", code="email_invalid")
+    if password is not None:
+        try:
+            validate_password(password, user=User(email=email))
+        except ValidationError as exc:
+            raise SignupInvalid(" ".join(exc.messages), code="password_invalid") from exc
+    try:
+        with transaction.atomic():
+            return User.objects.create_user(email=email, password=password)
+    except IntegrityError as exc:
+        raise SignupInvalid("An account with this email already exists.", code="email_taken") from exc
+
+
+def api_key_create(*, user: User, name: str = "") -> IssuedApiKey:
+    prefix = secrets.token_hex(4)
+    secret = f"{KEY_SCHEME}_{prefix}_{secrets.token_urlsafe(32)}"
+    api_key = ApiKey.objects.create(
+        user=user, name=(name.strip() or "API key")[:100], prefix=prefix, secret_hash=_hash_secret(secret)
+    )
+    return IssuedApiKey(api_key=api_key, secret=secret)
+
+
+def api_key_revoke(*, user: User, key_id) -> ApiKey:
+    """Revoke one of the user's keys; revoking again is a no-op that keeps the first revocation time."""
+    try:
+        api_key = ApiKey.objects.get(user=user, pk=key_id)
+    except (ApiKey.DoesNotExist, ValidationError) as exc:
+        raise ApiKeyNotFound() from exc
+    if api_key.revoked_at is None:
+        ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+        api_key.refresh_from_db(fields=["revoked_at"])
+    return api_key
+
+
+def api_key_authenticate(*, secret: str) -> ApiKey | None:
+    """Return the active key for `secret`, or None. Constant-time comparison of the stored hash."""
+    parts = secret.split("_", 2)
+    if len(parts) != 3 or parts[0] != KEY_SCHEME:
+        return None
+    api_key = ApiKey.objects.select_related("user").filter(prefix=parts[1]).first()
+    if api_key is None or not hmac.compare_digest(api_key.secret_hash, _hash_secret(secret)):
+        return None
+    if api_key.revoked_at is not None or not api_key.user.is_active:
+        return None
+    now = timezone.now()
+    if api_key.last_used_at is None or now - api_key.last_used_at > LAST_USED_RESOLUTION:
+        ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+        api_key.last_used_at = now
+    return api_key

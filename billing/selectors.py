@@ -1,0 +1,140 @@
+"""Reads for billing: plans, usage, invoices, revenue."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import Sum
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from .models import BillingAccount, EntryKind, LedgerEntry, PaymentIncident, Plan, RevenueEntry
+from .services import account_ensure, account_refresh, period_bounds
+from .storage import storage_used_for
+
+
+def plan_for(*, user) -> Plan:
+    """The account's plan; an account never assigned one is on the default (Free) plan."""
+    return account_ensure(user=user).plan
+
+
+def audio_watermarked_for(*, user) -> bool:
+    """Whether the account's new audio carries the provenance watermark: its plan's rule, or the account's opt-in."""
+    account = account_ensure(user=user)
+    return account.plan.watermarked or account.watermark_opt_in
+
+
+def account_settings_for(*, user) -> dict:
+    """The account settings of GET/PATCH /v1/account and the Billing page."""
+    account = account_ensure(user=user)
+    return {
+        "plan": account.plan.slug,
+        "watermark_opt_in": account.watermark_opt_in,
+        # What new audio gets: the plan's watermark, or the opt-in.
+        "watermarked": account.plan.watermarked or account.watermark_opt_in,
+        "plan_watermarked": account.plan.watermarked,
+    }
+
+
+def _total(queryset, field: str = "amount") -> int:
+    return queryset.aggregate(total=Sum(field))["total"] or 0
+
+
+def usage_summary_for(*, user, days: int = 30) -> dict:
+    """The figures of the Billing page and GET /v1/usage: plan, period, used, remaining, and usage by day."""
+    account = account_refresh(user=user)
+    start, end = period_bounds(account.period)
+    entries = LedgerEntry.objects.filter(account=account)
+    in_period = entries.filter(period=account.period)
+    granted = _total(in_period.filter(kind__in=[EntryKind.GRANT, EntryKind.ADJUST]))
+    # Characters used = reserved minus released (captured reservations stay used, pending ones count too).
+    used = -_total(in_period.filter(kind__in=[EntryKind.RESERVE, EntryKind.RELEASE]))
+    since = (timezone.now() - timedelta(days=days - 1)).date()
+    per_day = dict(
+        entries.filter(kind__in=[EntryKind.RESERVE, EntryKind.RELEASE], created_at__date__gte=since)
+        .annotate(day=TruncDate("created_at"))
+        .values_list("day")
+        .annotate(total=Sum("amount"))
+    )
+    by_day = [
+        {
+            "date": (since + timedelta(days=offset)).isoformat(),
+            "characters": -(per_day.get(since + timedelta(days=offset)) or 0),
+        }
+        for offset in range(days)
+    ]
+    plan = account.plan
+    return {
+        "plan": {"slug": plan.slug, "name": plan.name, "monthly_characters": plan.monthly_characters},
+        "period": {"name": account.period, "start": start.isoformat(), "end": end.isoformat()},
+        "characters": {"granted": granted, "used": used, "remaining": account.balance},
+        "by_day": by_day,
+        "storage": {"used_bytes": storage_used_for(user=user), "quota_bytes": plan.storage_quota_bytes},
+    }
+
+
+def invoices_for(*, user, limit: int = 24) -> list[dict]:
+    """The account's Stripe invoices as dj-stripe keeps them, newest first (none in local mode)."""
+    from djstripe.models import Invoice
+
+    customer_id = BillingAccount.objects.filter(user=user).values_list("stripe_customer_id", flat=True).first()
+    if not customer_id:
+        return []
+    invoices = []
+    for invoice in Invoice.objects.filter(customer_id=customer_id).order_by("-created")[:limit]:
+        data = invoice.stripe_data
+        amount, currency = data.get("amount_due") or 0, data.get("currency") or "usd"
+        invoices.append(
+            {
+                "id": invoice.id,
+                "number": data.get("number") or "",
+                "created": invoice.created.isoformat() if invoice.created else None,
+                "status": data.get("status") or "",
+                "amount_due": amount,
+                "amount_paid": data.get("amount_paid") or 0,
+                "currency": currency,
+                "amount_display": f"{amount / 100:.2f} {currency.upper()}",
+                "hosted_invoice_url": data.get("hosted_invoice_url") or "",
+                "invoice_pdf": data.get("invoice_pdf") or "",
+            }
+        )
+    return invoices
+
+
+def gpu_engines() -> list[str]:
+    return [engine for engine, queue in settings.SPEECH_ENGINE_QUEUES.items() if queue.endswith("gpu")]
+
+
+def revenue_per_gpu_hour(*, since, until) -> dict:
+    """Revenue (paid invoices minus refunds and lost disputes) over GPU engine hours, in one window.
+
+    `per_gpu_hour` is None when no GPU time was spent. Amounts are in the currency's main unit; a deployment
+    charges in one currency (the plans'), so entries in others are left out and counted.
+    """
+    from synthesis.models import SynthesisJob
+
+    currency = (Plan.objects.exclude(price_cents=0).values_list("currency", flat=True).first() or "usd").lower()
+    entries = RevenueEntry.objects.filter(occurred_at__gte=since, occurred_at__lt=until)
+    cents = _total(entries.filter(currency=currency), "amount_cents")
+    seconds = (
+        SynthesisJob.objects.filter(engine__in=gpu_engines(), finished_at__gte=since, finished_at__lt=until).aggregate(
+            total=Sum("engine_seconds")
+        )["total"]
+        or 0.0
+    )
+    hours = seconds / 3600
+    return {
+        "currency": currency,
+        "revenue": cents / 100,
+        "gpu_hours": hours,
+        "per_gpu_hour": (cents / 100) / hours if hours else None,
+        "other_currency_entries": entries.exclude(currency=currency).count(),
+    }
+
+
+def payment_incidents(*, since=None, flagged_only: bool = False):
+    incidents = PaymentIncident.objects.select_related("account__user")
+    if since is not None:
+        incidents = incidents.filter(occurred_at__gte=since)
+    return incidents.filter(flagged=True) if flagged_only else incidents

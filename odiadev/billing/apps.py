@@ -1,9 +1,0 @@
-from django.apps import AppConfig
-
-
-class BillingConfig(AppConfig):
-    """Plans, quotas, the usage ledger and Stripe arrive with the billing issue."""
-
-    name = "odiadev.billing"
-    label = "billing"
-    verbose_name = "Billing"

@@ -1,0 +1,75 @@
+"""What operators do from the ops panel. Each action needs a reason and is recorded (who, when, why, what it did)
+in `OpsAction`; switch flips are also in the switch's own history."""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+
+from core.exceptions import InvalidRequest
+
+from .breaker import oom_reset
+from .models import OpsAction, OpsActionKind
+from .switches import SWITCHES, switch_set
+
+logger = logging.getLogger(__name__)
+
+
+def _record(kind: str, *, reason: str, user, detail: dict) -> OpsAction:
+    action = OpsAction.objects.create(
+        kind=kind, actor=user.email if user else "system", user=user, reason=reason, detail=detail
+    )
+    logger.warning("ops action %s by %s (%s): %s", kind, action.actor, reason, detail)
+    return action
+
+
+def _reason(reason: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidRequest("Say why: every operator action is recorded with its reason.", code="reason_required")
+    return reason
+
+
+def switch_flip(*, name: str, enabled: bool, reason: str, user) -> OpsAction:
+    if name not in SWITCHES:
+        raise InvalidRequest(f"There is no switch {name!r}.", code="unknown_switch")
+    reason = _reason(reason)
+    switch_set(name=name, enabled=enabled, reason=reason, user=user)
+    return _record(OpsActionKind.SWITCH, reason=reason, user=user, detail={"switch": name, "enabled": enabled})
+
+
+def queue_purge(*, reason: str, user) -> OpsAction:
+    """Cancel every queued synthesis job (their characters go back) and empty the synthesis queues at the broker.
+    Running jobs finish. Safe to repeat."""
+    from odiadev.celery import app
+    from synthesis.models import JobStatus, SynthesisJob
+    from synthesis.services import synthesis_job_cancel
+
+    reason = _reason(reason)
+    cancelled = 0
+    for job in SynthesisJob.objects.filter(status=JobStatus.QUEUED).select_related("user").iterator():
+        if synthesis_job_cancel(job=job).status == JobStatus.CANCELLED:
+            cancelled += 1
+    purged = {}
+    with app.connection_for_write() as connection:
+        channel = connection.default_channel
+        for queue in sorted(set(settings.SPEECH_ENGINE_QUEUES.values())):
+            purged[queue] = int(channel.queue_purge(queue) or 0)
+    return _record(
+        OpsActionKind.PURGE_QUEUE, reason=reason, user=user, detail={"jobs_cancelled": cancelled, "messages": purged}
+    )
+
+
+def cache_clear_all(*, reason: str, user) -> OpsAction:
+    """Drop the synthesis cache's index (its keys only; the audio files stay with their jobs)."""
+    from synthesis.cache import cache_clear
+
+    reason = _reason(reason)
+    return _record(OpsActionKind.CLEAR_CACHE, reason=reason, user=user, detail={"entries": cache_clear()})
+
+
+def breaker_reset(*, reason: str, user) -> OpsAction:
+    """Forget the counted CUDA OOMs. Voice cloning stays as it is: turning it back on is its own, audited flip."""
+    reason = _reason(reason)
+    return _record(OpsActionKind.RESET_BREAKER, reason=reason, user=user, detail={"forgotten": oom_reset()})

@@ -1,0 +1,13 @@
+from django.apps import AppConfig
+
+
+class OpsConfig(AppConfig):
+    name = "ops"
+    label = "ops"
+    verbose_name = "Operations"
+
+    def ready(self) -> None:
+        from .metrics import RedisMetricsCollector, register_collector
+
+        # Figures recorded by any process (web or worker) live in Redis; every web process exports them.
+        register_collector(RedisMetricsCollector())

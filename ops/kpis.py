@@ -1,0 +1,277 @@
+"""The runbook's KPIs: 5-minute rollups written by a periodic task, and the figures the ops panel shows for a
+window (last hour, 24 h, 7 days) against each KPI's target and alert threshold.
+
+Definitions (all over jobs that *finished* in the window; cancelled jobs are left out):
+- latency: queued → finished of succeeded jobs that ran an engine (cache hits answer at once and are counted by
+  the cache hit rate instead); p50 / p95 from merged histograms (an upper bound of the true percentile, at most
+  one histogram step above it);
+- cache hit rate: succeeded jobs answered from the cache / succeeded jobs;
+- error rate: failed / finished; OOMs: jobs failed with gpu_out_of_memory;
+- clone success rate: cloned jobs that succeeded with an output-to-voice similarity at or above
+  CLONE_SUCCESS_THRESHOLD (or unscored) / cloned jobs finished;
+- revenue per GPU-hour: revenue entries (paid invoices minus refunds and lost disputes) / GPU engine hours;
+- refunds/chargebacks: refunds and disputes recorded (PaymentIncident).
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db.models import Q, Sum
+from django.utils import timezone
+
+from .models import KpiRollup
+
+BUCKET = timedelta(minutes=5)
+# Upper bounds (seconds) of the latency histogram; the last bucket is everything above.
+LATENCY_BOUNDS = [
+    0.25,
+    0.5,
+    0.75,
+    1.0,
+    1.5,
+    2.0,
+    2.5,
+    3.0,
+    3.5,
+    4.0,
+    5.0,
+    6.0,
+    8.0,
+    10.0,
+    15.0,
+    20.0,
+    30.0,
+    60.0,
+    120.0,
+]
+WINDOWS = {"1h": timedelta(hours=1), "24h": timedelta(hours=24), "7d": timedelta(days=7)}
+
+
+def bucket_floor(moment: datetime) -> datetime:
+    seconds = int(BUCKET.total_seconds())
+    return datetime.fromtimestamp(int(moment.timestamp()) // seconds * seconds, tz=moment.tzinfo)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Rollups
+# ---------------------------------------------------------------------------------------------------------------
+def rollup_bucket(start: datetime) -> KpiRollup:
+    """(Re)compute one bucket from the jobs and payments in it. Idempotent."""
+    from billing.models import PaymentIncident, RevenueEntry
+    from billing.selectors import gpu_engines
+    from synthesis.models import JobStatus, SynthesisJob
+
+    end = start + BUCKET
+    finished = SynthesisJob.objects.filter(
+        finished_at__gte=start, finished_at__lt=end, status__in=[JobStatus.SUCCEEDED, JobStatus.FAILED]
+    )
+    succeeded = finished.filter(status=JobStatus.SUCCEEDED)
+    histogram = [0] * (len(LATENCY_BOUNDS) + 1)
+    for queued_at, finished_at in succeeded.filter(cached=False).values_list("queued_at", "finished_at"):
+        histogram[bisect.bisect_left(LATENCY_BOUNDS, (finished_at - queued_at).total_seconds())] += 1
+    cloned = finished.filter(voice_kind="cloned")
+    threshold = settings.CLONE_SUCCESS_THRESHOLD
+    values = {
+        "jobs_finished": finished.count(),
+        "jobs_failed": finished.filter(status=JobStatus.FAILED).count(),
+        "cache_hits": succeeded.filter(cached=True).count(),
+        "clone_jobs": cloned.count(),
+        "clone_successes": cloned.filter(status=JobStatus.SUCCEEDED)
+        .filter(Q(clone_similarity__isnull=True) | Q(clone_similarity__gte=threshold))
+        .count(),
+        "oom_count": finished.filter(error_code="gpu_out_of_memory").count(),
+        "gpu_seconds": finished.filter(engine__in=gpu_engines()).aggregate(total=Sum("engine_seconds"))["total"] or 0.0,
+        "revenue_cents": RevenueEntry.objects.filter(occurred_at__gte=start, occurred_at__lt=end).aggregate(
+            total=Sum("amount_cents")
+        )["total"]
+        or 0,
+        "incidents": PaymentIncident.objects.filter(occurred_at__gte=start, occurred_at__lt=end).count(),
+        "latency_histogram": histogram,
+    }
+    rollup, _ = KpiRollup.objects.update_or_create(bucket_start=start, defaults=values)
+    return rollup
+
+
+def rollups_refresh(*, now: datetime | None = None, backfill: timedelta = timedelta(days=7), limit: int = 300) -> int:
+    """Recompute the current and previous buckets, and fill (newest first) up to `limit` buckets missing within
+    `backfill`. Returns how many buckets were written."""
+    now = now or timezone.now()
+    current = bucket_floor(now)
+    wanted = {current, current - BUCKET, current - 2 * BUCKET}  # late finishes and clock skew land here
+    have = set(KpiRollup.objects.filter(bucket_start__gte=current - backfill).values_list("bucket_start", flat=True))
+    oldest, bucket = bucket_floor(now - backfill), current - 3 * BUCKET
+    missing = []
+    while bucket >= oldest and len(missing) < limit:
+        if bucket not in have:
+            missing.append(bucket)
+        bucket -= BUCKET
+    for start in sorted(wanted) + missing:
+        rollup_bucket(start)
+    return len(wanted) + len(missing)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Windows and tiles
+# ---------------------------------------------------------------------------------------------------------------
+def _percentile(histogram: list[int], q: float) -> float | None:
+    total = sum(histogram)
+    if not total:
+        return None
+    rank, seen = q * total, 0
+    for index, count in enumerate(histogram):
+        seen += count
+        if seen >= rank:
+            return LATENCY_BOUNDS[index] if index < len(LATENCY_BOUNDS) else float("inf")
+    return None
+
+
+def _merge(rollups) -> dict:
+    merged = {
+        "jobs_finished": 0,
+        "jobs_failed": 0,
+        "cache_hits": 0,
+        "clone_jobs": 0,
+        "clone_successes": 0,
+        "oom_count": 0,
+        "gpu_seconds": 0.0,
+        "revenue_cents": 0,
+        "incidents": 0,
+    }
+    histogram = [0] * (len(LATENCY_BOUNDS) + 1)
+    for rollup in rollups:
+        for field in merged:
+            merged[field] += getattr(rollup, field)
+        for index, count in enumerate(rollup.latency_histogram or []):
+            histogram[index] += count
+    merged["latency_histogram"] = histogram
+    return merged
+
+
+def figures(merged: dict) -> dict:
+    """The KPI values of merged rollups (None where there is nothing to compute from)."""
+    succeeded = merged["jobs_finished"] - merged["jobs_failed"]
+    gpu_hours = merged["gpu_seconds"] / 3600
+    return {
+        "revenue_per_gpu_hour": (merged["revenue_cents"] / 100) / gpu_hours if gpu_hours else None,
+        "cache_hit_rate": merged["cache_hits"] / succeeded if succeeded else None,
+        "latency_p50": _percentile(merged["latency_histogram"], 0.50),
+        "latency_p95": _percentile(merged["latency_histogram"], 0.95),
+        "clone_success_rate": merged["clone_successes"] / merged["clone_jobs"] if merged["clone_jobs"] else None,
+        "refunds_chargebacks": merged["incidents"],
+        "error_rate": merged["jobs_failed"] / merged["jobs_finished"] if merged["jobs_finished"] else None,
+        "oom_count": merged["oom_count"],
+        "jobs_finished": merged["jobs_finished"],
+        "revenue": merged["revenue_cents"] / 100,
+        "gpu_hours": gpu_hours,
+    }
+
+
+def window_figures(window: str, *, now: datetime | None = None) -> dict:
+    now = now or timezone.now()
+    rollups = KpiRollup.objects.filter(bucket_start__gte=bucket_floor(now - WINDOWS[window]))
+    return figures(_merge(rollups))
+
+
+@dataclass(frozen=True)
+class KpiSpec:
+    key: str
+    label: str
+    unit: str  # "$/h", "%", "s", "count"
+    target: float
+    alert: float
+    higher_is_better: bool
+    target_text: str
+    alert_text: str
+
+    def status(self, value) -> str:
+        """ "ok" (meets the target), "warn" (between target and alert) or "alert"; "none" without data."""
+        if value is None:
+            return "none"
+        if self.higher_is_better:
+            return "ok" if value >= self.target else ("alert" if value < self.alert else "warn")
+        return "ok" if value <= self.target else ("alert" if value > self.alert else "warn")
+
+
+KPI_SPECS = [
+    KpiSpec("revenue_per_gpu_hour", "Revenue per GPU-hour", "$/h", 30, 20, True, "≥ $30/h", "< $20/h"),
+    KpiSpec("cache_hit_rate", "Cache hit rate", "%", 0.40, 0.30, True, "≥ 40%", "< 30%"),
+    KpiSpec("latency_p50", "p50 latency", "s", 3.5, 4.0, False, "≤ 3.5 s", "> 4 s"),
+    KpiSpec("latency_p95", "p95 latency", "s", 6.0, 6.0, False, "< 6 s", "> 6 s for 10 min"),
+    KpiSpec("clone_success_rate", "Clone success rate", "%", 0.98, 0.95, True, "> 98%", "< 95%"),
+    KpiSpec("refunds_chargebacks", "Refunds / chargebacks", "count", 0, 0, False, "= 0", "> 0"),
+    KpiSpec("error_rate", "Error rate", "%", 0.01, 0.05, False, "≤ 1%", "> 5%"),
+    KpiSpec("oom_count", "GPU out-of-memory", "count", 0, 0, False, "= 0", "> 0"),
+]
+
+
+def p95_alert_sustained(*, now: datetime | None = None, minutes: int = 10) -> bool:
+    """The runbook's p95 alert: above 6 s in every bucket of the last `minutes` that had traffic (at least one)."""
+    now = now or timezone.now()
+    buckets = KpiRollup.objects.filter(bucket_start__gte=bucket_floor(now - timedelta(minutes=minutes)))
+    p95s = [_percentile(b.latency_histogram, 0.95) for b in buckets if sum(b.latency_histogram or [])]
+    return bool(p95s) and all(value > 6.0 for value in p95s)
+
+
+def kpi_tiles(window: str, *, now: datetime | None = None) -> list[dict]:
+    values = window_figures(window, now=now)
+    tiles = []
+    for spec in KPI_SPECS:
+        value = values[spec.key]
+        status = spec.status(value)
+        if spec.key == "latency_p95" and status == "alert" and not p95_alert_sustained(now=now):
+            status = "warn"  # above 6 s, but not for 10 minutes yet
+        tiles.append(
+            {
+                "key": spec.key,
+                "label": spec.label,
+                "value": value,
+                "display": _display(value, spec.unit),
+                "target": spec.target_text,
+                "alert": spec.alert_text,
+                "status": status,
+            }
+        )
+    return tiles
+
+
+def _display(value, unit: str) -> str:
+    if value is None:
+        return "no data"
+    if unit == "%":
+        return f"{value * 100:.1f}%"
+    if unit == "$/h":
+        return f"${value:,.2f}/h"
+    if unit == "s":
+        return "> 120 s" if value == float("inf") else f"{value:.2f} s"
+    return str(int(value))
+
+
+def kpi_series(*, now: datetime | None = None, days: int = 7) -> dict:
+    """Hourly points over `days` for the panel's charts, from the rollups."""
+    now = now or timezone.now()
+    start = bucket_floor(now - timedelta(days=days)).replace(minute=0)
+    by_hour: dict[datetime, list] = {}
+    for rollup in KpiRollup.objects.filter(bucket_start__gte=start).order_by("bucket_start"):
+        by_hour.setdefault(rollup.bucket_start.replace(minute=0), []).append(rollup)
+    hours, hour = [], start
+    while hour <= now:
+        hours.append(hour)
+        hour += timedelta(hours=1)
+    series = {"t": [], "latency_p50": [], "latency_p95": [], "cache_hit_rate": [], "error_rate": [], "jobs": []}
+    for hour in hours:
+        values = figures(_merge(by_hour.get(hour, [])))
+        series["t"].append(int(hour.timestamp()))
+        series["latency_p50"].append(_finite(values["latency_p50"]))
+        series["latency_p95"].append(_finite(values["latency_p95"]))
+        series["cache_hit_rate"].append(None if values["cache_hit_rate"] is None else values["cache_hit_rate"] * 100)
+        series["error_rate"].append(None if values["error_rate"] is None else values["error_rate"] * 100)
+        series["jobs"].append(values["jobs_finished"])
+    return series
+
+
+def _finite(value):
+    return None if value is None or value == float("inf") else value

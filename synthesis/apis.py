@@ -1,0 +1,450 @@
+"""REST API for synthesis: /v1/tts and /v1/pronunciations. Thin views: parse input, call one service or selector,
+shape output."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.http import FileResponse, StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.permissions import AllowAny
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.models import ApiKey
+from core.exceptions import InvalidRequest
+from core.http import ranged_file_response
+from core.pagination import Pagination
+
+from .errors import (
+    AudioExpired,
+    AudioNotReady,
+    InvalidBitrate,
+    InvalidFormat,
+    InvalidSampleRate,
+    InvalidSeed,
+    InvalidSpeed,
+    PronunciationInvalid,
+    SynthesisFailed,
+    SynthesisTimeout,
+    TextEmpty,
+)
+from .formats import MP3_BITRATES, OUTPUT_FORMATS, SAMPLE_RATES
+from .models import JobStatus
+from .openai_compat import openai_request_translate
+from .selectors import job_get, job_get_for, job_list_for, pronunciation_get_for, pronunciation_list_for
+from .serializers import JobOutputSerializer, PronunciationOutputSerializer, audio_token_valid
+from .services import (
+    pronunciation_create,
+    pronunciation_delete,
+    pronunciation_update,
+    synthesis_job_cancel,
+    synthesis_job_create,
+    synthesis_job_wait,
+)
+from .streaming import STREAMABLE_FORMATS, stream_relay
+
+# Which stable code a malformed field maps to (a wrong type is reported like a wrong value).
+_FIELD_ERRORS = {
+    "text": TextEmpty,
+    "format": InvalidFormat,
+    "sample_rate": InvalidSampleRate,
+    "bitrate": InvalidBitrate,
+    "speed": InvalidSpeed,
+    "seed": InvalidSeed,
+}
+
+
+def _base_url(request) -> str:
+    return request.build_absolute_uri("/").rstrip("/")
+
+
+def _job_response(request, job, http_status: int) -> Response:
+    return Response(JobOutputSerializer(job, context={"base_url": _base_url(request)}).data, status=http_status)
+
+
+class TtsApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        text = serializers.CharField(trim_whitespace=False, allow_blank=True)
+        voice_id = serializers.CharField(required=False, max_length=100)
+        format = serializers.CharField(
+            required=False,
+            default="wav",
+            max_length=16,
+            help_text=(
+                f"One of {', '.join(OUTPUT_FORMATS)} (default wav). `pcm` is raw signed 16-bit little-endian mono "
+                "(application/octet-stream); `ulaw` is raw G.711 μ-law at 8 kHz mono (audio/basic), for telephony."
+            ),
+        )
+        sample_rate = serializers.IntegerField(
+            required=False,
+            allow_null=True,
+            default=None,
+            help_text=(
+                f"Hz: one of {', '.join(map(str, SAMPLE_RATES))}; default the voice's own rate. ogg (Opus) takes "
+                "8000, 16000, 24000 or 48000 (default 48000 for a voice at another rate); ulaw is always 8000. "
+                "Otherwise 400 `invalid_sample_rate`."
+            ),
+        )
+        bitrate = serializers.IntegerField(
+            required=False,
+            allow_null=True,
+            default=None,
+            help_text=(
+                f"mp3 only, kbps (constant bitrate): one of {', '.join(map(str, MP3_BITRATES))}; default 128. MP3 "
+                "allows at most 160 below 32 kHz and 64 at 8 kHz (there the default is 64). Otherwise 400 "
+                "`invalid_bitrate`."
+            ),
+        )
+        speed = serializers.FloatField(required=False, default=1.0)
+        seed = serializers.IntegerField(required=False, allow_null=True, default=None)
+        wait = serializers.BooleanField(required=False, default=False)
+        stream = serializers.BooleanField(
+            required=False,
+            default=False,
+            help_text="Also stream the audio while it is made, over the websocket (`audio.subscribe`). "
+            "mp3, pcm, ulaw or ogg.",
+        )
+        normalize = serializers.BooleanField(
+            required=False,
+            default=True,
+            help_text=(
+                "Spell out numbers, money, dates, times, abbreviations, URLs and emails before synthesis (default "
+                "true). Your pronunciation dictionary applies either way."
+            ),
+        )
+
+        class Meta:
+            ref_name = "TtsRequest"
+
+    def _validated(self, request) -> dict:
+        if not isinstance(request.data, dict):
+            raise InvalidRequest("The body must be a JSON object.")
+        serializer = self.InputSerializer(data=request.data)
+        if not serializer.is_valid():
+            for field, error_class in _FIELD_ERRORS.items():
+                if field in serializer.errors:
+                    raise error_class(detail={field: serializer.errors[field]})
+            raise InvalidRequest(detail=serializer.errors)
+        return serializer.validated_data
+
+    @extend_schema(
+        operation_id="tts_create",
+        request=InputSerializer,
+        responses={
+            202: OpenApiResponse(JobOutputSerializer, description="Queued (or, with `wait`, still running)."),
+            200: OpenApiResponse(JobOutputSerializer, description="Finished: a cache hit, or `wait` was true."),
+        },
+        description=(
+            f"Submit text for synthesis. Formats: {', '.join(OUTPUT_FORMATS)}, at `sample_rate` (default: the "
+            "voice's own) and, for mp3, `bitrate`; speed 0.5-2.0. With `wait: true` "
+            "the call blocks until the job is finished (up to a server-side timeout) and answers 200. The text is "
+            "read after your pronunciation dictionary and (unless `normalize` is false) English normalisation; the "
+            "job's `spoken_text` shows what the engine read."
+        ),
+    )
+    def post(self, request):
+        data = self._validated(request)
+        if data["stream"] and data["format"].lower() not in STREAMABLE_FORMATS:
+            raise _not_streamable(data["format"].lower())
+        job = synthesis_job_create(
+            user=request.user,
+            api_key=request.auth if isinstance(request.auth, ApiKey) else None,
+            text=data["text"],
+            voice_id=data.get("voice_id") or settings.DEFAULT_VOICE_ID,
+            output_format=data["format"].lower(),
+            sample_rate=data["sample_rate"],
+            bitrate=data["bitrate"],
+            speed=data["speed"],
+            seed=data["seed"],
+            normalize=data["normalize"],
+            streamed=data["stream"],
+        )
+        if data["wait"]:
+            job = synthesis_job_wait(job=job, timeout=settings.TTS_WAIT_TIMEOUT)
+        return _job_response(request, job, status.HTTP_200_OK if job.is_final else status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        operation_id="tts_list",
+        parameters=[
+            OpenApiParameter("page", OpenApiTypes.INT),
+            OpenApiParameter("page_size", OpenApiTypes.INT, description="Up to 100 (default 20)."),
+        ],
+        responses=inline_serializer(
+            "JobPage",
+            {
+                "count": serializers.IntegerField(),
+                "next": serializers.URLField(allow_null=True),
+                "previous": serializers.URLField(allow_null=True),
+                "results": JobOutputSerializer(many=True),
+            },
+        ),
+    )
+    def get(self, request):
+        paginator = Pagination()
+        page = paginator.paginate_queryset(job_list_for(user=request.user), request, view=self)
+        data = JobOutputSerializer(page, many=True, context={"base_url": _base_url(request)}).data
+        return paginator.get_paginated_response(data)
+
+
+class TtsDetailApi(APIView):
+    @extend_schema(operation_id="tts_retrieve", responses=JobOutputSerializer)
+    def get(self, request, job_id):
+        return _job_response(request, job_get_for(user=request.user, job_id=job_id), status.HTTP_200_OK)
+
+
+class TtsCancelApi(APIView):
+    @extend_schema(
+        operation_id="tts_cancel",
+        request=None,
+        responses=JobOutputSerializer,
+        description="Cancel a queued or running job; its characters are given back. 409 once it has finished.",
+    )
+    def post(self, request, job_id):
+        job = synthesis_job_cancel(job=job_get_for(user=request.user, job_id=job_id))
+        return _job_response(request, job, status.HTTP_200_OK)
+
+
+class TtsAudioApi(APIView):
+    """The audio bytes: for the owner (API key or session), or for anyone holding a valid signed link."""
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        operation_id="tts_audio",
+        parameters=[OpenApiParameter("token", OpenApiTypes.STR, description="Signed token from `audio_url`.")],
+        responses={(200, "audio/*"): OpenApiTypes.BINARY},
+        description=(
+            "The audio bytes (Range requests answer 206), typed by the job's format: audio/wav, audio/mpeg, "
+            "audio/ogg, audio/flac, application/octet-stream for `pcm` (raw signed 16-bit little-endian mono at the "
+            "job's `sample_rate`) and audio/basic for `ulaw` (raw G.711 μ-law, 8 kHz mono). 409 `audio_not_ready` "
+            "before the job succeeds; 410 "
+            "`audio_expired` once the audio was deleted after the plan's retention period."
+        ),
+    )
+    def get(self, request, job_id):
+        token = request.query_params.get("token")
+        if token and audio_token_valid(token, job_id, max_age=settings.TTS_AUDIO_URL_TTL):
+            job = job_get(job_id=job_id)
+        elif request.user is not None and request.user.is_authenticated:
+            job = job_get_for(user=request.user, job_id=job_id)
+        elif token:
+            raise InvalidRequest("The audio link has expired or is invalid.", code="audio_link_invalid")
+        else:
+            self.permission_denied(request)
+        if job.audio_expired:
+            raise AudioExpired(detail={"expired_at": job.audio_expired_at.isoformat()})
+        if not job.audio:
+            raise AudioNotReady()
+        fmt = OUTPUT_FORMATS[job.output_format]
+        response = ranged_file_response(
+            request,
+            default_storage.open(job.audio.name, "rb"),
+            size=job.audio_bytes or default_storage.size(job.audio.name),
+            content_type=fmt.content_type,
+            filename=f"{job.id}.{fmt.extension}",
+        )
+        response["Cache-Control"] = "private, max-age=3600"
+        return response
+
+
+class PronunciationInputSerializer(serializers.Serializer):
+    word = serializers.CharField(max_length=100, trim_whitespace=True, help_text="Literal text to find.")
+    replacement = serializers.CharField(max_length=200, trim_whitespace=True, help_text="What to say instead.")
+    case_sensitive = serializers.BooleanField(required=False, default=False)
+    whole_word = serializers.BooleanField(required=False, default=True)
+
+    class Meta:
+        ref_name = "PronunciationRequest"
+
+
+def _pronunciation_input(request, *, partial: bool) -> dict:
+    if not isinstance(request.data, dict):
+        raise InvalidRequest("The body must be a JSON object.")
+    serializer = PronunciationInputSerializer(data=request.data, partial=partial)
+    if not serializer.is_valid():
+        raise PronunciationInvalid(detail=serializer.errors)
+    return serializer.validated_data
+
+
+class PronunciationListApi(APIView):
+    @extend_schema(
+        operation_id="pronunciations_list",
+        responses=inline_serializer(
+            "PronunciationList",
+            {
+                "pronunciations": PronunciationOutputSerializer(many=True),
+                "max_entries": serializers.IntegerField(),
+            },
+        ),
+        description="Your pronunciation dictionary, by word.",
+    )
+    def get(self, request):
+        entries = pronunciation_list_for(user=request.user)
+        return Response(
+            {
+                "pronunciations": PronunciationOutputSerializer(entries, many=True).data,
+                "max_entries": settings.PRONUNCIATIONS_MAX_PER_ACCOUNT,
+            }
+        )
+
+    @extend_schema(
+        operation_id="pronunciations_create",
+        request=PronunciationInputSerializer,
+        responses={201: PronunciationOutputSerializer},
+        description=(
+            "Add an entry: in every later job, `word` is said as `replacement` (spoken exactly as written). Applied "
+            "before normalisation, longest word first; whole words only unless `whole_word` is false. 409 "
+            "`pronunciation_exists` for a word you already have, 409 `pronunciation_limit_reached` when the "
+            "dictionary is full."
+        ),
+    )
+    def post(self, request):
+        entry = pronunciation_create(user=request.user, **_pronunciation_input(request, partial=False))
+        return Response(PronunciationOutputSerializer(entry).data, status=status.HTTP_201_CREATED)
+
+
+class PronunciationDetailApi(APIView):
+    @extend_schema(operation_id="pronunciations_retrieve", responses=PronunciationOutputSerializer)
+    def get(self, request, pronunciation_id):
+        entry = pronunciation_get_for(user=request.user, pronunciation_id=pronunciation_id)
+        return Response(PronunciationOutputSerializer(entry).data)
+
+    @extend_schema(
+        operation_id="pronunciations_update",
+        request=PronunciationInputSerializer(partial=True),
+        responses=PronunciationOutputSerializer,
+        description="Change any of the entry's fields.",
+    )
+    def patch(self, request, pronunciation_id):
+        data = _pronunciation_input(request, partial=True)
+        entry = pronunciation_update(user=request.user, pronunciation_id=pronunciation_id, **data)
+        return Response(PronunciationOutputSerializer(entry).data)
+
+    @extend_schema(operation_id="pronunciations_delete", responses={204: None})
+    def delete(self, request, pronunciation_id):
+        pronunciation_delete(user=request.user, pronunciation_id=pronunciation_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class OpenAiSpeechApi(APIView):
+    """POST /v1/audio/speech: OpenAI's text-to-speech request and answer (the audio bytes), for the `openai` package
+    and other OpenAI clients. The request waits for the job like `"wait": true` does."""
+
+    class InputSerializer(serializers.Serializer):
+        input = serializers.CharField(trim_whitespace=False, allow_blank=True)
+        model = serializers.CharField(required=False, allow_blank=True)
+        voice = serializers.JSONField(required=False)
+        response_format = serializers.CharField(required=False, allow_blank=True)
+        speed = serializers.FloatField(required=False, default=1.0)
+        instructions = serializers.CharField(required=False, allow_blank=True)
+        stream_format = serializers.CharField(required=False, allow_blank=True)
+
+        class Meta:
+            ref_name = "OpenAiSpeechRequest"
+
+    serializer_class = InputSerializer  # for the schema generator (an APIView has no get_serializer)
+
+    @extend_schema(
+        operation_id="openai_audio_speech",
+        request=InputSerializer,
+        responses={(200, "audio/*"): OpenApiTypes.BINARY},
+        description=(
+            "OpenAI-compatible speech: `model` (accepted, ignored), `input`, `voice` (ours, or an OpenAI name "
+            "mapped by OPENAI_VOICE_MAP / OPENAI_DEFAULT_VOICE), `response_format` (mp3, opus, wav, flac, pcm at "
+            "24 kHz), "
+            "`speed`. Answers the audio bytes; errors use our error body and codes. A job still running after "
+            "TTS_WAIT_TIMEOUT answers 504 `synthesis_timeout` with its id (fetch it from /v1/tts/{id})."
+        ),
+    )
+    def perform_content_negotiation(self, request, force=False):
+        # OpenAI clients send `Accept: application/octet-stream`: the audio is a file response whatever the header
+        # says, and errors are always our JSON body.
+        renderer = JSONRenderer()
+        return renderer, renderer.media_type
+
+    def post(self, request):
+        if not isinstance(request.data, dict):
+            raise InvalidRequest("The body must be a JSON object.")
+        serializer = self.InputSerializer(data=request.data)
+        if not serializer.is_valid():
+            raise InvalidRequest("Some fields are not valid.", detail=serializer.errors)
+        options = openai_request_translate(serializer.validated_data, known_voice_ids=settings.BUILTIN_VOICES)
+        job = synthesis_job_create(
+            user=request.user, api_key=request.auth if isinstance(request.auth, ApiKey) else None, **options
+        )
+        job = synthesis_job_wait(job=job, timeout=settings.TTS_WAIT_TIMEOUT)
+        if job.status == JobStatus.FAILED:
+            raise SynthesisFailed(
+                job.error_message or "Synthesis failed.", detail={"job_id": str(job.id), "code": job.error_code}
+            )
+        if not job.is_final or not job.audio:
+            raise SynthesisTimeout(detail={"job_id": str(job.id)})
+        fmt = OUTPUT_FORMATS[job.output_format]
+        response = FileResponse(default_storage.open(job.audio.name, "rb"), content_type=fmt.content_type)
+        response["X-Job-Id"] = str(job.id)
+        return response
+
+
+def _not_streamable(output_format: str) -> InvalidFormat:
+    return InvalidFormat(
+        f"Streaming delivers {', '.join(STREAMABLE_FORMATS)}; {output_format} is only a stored file (POST /v1/tts).",
+        code="format_not_streamable",
+        detail={"streamable": list(STREAMABLE_FORMATS)},
+    )
+
+
+class TtsStreamApi(TtsApi):
+    """POST /v1/tts/stream: the audio as it is made (chunked), from the first sentence on."""
+
+    @extend_schema(exclude=True)
+    def get(self, request):  # listing jobs is GET /v1/tts
+        self.http_method_not_allowed(request)
+
+    def perform_content_negotiation(self, request, force=False):
+        # Audio clients send `Accept: audio/*`: the body is audio whatever the header says; errors are JSON.
+        renderer = JSONRenderer()
+        return renderer, renderer.media_type
+
+    @extend_schema(
+        operation_id="tts_stream",
+        request=TtsApi.InputSerializer,
+        responses={(200, "audio/*"): OpenApiTypes.BINARY},
+        description=(
+            "Like POST /v1/tts, but the answer is the audio itself, sent while the job runs (chunked transfer): "
+            "the first bytes leave once the first sentence is synthesized. Formats: mp3, pcm, ulaw, ogg "
+            "(`format_not_streamable` otherwise). Header `X-Job-Id` names the job; its stored file and status stay "
+            "available at /v1/tts/{id}. A cache hit answers the stored file at once."
+        ),
+    )
+    def post(self, request):
+        data = self._validated(request)
+        output_format = data["format"].lower()
+        if output_format not in STREAMABLE_FORMATS:
+            raise _not_streamable(output_format)
+        job = synthesis_job_create(
+            user=request.user,
+            api_key=request.auth if isinstance(request.auth, ApiKey) else None,
+            text=data["text"],
+            voice_id=data.get("voice_id") or settings.DEFAULT_VOICE_ID,
+            output_format=output_format,
+            sample_rate=data["sample_rate"],
+            bitrate=data["bitrate"],
+            speed=data["speed"],
+            seed=data["seed"],
+            normalize=data["normalize"],
+            streamed=True,
+        )
+        content_type = OUTPUT_FORMATS[output_format].content_type
+        if job.status == JobStatus.SUCCEEDED:  # a cache hit: the stored audio, at once
+            response = FileResponse(default_storage.open(job.audio.name, "rb"), content_type=content_type)
+        else:
+            response = StreamingHttpResponse(
+                stream_relay(job_id=job.id, timeout=settings.TTS_STREAM_IDLE_TIMEOUT), content_type=content_type
+            )
+        response["X-Job-Id"] = str(job.id)
+        response["Cache-Control"] = "no-store"
+        return response

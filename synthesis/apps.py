@@ -1,0 +1,15 @@
+from django.apps import AppConfig
+
+
+class SynthesisConfig(AppConfig):
+    name = "synthesis"
+    label = "synthesis"
+    verbose_name = "Synthesis"
+
+    def ready(self) -> None:
+        from ops.metrics import register_collector
+
+        from . import checks  # noqa: F401 - registers the system checks
+        from .metrics import JobStatusCollector
+
+        register_collector(JobStatusCollector())

@@ -1,0 +1,122 @@
+"""Synthesis errors with stable codes."""
+
+from rest_framework import status
+
+from core.exceptions import ApplicationError
+
+
+class TextEmpty(ApplicationError):
+    code = "text_empty"
+    default_message = "Text is empty. Send the text to speak in `text`."
+
+
+class TextTooLong(ApplicationError):
+    code = "text_too_long"
+    default_message = "Text is too long."
+
+
+class InvalidFormat(ApplicationError):
+    code = "invalid_format"
+    default_message = "Unsupported audio format."
+
+
+class InvalidSampleRate(ApplicationError):
+    code = "invalid_sample_rate"
+    default_message = "Unsupported sample rate for this format."
+
+
+class InvalidBitrate(ApplicationError):
+    code = "invalid_bitrate"
+    default_message = "Unsupported bitrate for this format and sample rate."
+
+
+class InvalidSpeed(ApplicationError):
+    code = "invalid_speed"
+    default_message = "Speed must be a number from 0.5 to 2.0."
+
+
+class InvalidSeed(ApplicationError):
+    code = "invalid_seed"
+    default_message = "Seed must be an integer from 0 to 4294967295."
+
+
+class JobNotFound(ApplicationError):
+    code = "not_found"
+    status_code = status.HTTP_404_NOT_FOUND
+    default_message = "Job not found."
+
+
+class AudioNotReady(ApplicationError):
+    code = "audio_not_ready"
+    status_code = status.HTTP_409_CONFLICT
+    default_message = "The job has no audio yet. Wait for status `succeeded`."
+
+
+class AudioExpired(ApplicationError):
+    code = "audio_expired"
+    status_code = status.HTTP_410_GONE
+    default_message = (
+        "This job's audio was deleted after your plan's retention period. Submit the text again to get new audio."
+    )
+
+
+class JobNotCancellable(ApplicationError):
+    code = "job_not_cancellable"
+    status_code = status.HTTP_409_CONFLICT
+    default_message = "The job has already finished and cannot be cancelled."
+
+
+class MaintenanceMode(ApplicationError):
+    """The operators' maintenance switch is on: no new jobs; queued ones still finish."""
+
+    code = "maintenance"
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+
+
+class EngineDisabled(ApplicationError):
+    code = "engine_disabled"
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_message = "This voice's speech engine is switched off for now. Try a built-in voice or try again later."
+
+
+class SpokenTextTooLong(ApplicationError):
+    """The spoken form (after pronunciations and normalisation) grew far beyond what was sent."""
+
+    code = "spoken_text_too_long"
+    default_message = "The text becomes too long once spelled out for speech. Split it into several requests."
+
+
+class PronunciationNotFound(ApplicationError):
+    code = "not_found"
+    status_code = status.HTTP_404_NOT_FOUND
+    default_message = "Pronunciation not found."
+
+
+class PronunciationInvalid(ApplicationError):
+    code = "pronunciation_invalid"
+    default_message = "The pronunciation entry is not valid."
+
+
+class PronunciationExists(ApplicationError):
+    code = "pronunciation_exists"
+    status_code = status.HTTP_409_CONFLICT
+    default_message = "You already have an entry for this word. Edit it instead."
+
+
+class PronunciationLimitReached(ApplicationError):
+    code = "pronunciation_limit_reached"
+    status_code = status.HTTP_409_CONFLICT
+    default_message = "Your pronunciation dictionary is full. Delete an entry to add another."
+
+
+class SynthesisFailed(ApplicationError):
+    """A request that waits for its audio (the OpenAI-compatible endpoint) and the job failed."""
+
+    code = "synthesis_failed"
+    status_code = status.HTTP_502_BAD_GATEWAY
+
+
+class SynthesisTimeout(ApplicationError):
+    code = "synthesis_timeout"
+    status_code = status.HTTP_504_GATEWAY_TIMEOUT
+    default_message = "The audio is not ready yet. The job goes on: fetch it from /v1/tts/{id}."

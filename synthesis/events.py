@@ -1,0 +1,25 @@
+"""Job events to the owner's websockets and webhooks."""
+
+from django.conf import settings
+
+from core.events import user_event_send
+from webhooks.services import webhook_event_emit
+
+from .models import SynthesisJob
+from .serializers import job_payload
+
+
+def job_event_send(job: SynthesisJob) -> None:
+    """Announce the job's current state to its owner; deferred until the surrounding transaction commits."""
+    user_event_send(job.user_id, "job.updated", "job", job_payload(job))
+
+
+def job_webhook_emit(job: SynthesisJob) -> None:
+    """Store `job.succeeded` / `job.failed` for the owner's webhook endpoints. Call in the transaction that made
+    the job final, right after the change; the deliveries go out once it commits."""
+    event_type = {"succeeded": "job.succeeded", "failed": "job.failed"}[job.status]
+    # Absolute links: the receiver is not on our site. The audio link expires (TTS_AUDIO_URL_TTL): GET the job for
+    # a fresh one.
+    webhook_event_emit(
+        user_id=job.user_id, event_type=event_type, data={"job": job_payload(job, base_url=settings.PUBLIC_BASE_URL)}
+    )

@@ -1,0 +1,150 @@
+"""Synthesis jobs. The row is the source of truth for a job's state, and the outbox its task is sent from."""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from core.models import TimestampedModel
+
+
+class JobStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+FINAL_STATUSES = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
+
+
+def audio_upload_to(instance: "SynthesisJob", filename: str) -> str:
+    # The name derives from the job id alone, so a job that runs twice writes the same file, never a second one.
+    return f"audio/{instance.id}.{instance.output_format}"
+
+
+class SynthesisJob(TimestampedModel):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="synthesis_jobs")
+    api_key = models.ForeignKey(
+        "accounts.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="synthesis_jobs"
+    )
+    # What the customer sent (Unicode NFC, whitespace collapsed): shown in history and billed by its length.
+    text = models.TextField()
+    # What the engine reads: `text` after the account's pronunciations and English normalisation. Empty on jobs
+    # created before normalisation existed (they were read as `text`).
+    spoken_text = models.TextField(blank=True)
+    characters = models.PositiveIntegerField()
+    voice_id = models.CharField(max_length=100)
+    voice_kind = models.CharField(max_length=16, default="builtin", help_text="builtin or cloned")
+    voice_version = models.PositiveIntegerField(default=1)
+    engine = models.CharField(max_length=32)
+    engine_voice = models.CharField(max_length=100)
+    model_id = models.CharField(max_length=200)
+    model_revision = models.CharField(max_length=100)
+    output_format = models.CharField(max_length=8)
+    sample_rate = models.PositiveIntegerField()
+    bitrate = models.PositiveIntegerField(null=True, blank=True, help_text="kbps, mp3 only (constant bitrate).")
+    speed = models.FloatField(default=1.0)
+    seed = models.BigIntegerField(null=True, blank=True)
+    watermark = models.BooleanField(default=False)
+    cache_key = models.CharField(max_length=64, db_index=True)
+    cached = models.BooleanField(default=False)
+    source_job = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="cache_hits",
+        help_text="For a cache hit: the job whose audio this job reuses.",
+    )
+
+    status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    error_code = models.CharField(max_length=64, blank=True)
+    error_message = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    worker = models.CharField(max_length=200, blank=True, help_text="hostname:pid of the process running it.")
+
+    audio = models.FileField(upload_to=audio_upload_to, max_length=255, blank=True)
+    audio_bytes = models.PositiveBigIntegerField(null=True, blank=True)
+    # Set when the lifecycle policy deleted the audio after the plan's retention: the row stays (history,
+    # billing) with `audio` cleared, and the audio URL answers 410 `audio_expired`.
+    audio_expired_at = models.DateTimeField(null=True, blank=True)
+    duration_seconds = models.FloatField(null=True, blank=True)
+    engine_seconds = models.FloatField(null=True, blank=True)
+    streamed = models.BooleanField(default=False, help_text="Its audio is also streamed while it is made.")
+    chunks_total = models.PositiveIntegerField(default=0, help_text="Segments of a long text (0 until it runs).")
+    chunks_done = models.PositiveIntegerField(default=0, help_text="Segments synthesized so far.")
+    clone_similarity = models.FloatField(
+        null=True, blank=True, help_text="Cloned voices: speaker similarity of the output to the voice."
+    )
+
+    queued_at = models.DateTimeField()
+    enqueued_at = models.DateTimeField(null=True, blank=True, help_text="When the task message was last sent.")
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["user", "-created_at"], name="job_user_created"),
+            models.Index(fields=["status", "queued_at"], name="job_status_queued"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(speed__gte=0.5, speed__lte=2.0), name="job_speed_range"),
+            # A succeeded job has its audio, unless the audio expired (then it has none).
+            models.CheckConstraint(
+                condition=~Q(status=JobStatus.SUCCEEDED) | ~Q(audio="") | Q(audio_expired_at__isnull=False),
+                name="job_succeeded_has_audio_unless_expired",
+            ),
+            models.CheckConstraint(
+                condition=Q(audio_expired_at__isnull=True) | Q(audio=""), name="job_expired_audio_is_gone"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status=JobStatus.FAILED) | ~Q(error_code=""), name="job_failed_has_error_code"
+            ),
+            models.CheckConstraint(
+                condition=Q(bitrate__isnull=True) | Q(output_format="mp3"), name="job_bitrate_only_for_mp3"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.id} ({self.status})"
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in FINAL_STATUSES
+
+    @property
+    def audio_expired(self) -> bool:
+        return self.audio_expired_at is not None
+
+    @property
+    def latency_seconds(self) -> float | None:
+        if self.finished_at is None:
+            return None
+        return (self.finished_at - self.queued_at).total_seconds()
+
+
+class Pronunciation(TimestampedModel):
+    """One entry of an account's pronunciation dictionary: `word` is said as `replacement` in that account's jobs."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="pronunciations")
+    word = models.CharField(max_length=100, help_text="Literal text to find (not a pattern).")
+    replacement = models.CharField(max_length=200, help_text="What to say instead, spoken exactly as written.")
+    case_sensitive = models.BooleanField(default=False)
+    whole_word = models.BooleanField(default=True, help_text="Match only where no letter or digit adjoins it.")
+
+    class Meta:
+        ordering = ["word"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "word"], name="pronunciation_unique_word"),
+            models.CheckConstraint(condition=~Q(word=""), name="pronunciation_word_not_empty"),
+            models.CheckConstraint(condition=~Q(replacement=""), name="pronunciation_replacement_not_empty"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.word} -> {self.replacement}"

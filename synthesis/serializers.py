@@ -1,0 +1,99 @@
+"""The public shape of a job, shared by the REST API, the websocket events and the dashboard."""
+
+from django.core import signing
+from django.urls import reverse
+from rest_framework import serializers
+
+from .models import Pronunciation, SynthesisJob
+
+_AUDIO_SALT = "synthesis.audio"
+
+
+def audio_token_for(job: SynthesisJob) -> str:
+    return signing.TimestampSigner(salt=_AUDIO_SALT).sign(str(job.id))
+
+
+def audio_token_valid(token: str, job_id, max_age: int) -> bool:
+    try:
+        return signing.TimestampSigner(salt=_AUDIO_SALT).unsign(token, max_age=max_age) == str(job_id)
+    except signing.BadSignature:
+        return False
+
+
+def job_audio_path(job: SynthesisJob) -> str:
+    """A signed, expiring path to the job's audio: usable without credentials until it expires."""
+    return f"{reverse('api:tts-audio', kwargs={'job_id': job.id})}?token={audio_token_for(job)}"
+
+
+class JobErrorSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+
+
+class JobOutputSerializer(serializers.ModelSerializer):
+    """`audio_url` is relative unless the context gives `base_url` (the API and websocket layers do)."""
+
+    format = serializers.CharField(source="output_format")
+    spoken_text = serializers.SerializerMethodField()
+    audio_url = serializers.SerializerMethodField()
+    error = serializers.SerializerMethodField()
+
+    class Meta:
+        model = SynthesisJob
+        ref_name = "Job"
+        fields = [
+            "id",
+            "status",
+            "cached",
+            "text",
+            "spoken_text",
+            "characters",
+            "voice_id",
+            "engine",
+            "format",
+            "sample_rate",
+            "bitrate",
+            "speed",
+            "seed",
+            "watermark",
+            "duration_seconds",
+            "audio_bytes",
+            "engine_seconds",
+            "chunks_done",
+            "chunks_total",
+            "audio_url",
+            "audio_expired_at",
+            "error",
+            "created_at",
+            "queued_at",
+            "started_at",
+            "finished_at",
+        ]
+        read_only_fields = fields
+
+    def get_spoken_text(self, job: SynthesisJob) -> str:
+        """What the engine read: the text after pronunciations and normalisation."""
+        return job.spoken_text or job.text
+
+    def get_audio_url(self, job: SynthesisJob) -> str | None:
+        if job.status != "succeeded" or not job.audio:
+            return None
+        return f"{self.context.get('base_url', '')}{job_audio_path(job)}"
+
+    def get_error(self, job: SynthesisJob) -> dict | None:
+        if not job.error_code:
+            return None
+        return {"code": job.error_code, "message": job.error_message}
+
+
+class PronunciationOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Pronunciation
+        ref_name = "Pronunciation"
+        fields = ["id", "word", "replacement", "case_sensitive", "whole_word", "created_at", "updated_at"]
+        read_only_fields = fields
+
+
+def job_payload(job: SynthesisJob, *, base_url: str = "") -> dict:
+    """JSON-ready job dict (DRF renders UUIDs and datetimes as strings)."""
+    return dict(JobOutputSerializer(job, context={"base_url": base_url}).data)

@@ -1,0 +1,73 @@
+"""Celery tasks for synthesis. Thin: they take ids and call the runner or a service.
+
+This module is imported by worker processes (autodiscovery at worker start), never by the web tier, which sends
+tasks by name.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+from celery.signals import worker_process_init
+from django.conf import settings
+from django.db import OperationalError
+
+from .services import synthesis_job_fail, synthesis_job_requeue, synthesis_jobs_sweep
+
+logger = logging.getLogger(__name__)
+
+_TRANSIENT = (OperationalError, ConnectionError, TimeoutError)
+
+
+@shared_task(
+    name="synthesis.run_job",
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    max_retries=settings.TTS_JOB_MAX_ATTEMPTS - 1,  # attempts = first try + retries
+    soft_time_limit=settings.TTS_JOB_TIME_LIMIT,
+    time_limit=settings.TTS_JOB_TIME_LIMIT + 30,
+)
+def synthesis_job_run_task(self, job_id: str) -> str:
+    from .models import SynthesisJob
+    from .runner import JobRetry, synthesis_job_execute
+
+    try:
+        return synthesis_job_execute(job_id=job_id)
+    except SoftTimeLimitExceeded:
+        synthesis_job_fail(job_id=job_id, code="timeout", message="Synthesis took longer than the time limit.")
+        return "timeout"
+    except (JobRetry, *_TRANSIENT) as exc:
+        job = SynthesisJob.objects.filter(pk=job_id).first()
+        if job is None:
+            return "gone"
+        if self.request.retries >= self.max_retries:
+            synthesis_job_fail(job_id=job_id, code="engine_unavailable", message=f"Gave up after retries: {exc}")
+            return "failed"
+        synthesis_job_requeue(job=job)
+        raise self.retry(exc=exc, countdown=min(60, 2 ** (self.request.retries + 1))) from exc
+    except Exception:
+        logger.exception("job %s failed", job_id)
+        synthesis_job_fail(job_id=job_id, code="internal_error", message="Synthesis failed unexpectedly.")
+        raise
+
+
+@shared_task(name="synthesis.sweep_stale_jobs", acks_late=True)
+def synthesis_jobs_sweep_task() -> dict[str, int]:
+    return synthesis_jobs_sweep()
+
+
+@worker_process_init.connect(weak=False)
+def _warm_engines(**_kwargs) -> None:
+    """Load the engines once per worker process, before the first job (see ops.tasks for solo pools)."""
+    from ops.heartbeat import heartbeat_report
+
+    from .runner import engines_vram, engines_warm
+
+    try:
+        heartbeat_report("engines", engines_warm())
+        heartbeat_report("vram", engines_vram)
+    except Exception:
+        logger.exception("engine warm start failed; engines load on first use")

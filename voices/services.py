@@ -1,0 +1,437 @@
+"""Writes for cloned voices: consent challenges, profile creation (upload), verification results, deletion.
+
+Uploaded recordings are checked by a worker before anything is recorded (the web tier does not decode audio):
+the files are stored under their final names, a worker validates them, and on any failure the files are deleted
+and no row is written. Only then, in one transaction, the challenge is spent and the consent record and the
+profile are created; verification of the speaker follows on a worker.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from billing.errors import plan_forbids_cloning, voice_slots_exhausted
+from billing.selectors import plan_for
+from billing.storage import storage_check
+from core.events import user_event_send
+from ops.switches import switch_is_on
+from webhooks.services import webhook_event_emit
+
+from .errors import (
+    AudioInvalid,
+    AudioTooLarge,
+    CloningDisabled,
+    ConsentChallengeInvalid,
+    ConsentReviewInvalid,
+    ValidationUnavailable,
+    VoiceUploadInvalid,
+)
+from .models import (
+    ConsentChallenge,
+    ConsentDecision,
+    ConsentRecord,
+    ReviewOutcome,
+    VoiceProfile,
+    VoiceStatus,
+    consent_audio_path,
+    sample_audio_path,
+)
+from .selectors import consent_challenges_unused_expired, voice_profile_used_since
+
+logger = logging.getLogger(__name__)
+
+VALIDATE_TASK = "voices.validate_recordings"
+VERIFY_TASK = "voices.verify_profile"
+
+# Short, distinct, easy-to-say words for the one-time phrase.
+_PHRASE_WORDS = (
+    "amber anchor apple arrow autumn badge banjo basket beacon berry bishop blanket blossom border bottle "
+    "bridge bronze bubble butter cactus camera candle canyon carpet castle cedar cherry circle cobalt "
+    "comet copper coral cotton crystal dancer desert diamond dolphin dragon drum eagle echo ember falcon "
+    "feather fiddle forest fossil garden ginger glacier globe granite guitar hammer harbor harvest hazel "
+    "helmet honey island ivory jacket jaguar jungle kettle kitten ladder lantern lemon lily lizard magnet "
+    "mango maple marble meadow melon meteor mirror mosaic nectar needle nickel oasis ocean olive orbit "
+    "orchid oyster paddle panda parrot pebble pepper piano pillow planet pocket pony puzzle quartz rabbit "
+    "radar raven ribbon river rocket saddle salmon satin shadow silver sketch spider spruce stable summit "
+    "sunset tablet temple thunder ticket tiger timber tulip tunnel valley velvet violin walnut willow "
+    "window winter yellow zebra"
+).split()
+
+
+@dataclass(frozen=True)
+class Upload:
+    name: str
+    data: bytes
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+
+def consent_statement_for(*, email: str, phrase: str) -> str:
+    return (
+        f"I am the holder of the ODIADEV-TTS account {email}. I consent to ODIADEV-TTS creating a synthetic "
+        f"version of my own voice from my recordings, for use by my account only, and I know I can delete it "
+        f"at any time. My one-time phrase is: {phrase}."
+    )
+
+
+def _consent_activity_check(ip_address: str | None) -> None:
+    """Abuse detection after the fact: a failure there must never fail the customer's request."""
+    from ops.abuse import consent_activity_check
+
+    try:
+        consent_activity_check(ip=ip_address)
+    except Exception:
+        logger.exception("consent activity check failed for %s", ip_address)
+
+
+def consent_challenge_create(*, user, ip_address: str | None = None) -> ConsentChallenge:
+    phrase = " ".join(secrets.choice(_PHRASE_WORDS) for _ in range(4))
+    challenge = ConsentChallenge.objects.create(
+        user=user,
+        statement=consent_statement_for(email=user.email, phrase=phrase),
+        nonce=phrase,
+        expires_at=timezone.now() + timedelta(seconds=settings.CONSENT_CHALLENGE_TTL),
+        ip_address=ip_address,
+    )
+    if ip_address:
+        transaction.on_commit(lambda: _consent_activity_check(ip_address))
+    return challenge
+
+
+def _challenge_usable_or_raise(*, user, challenge_id, lock: bool) -> ConsentChallenge:
+    queryset = ConsentChallenge.objects.select_for_update() if lock else ConsentChallenge.objects
+    try:
+        challenge = queryset.get(pk=challenge_id, user=user)
+    except (ConsentChallenge.DoesNotExist, ValidationError, ValueError, TypeError) as exc:
+        # Unknown, malformed, or another account's: the same answer, so ids cannot be probed.
+        raise ConsentChallengeInvalid(detail={"reason": "unknown"}) from exc
+    if challenge.used_at is not None:
+        raise ConsentChallengeInvalid(detail={"reason": "used"})
+    if challenge.expires_at <= timezone.now():
+        raise ConsentChallengeInvalid(detail={"reason": "expired"})
+    return challenge
+
+
+def _check_size(upload: Upload, field: str) -> None:
+    limit = settings.VOICE_UPLOAD_MAX_BYTES
+    if len(upload.data) > limit:
+        raise AudioTooLarge(
+            f"The {field.replace('_', ' ')} is larger than {limit // (1024 * 1024)} MB.",
+            detail={"field": field, "max_bytes": limit},
+        )
+    if not upload.data:
+        raise AudioInvalid("The file is empty.", code="audio_unreadable", detail={"field": field})
+
+
+def recordings_validate(*, consent_name: str, sample_name: str) -> dict:
+    """Ask a worker to decode and check both stored recordings; returns its report or raises AudioInvalid."""
+    from odiadev.celery import app
+
+    try:
+        result = app.send_task(VALIDATE_TASK, kwargs={"consent_name": consent_name, "sample_name": sample_name})
+        report = result.get(timeout=settings.VOICE_VALIDATION_TIMEOUT, propagate=True)
+    except Exception as exc:
+        logger.exception("upload validation did not complete")
+        raise ValidationUnavailable() from exc
+    if not report["ok"]:
+        raise AudioInvalid(
+            report["message"], code=report["code"], detail={"field": report["field"], **report["detail"]}
+        )
+    return report
+
+
+def voice_profile_create(
+    *,
+    user,
+    name: str,
+    sample: Upload,
+    sample_transcript: str,
+    consent_audio: Upload,
+    challenge_id,
+    ip_address: str | None = None,
+    user_agent: str = "",
+) -> VoiceProfile:
+    """Create a profile in `verifying` from a consent recording and a voice sample; nothing is kept on failure."""
+    if not switch_is_on("voice_cloning"):
+        raise CloningDisabled()
+    plan = plan_for(user=user)
+    if not plan.allows_cloning:
+        raise plan_forbids_cloning()
+    if VoiceProfile.objects.filter(user=user).exclude(status=VoiceStatus.REJECTED).count() >= plan.cloned_voice_slots:
+        raise voice_slots_exhausted(plan.cloned_voice_slots)
+    storage_check(user=user, plan=plan)
+    name = (name or "").strip()
+    sample_transcript = (sample_transcript or "").strip()
+    if not name:
+        raise VoiceUploadInvalid("Give the voice a name.", detail={"field": "name"})
+    if not sample_transcript:
+        raise VoiceUploadInvalid(
+            "Type what is said in the sample (its transcript).", detail={"field": "sample_transcript"}
+        )
+    _check_size(consent_audio, "consent_audio")
+    _check_size(sample, "sample")
+    _challenge_usable_or_raise(user=user, challenge_id=challenge_id, lock=False)  # fail fast, before any work
+
+    record = ConsentRecord(id=uuid.uuid4())
+    profile = VoiceProfile(id=uuid.uuid4())
+    stored: list[str] = []
+    try:
+        consent_name = default_storage.save(
+            consent_audio_path(record, consent_audio.name), ContentFile(consent_audio.data)
+        )
+        stored.append(consent_name)
+        sample_name = default_storage.save(sample_audio_path(profile, sample.name), ContentFile(sample.data))
+        stored.append(sample_name)
+        report = recordings_validate(consent_name=consent_name, sample_name=sample_name)
+        with transaction.atomic():
+            challenge = _challenge_usable_or_raise(user=user, challenge_id=challenge_id, lock=True)
+            challenge.used_at = timezone.now()
+            challenge.save(update_fields=["used_at", "updated_at"])
+            record.user = user
+            record.user_email = user.email
+            record.challenge = challenge
+            record.statement = challenge.statement
+            record.nonce = challenge.nonce
+            record.consent_audio = consent_name
+            record.consent_audio_sha256 = consent_audio.sha256
+            record.consent_duration_seconds = report["consent"]["duration"]
+            record.ip_address = ip_address
+            record.user_agent = user_agent[:1000]
+            record.save()
+            profile.user = user
+            profile.consent = record
+            profile.name = name[:100]
+            profile.sample = sample_name
+            profile.sample_sha256 = sample.sha256
+            profile.sample_bytes = len(sample.data)
+            profile.sample_transcript = sample_transcript
+            profile.sample_duration_seconds = report["sample"]["duration"]
+            profile.save()
+            transaction.on_commit(lambda: _enqueue_verification(profile.id))
+            if ip_address:
+                transaction.on_commit(lambda: _consent_activity_check(ip_address))
+            voice_event_send(profile)
+    except IntegrityError as exc:
+        # Another request spent the same challenge between our check and our insert.
+        _delete_files(stored)
+        raise ConsentChallengeInvalid(detail={"reason": "used"}) from exc
+    except BaseException:
+        _delete_files(stored)
+        raise
+    return profile
+
+
+def _delete_files(names: list[str]) -> None:
+    for name in names:
+        try:
+            default_storage.delete(name)
+        except Exception:
+            logger.exception("could not delete %s", name)
+
+
+def _enqueue_verification(profile_id: uuid.UUID) -> None:
+    from odiadev.celery import app
+
+    try:
+        app.send_task(VERIFY_TASK, args=[str(profile_id)])
+    except Exception:
+        logger.exception("could not enqueue verification of voice %s", profile_id)
+
+
+def voice_verifications_sweep(*, older_than_seconds: int = 300) -> int:
+    """Send verification again for profiles still `verifying` after a while (a lost message, a worker that
+    died). Verification is idempotent, so a duplicate does nothing. Returns how many were sent."""
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    stuck = list(
+        VoiceProfile.objects.filter(status=VoiceStatus.VERIFYING, updated_at__lt=cutoff).values_list("pk", flat=True)
+    )
+    for profile_id in stuck:
+        VoiceProfile.objects.filter(pk=profile_id, status=VoiceStatus.VERIFYING).update(updated_at=timezone.now())
+        _enqueue_verification(profile_id)
+    return len(stuck)
+
+
+def voice_event_send(profile: VoiceProfile) -> None:
+    from .serializers import voice_profile_payload
+
+    user_event_send(profile.user_id, "voice.updated", "voice", voice_profile_payload(profile))
+
+
+def voice_webhook_emit(profile: VoiceProfile) -> None:
+    """Store `voice.verified` / `voice.rejected` for the owner's webhook endpoints. Call in the transaction that
+    decided the profile, right after the change; the deliveries go out once it commits."""
+    from .serializers import voice_profile_payload
+
+    event_type = "voice.verified" if profile.status == VoiceStatus.ACTIVE else "voice.rejected"
+    webhook_event_emit(user_id=profile.user_id, event_type=event_type, data={"voice": voice_profile_payload(profile)})
+
+
+def voice_profile_decide(
+    *, profile_id, score: float, threshold: float, encoder: str, encoder_version: str, embedding: list[float]
+) -> VoiceProfile | None:
+    """Record the speaker check of a profile still verifying: active at or above the threshold, else rejected."""
+    now = timezone.now()
+    with transaction.atomic():
+        profile = VoiceProfile.objects.select_for_update().select_related("consent").filter(pk=profile_id).first()
+        if profile is None or profile.status != VoiceStatus.VERIFYING:
+            return None
+        accepted = score >= threshold
+        consent = profile.consent
+        consent.speaker_score = score
+        consent.threshold = threshold
+        consent.encoder = encoder
+        consent.encoder_version = encoder_version
+        consent.decision = ConsentDecision.ACCEPTED if accepted else ConsentDecision.REJECTED
+        consent.decision_reason = "" if accepted else "consent_speaker_mismatch"
+        consent.decided_at = now
+        consent.save()
+        profile.encoder = encoder
+        profile.encoder_version = encoder_version
+        if accepted:
+            profile.status = VoiceStatus.ACTIVE
+            profile.embedding = embedding
+            profile.verified_at = now
+        else:
+            profile.status = VoiceStatus.REJECTED
+            profile.rejection_code = "consent_speaker_mismatch"
+            profile.rejection_message = (
+                "The voice in the consent recording does not match the voice in the sample. Both recordings "
+                "must be of you."
+            )
+        profile.save()
+        voice_event_send(profile)
+        voice_webhook_emit(profile)
+    return profile
+
+
+def voice_profile_reject(
+    *, profile_id, code: str, message: str, include_active: bool = False, decision_reason: str = ""
+) -> VoiceProfile | None:
+    """Reject a profile still verifying (or, with `include_active`, one already active: a reviewer's decision).
+    Its consent record is marked rejected with `decision_reason` (default: the code)."""
+    allowed = (VoiceStatus.VERIFYING, VoiceStatus.ACTIVE) if include_active else (VoiceStatus.VERIFYING,)
+    with transaction.atomic():
+        profile = VoiceProfile.objects.select_for_update().filter(pk=profile_id).first()
+        if profile is None or profile.status not in allowed:
+            return None
+        if profile.status == VoiceStatus.ACTIVE:
+            profile.version += 1  # what was cached under this voice no longer answers for it
+        profile.status = VoiceStatus.REJECTED
+        profile.rejection_code = code
+        profile.rejection_message = message
+        profile.save()
+        ConsentRecord.objects.filter(pk=profile.consent_id).update(
+            decision=ConsentDecision.REJECTED, decision_reason=decision_reason or code, decided_at=timezone.now()
+        )
+        voice_event_send(profile)
+        voice_webhook_emit(profile)
+    return profile
+
+
+def consent_review_decide(*, record_id, approve: bool, reviewer, note: str = "") -> ConsentRecord:
+    """A person's verdict on a consent record from the review queue.
+
+    Rejecting turns its voice profile (verifying or active) into `rejected` with `consent_rejected_in_review`, so it
+    can no longer be used. Approving records the verdict and changes nothing else: an active voice stays active, and
+    a voice the speaker check rejected stays rejected (no embedding was kept; the customer records again).
+    """
+    with transaction.atomic():
+        record = ConsentRecord.objects.select_for_update().filter(pk=record_id).first()
+        if record is None:
+            raise ConsentReviewInvalid("No such consent record.")
+        if record.decision == ConsentDecision.PENDING:
+            raise ConsentReviewInvalid("The speaker check has not finished yet; review it once it has a decision.")
+        if not approve:
+            profile_id = VoiceProfile.objects.filter(consent_id=record.pk).values_list("pk", flat=True).first()
+            if profile_id is not None:
+                voice_profile_reject(
+                    profile_id=profile_id,
+                    code="consent_rejected_in_review",
+                    message="A reviewer could not confirm the consent for this voice. It can no longer be used.",
+                    include_active=True,
+                )
+            # Also without a profile (deleted since); a rejection by the speaker check keeps its own reason.
+            ConsentRecord.objects.filter(pk=record.pk).exclude(decision=ConsentDecision.REJECTED).update(
+                decision=ConsentDecision.REJECTED,
+                decision_reason="consent_rejected_in_review",
+                decided_at=timezone.now(),
+            )
+            record.refresh_from_db()
+        record.review_outcome = ReviewOutcome.APPROVED if approve else ReviewOutcome.REJECTED
+        record.reviewed_by = reviewer
+        record.reviewed_at = timezone.now()
+        record.review_note = note
+        record.save(update_fields=["review_outcome", "reviewed_by", "reviewed_at", "review_note", "updated_at"])
+    logger.info("consent %s %s in review by %s", record.pk, record.review_outcome, reviewer)
+    return record
+
+
+def voice_profile_delete(*, profile: VoiceProfile) -> None:
+    """Delete the profile and its sample; the consent record and its audio stay as audit evidence."""
+    sample_name = profile.sample.name
+    with transaction.atomic():
+        profile.delete()
+        transaction.on_commit(lambda: _delete_files([sample_name]))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Retention (called by the lifecycle policy). Each returns the file the row let go of; the caller deletes it
+# after the commit, and only if no row points to it any more.
+# ---------------------------------------------------------------------------------------------------------------
+def voice_profile_expire(*, profile_id, unused_since) -> str | None:
+    """Delete a profile created before `unused_since` and not used since; returns its sample's file name, or None
+    if it is gone or was used meanwhile. The consent record (and its recording) stays, as audit evidence."""
+    with transaction.atomic():
+        profile = VoiceProfile.objects.select_for_update().filter(pk=profile_id, created_at__lt=unused_since).first()
+        if profile is None or voice_profile_used_since(profile_id=profile.pk, since=unused_since):
+            return None
+        name = profile.sample.name
+        profile.delete()
+    logger.info("deleted voice %s, unused since %s", profile_id, unused_since)
+    return name
+
+
+def consent_evidence_release(*, record_id, recorded_before, now=None) -> str | None:
+    """Let go of a consent recording past its retention: clear the field and record when. Only for a record made
+    before `recorded_before` whose voice no longer exists; the row and the recording's SHA-256 stay."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        record = (
+            # of=("self",): the voice_profile test is an outer join, and PostgreSQL locks no row on its null side.
+            ConsentRecord.objects.select_for_update(of=("self",))
+            .filter(
+                pk=record_id,
+                created_at__lt=recorded_before,
+                voice_profile__isnull=True,
+                consent_audio_deleted_at__isnull=True,
+            )
+            .exclude(consent_audio="")
+            .first()
+        )
+        if record is None:
+            return None
+        name = record.consent_audio.name
+        ConsentRecord.objects.filter(pk=record.pk).update(
+            consent_audio="", consent_audio_deleted_at=now, updated_at=now
+        )
+    return name
+
+
+def consent_challenges_purge(*, now=None) -> int:
+    """Delete the expired challenges that were never used; returns how many."""
+    deleted, _ = consent_challenges_unused_expired(now=now or timezone.now()).delete()
+    return deleted

@@ -1,0 +1,47 @@
+"""Dashboard page for cloned voices: record consent and a sample in the browser, watch verification live."""
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import redirect, render
+from django.views.decorators.csrf import ensure_csrf_cookie
+from django.views.decorators.http import require_POST
+
+from billing.selectors import plan_for
+from core.exceptions import ApplicationError
+from ops.switches import switch_is_on
+
+from .selectors import voice_profile_get_for, voice_profiles_for
+from .services import voice_profile_delete
+
+SUGGESTED_SCRIPT = (
+    "The weather today is bright and clear, with a light wind from the west. Later this evening we expect a few "
+    "clouds, but no rain at all. I like to walk in the park when the air is fresh and the streets are quiet."
+)
+
+
+@login_required
+@ensure_csrf_cookie
+def voices_page(request):
+    plan = plan_for(user=request.user)
+    context = {
+        "profiles": voice_profiles_for(user=request.user),
+        "plan": plan,
+        "cloning_on": switch_is_on("voice_cloning"),
+        "suggested_script": SUGGESTED_SCRIPT,
+        "max_mb": settings.VOICE_UPLOAD_MAX_BYTES // (1024 * 1024),
+    }
+    return render(request, "voices/voices.html", context)
+
+
+@login_required
+@require_POST
+def voice_delete_view(request, voice_id):
+    try:
+        profile = voice_profile_get_for(user=request.user, profile_id=voice_id)
+        voice_profile_delete(profile=profile)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, f"Deleted the voice “{profile.name}”.")
+    return redirect("voices")
