@@ -2,7 +2,10 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.core.exceptions import ValidationError
 
-from .models import ApiKey, User
+from core.admin_actions import reason_or_form
+
+from .blocking import user_block, user_unblock
+from .models import ApiKey, User, UserBlock
 
 
 @admin.register(User)
@@ -21,9 +24,6 @@ class UserAdmin(BaseUserAdmin):
 
     @admin.action(description="Block: deactivate, revoke API keys, end sessions and sockets")
     def block(self, request, queryset):
-        from ops.admin_actions import reason_or_form
-        from ops.blocking import user_block
-
         reason = reason_or_form(
             self, request, queryset, action="block", question="Block these accounts?", submit_label="Block"
         )
@@ -44,9 +44,6 @@ class UserAdmin(BaseUserAdmin):
 
     @admin.action(description="Unblock: reactivate (revoked keys stay revoked)")
     def unblock(self, request, queryset):
-        from ops.admin_actions import reason_or_form
-        from ops.blocking import user_unblock
-
         reason = reason_or_form(
             self, request, queryset, action="unblock", question="Unblock these accounts?", submit_label="Unblock"
         )
@@ -69,3 +66,19 @@ class ApiKeyAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         # Keys are issued by the customer (dashboard) or `manage.py create_api_key`, which show the secret once.
         return False
+
+
+@admin.register(UserBlock)
+class UserBlockAdmin(admin.ModelAdmin):
+    list_display = ["user", "blocked_at", "blocked_by", "reason", "keys_revoked", "lifted_at", "lifted_by"]
+    search_fields = ["user__email", "reason"]
+    list_select_related = ["user", "blocked_by", "lifted_by"]
+
+    def has_add_permission(self, request):
+        return False  # block from the user list (action "Block"), so keys, sessions and sockets go too
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # audit

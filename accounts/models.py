@@ -1,7 +1,8 @@
-"""Customers (email login) and their API keys."""
+"""Customers (email login), their API keys, and the audit of blocked accounts."""
 
 import uuid
 
+from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
 from django.db import models
@@ -73,3 +74,29 @@ class ApiKey(TimestampedModel):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class UserBlock(models.Model):
+    """Who blocked an account, when and why; and who lifted the block. Append-only audit."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="blocks")
+    reason = models.TextField()
+    blocked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    blocked_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    keys_revoked = models.PositiveIntegerField(default=0)
+    sessions_deleted = models.PositiveIntegerField(default=0)
+    lifted_at = models.DateTimeField(null=True, blank=True)
+    lifted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    lift_reason = models.TextField(blank=True)
+
+    class Meta:
+        db_table = "ops_userblock"
+        ordering = ["-blocked_at"]
+        indexes = [models.Index(fields=["user", "-blocked_at"], name="userblock_user_blocked")]
+
+    def __str__(self) -> str:
+        return f"{self.user} blocked {self.blocked_at:%Y-%m-%d %H:%M}"

@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from ops.switches import switch_is_on
+from controls.switches import switch_is_on
 
 from .errors import ApiKeyNotFound, SignupInvalid, SignupsClosed
 from .models import ApiKey, User

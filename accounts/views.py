@@ -6,8 +6,8 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
+from controls.switches import switch_is_on
 from core.exceptions import ApplicationError
-from ops.switches import switch_is_on
 
 from .forms import ApiKeyCreateForm, SignupForm
 from .selectors import api_key_list_for

@@ -12,8 +12,9 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import path, re_path  # noqa: E402
 
 from accounts.websocket_auth import WebsocketAuthMiddleware  # noqa: E402
-from core.consumers import UnknownPathConsumer, UserEventsConsumer  # noqa: E402
-from ops.middleware import IpBlocklistAsgiMiddleware  # noqa: E402
+from controls.middleware import IpBlocklistAsgiMiddleware  # noqa: E402
+from core.consumers import UnknownPathConsumer  # noqa: E402
+from synthesis.consumers import UserEventsConsumer  # noqa: E402
 
 websocket_urlpatterns = [
     path("ws/jobs/", UserEventsConsumer.as_asgi()),

@@ -7,11 +7,11 @@ import logging
 
 from django.conf import settings
 
+from controls.breaker import oom_reset
+from controls.switches import SWITCHES, switch_set
 from core.exceptions import InvalidRequest
 
-from .breaker import oom_reset
 from .models import OpsAction, OpsActionKind
-from .switches import SWITCHES, switch_set
 
 logger = logging.getLogger(__name__)
 

@@ -7,7 +7,10 @@ class OpsConfig(AppConfig):
     verbose_name = "Operations"
 
     def ready(self) -> None:
-        from .metrics import RedisMetricsCollector, register_collector
+        from core.metrics import RedisMetricsCollector, register_collector
+
+        from .metrics import OpsCollector
 
         # Figures recorded by any process (web or worker) live in Redis; every web process exports them.
         register_collector(RedisMetricsCollector())
+        register_collector(OpsCollector())

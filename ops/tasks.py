@@ -6,7 +6,7 @@ import os
 from celery import shared_task
 from celery.signals import worker_process_init, worker_ready
 
-from .heartbeat import heartbeat_start
+from core.heartbeat import heartbeat_start
 
 
 @worker_process_init.connect(weak=False)
@@ -50,8 +50,8 @@ def lifecycle_policy_task() -> dict:
 
 @shared_task(name="ops.check_storage_growth", acks_late=True)
 def storage_growth_check_task() -> int:
-    """Hourly: flag accounts whose stored bytes spiked (see ops.abuse.storage_growth_check). Idempotent: a flag is
+    """Hourly: flag accounts whose stored bytes spiked (see ops.abuse_checks). Idempotent: a flag is
     raised once per account and day."""
-    from .abuse import storage_growth_check
+    from .abuse_checks import storage_growth_check
 
     return len(storage_growth_check())

@@ -10,13 +10,13 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from billing.selectors import payment_incidents
+from controls.switches import SWITCHES, switch_state
 from core.exceptions import ApplicationError
 
 from .actions import breaker_reset, cache_clear_all, queue_purge, switch_flip
+from .health import health_report, live_status
 from .kpis import WINDOWS, kpi_series, kpi_tiles
 from .models import KpiRollup, OpsAction
-from .services import health_report, live_status
-from .switches import SWITCHES, switch_state
 
 ACTIONS = {"purge_queue": queue_purge, "clear_cache": cache_clear_all, "reset_breaker": breaker_reset}
 

@@ -12,8 +12,8 @@ import logging
 
 from django.conf import settings
 
-from ops.clientip import client_ip
-from ops.ratelimit import Verdict, limits_for, ratelimit_hit
+from controls.ratelimit import Verdict, limits_for, ratelimit_hit
+from core.clientip import client_ip
 from voices.errors import AudioInvalid, AudioTooLarge
 
 from .errors import VerificationUnavailable

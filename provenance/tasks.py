@@ -47,7 +47,7 @@ def _check_watermarker(sender=None, **_kwargs) -> None:
 @worker_process_init.connect(weak=False)
 def _warm_watermarker(**_kwargs) -> None:
     """Load PerTh once per worker process (logs "PerTh watermarker loaded"), like the engines."""
-    from ops.heartbeat import heartbeat_report
+    from core.heartbeat import heartbeat_report
     from speech.watermark import MODEL_RATE, watermarker
 
     try:

@@ -7,7 +7,7 @@ class SynthesisConfig(AppConfig):
     verbose_name = "Synthesis"
 
     def ready(self) -> None:
-        from ops.metrics import register_collector
+        from core.metrics import register_collector
 
         from . import checks  # noqa: F401 - registers the system checks
         from .metrics import JobStatusCollector

@@ -18,8 +18,8 @@ from django.utils.module_loading import import_string
 
 from billing.errors import plan_forbids_cloning
 from billing.selectors import plan_for
-from ops.breaker import oom_record
-from ops.switches import engine_enabled, switch_is_on
+from controls.breaker import oom_record
+from controls.switches import engine_enabled, switch_is_on
 from speech.audio import OggOpusStream, encode, mp3_stream_piece, stitch
 from speech.engines.base import Engine, GpuEngine, SynthesisRequest
 from speech.errors import EngineError, TransientEngineError

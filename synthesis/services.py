@@ -22,9 +22,9 @@ from billing.errors import plan_forbids_cloning, plan_forbids_format
 from billing.selectors import audio_watermarked_for, plan_for
 from billing.services import cache_hits_billed, usage_admit, usage_capture, usage_release, usage_reserve
 from billing.storage import storage_check
-from ops.heartbeat import worker_id, worker_is_alive
-from ops.metrics import counter_inc, histogram_observe
-from ops.switches import engine_enabled, switch_is_on
+from controls.switches import engine_enabled, switch_is_on
+from core.heartbeat import worker_id, worker_is_alive
+from core.metrics import counter_inc, histogram_observe
 from textnorm import spoken_text as text_spoken
 from voices.errors import CloningDisabled, CloningEngineUnavailable
 from voices.selectors import voice_get_for

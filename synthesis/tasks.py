@@ -62,7 +62,7 @@ def synthesis_jobs_sweep_task() -> dict[str, int]:
 @worker_process_init.connect(weak=False)
 def _warm_engines(**_kwargs) -> None:
     """Load the engines once per worker process, before the first job (see ops.tasks for solo pools)."""
-    from ops.heartbeat import heartbeat_report
+    from core.heartbeat import heartbeat_report
 
     from .runner import engines_vram, engines_warm
 

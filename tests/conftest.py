@@ -173,7 +173,7 @@ def _wait_for(predicate, timeout: float, what: str, procs: list[subprocess.Popen
 def stack(django_db_setup, django_db_blocker, tmp_path_factory, stripe_server):
     from django.db import connection
 
-    from ops.heartbeat import workers_alive
+    from core.heartbeat import workers_alive
     from speech.engines.dia_testing import build_tiny_dia
 
     port = _free_port()

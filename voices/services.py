@@ -25,10 +25,11 @@ from django.utils import timezone
 from billing.errors import plan_forbids_cloning, voice_slots_exhausted
 from billing.selectors import plan_for
 from billing.storage import storage_check
+from controls.switches import switch_is_on
 from core.events import user_event_send
-from ops.switches import switch_is_on
 from webhooks.services import webhook_event_emit
 
+from .abuse import consent_activity_check
 from .errors import (
     AudioInvalid,
     AudioTooLarge,
@@ -90,8 +91,6 @@ def consent_statement_for(*, email: str, phrase: str) -> str:
 
 def _consent_activity_check(ip_address: str | None) -> None:
     """Abuse detection after the fact: a failure there must never fail the customer's request."""
-    from ops.abuse import consent_activity_check
-
     try:
         consent_activity_check(ip=ip_address)
     except Exception:

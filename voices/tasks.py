@@ -11,7 +11,7 @@ logger = logging.getLogger(__name__)
 @worker_process_init.connect(weak=False)
 def _warm_encoder(**_kwargs) -> None:
     """Load the speaker encoder once per worker process (logs "ECAPA encoder loaded" or Resemblyzer's line)."""
-    from ops.heartbeat import heartbeat_report
+    from core.heartbeat import heartbeat_report
 
     from .runner import speaker_encoder
 

@@ -8,8 +8,8 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_POST
 
 from billing.selectors import plan_for
+from controls.switches import switch_is_on
 from core.exceptions import ApplicationError
-from ops.switches import switch_is_on
 
 from .selectors import voice_profile_get_for, voice_profiles_for
 from .services import voice_profile_delete

@@ -11,10 +11,10 @@ from django.core.cache import caches
 from django.utils import timezone
 from django_redis import get_redis_connection
 
-from ops.heartbeat import workers_alive
+from controls.switches import switch_set
+from core.heartbeat import workers_alive
 from ops.kpis import KPI_SPECS, LATENCY_BOUNDS, bucket_floor
 from ops.models import KpiRollup
-from ops.switches import switch_set
 from synthesis.services import synthesis_job_create
 
 

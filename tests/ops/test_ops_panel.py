@@ -22,11 +22,11 @@ from billing.models import (
     RevenueKind,
 )
 from billing.services import account_refresh, usage_admit, usage_reserve
+from controls.switches import switch_is_on
 from odiadev.celery import app
 from ops.actions import cache_clear_all, queue_purge, switch_flip
 from ops.kpis import kpi_tiles, rollups_refresh, window_figures
 from ops.models import KpiRollup, OpsAction, OpsActionKind
-from ops.switches import switch_is_on
 from synthesis.cache import cache_lookup, cache_store
 from synthesis.models import JobStatus, SynthesisJob
 from tests.factories import PASSWORD, QueuedJobFactory, UserFactory

@@ -12,7 +12,7 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from billing.services import plan_assign
-from ops.metrics import counter_value
+from core.metrics import counter_value
 from synthesis.models import JobStatus, SynthesisJob
 from synthesis.runner import synthesis_job_execute
 from synthesis.services import synthesis_job_create, synthesis_jobs_sweep

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from accounts.services import api_key_create
 from billing.services import plan_assign
-from ops.switches import switch_set
+from controls.switches import switch_set
 from synthesis.models import SynthesisJob
 from synthesis.services import synthesis_job_enqueue
 from tests.e2e.helpers import bearer, open_socket

@@ -20,14 +20,11 @@ import uuid
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.core.cache import cache
 from django.http import JsonResponse
 from django_redis import get_redis_connection
-from rest_framework.throttling import BaseThrottle
 
+from core.clientip import client_ip
 from core.exceptions import error_body
-
-from .clientip import client_ip
 
 logger = logging.getLogger(__name__)
 
@@ -99,48 +96,21 @@ def ratelimit_hit(limits: dict[str, int]) -> Verdict:
     return Verdict(bool(allowed), 0 if allowed else max(1, math.ceil(int(wait_ms) / 1000)))
 
 
-def _plan_rpm(user) -> int:
-    """The plan's requests per minute, cached briefly (one lookup per user every few seconds, not per request)."""
-    cache_key = f"rl-plan:{user.pk}"
-    rpm = cache.get(cache_key)
-    if rpm is None:
-        from billing.selectors import plan_for
-
-        rpm = plan_for(user=user).requests_per_minute
-        cache.set(cache_key, rpm, timeout=5)
-    return int(rpm)
-
-
-def limits_for(*, ip: str | None, user=None, api_key=None, write: bool) -> dict[str, int]:
+def limits_for(
+    *, ip: str | None, write: bool, user=None, api_key=None, requests_per_minute: int | None = None
+) -> dict[str, int]:
+    """The limits that apply to one request: the address's, and with a signed-in `user` the user's and the key's
+    at `requests_per_minute` (the caller's plan, looked up by the caller: controls knows no plans)."""
     limits = {}
     if ip:
         limits[_key("ip", ip)] = settings.RATE_LIMIT_PER_IP_PER_MINUTE
-    if user is not None and getattr(user, "is_authenticated", False):
-        rpm = _plan_rpm(user)
+    if user is not None and getattr(user, "is_authenticated", False) and requests_per_minute is not None:
+        rpm = int(requests_per_minute)
         scope, limit = ("write", rpm) if write else ("read", rpm * settings.RATE_LIMIT_READ_MULTIPLIER)
         limits[_key("user", user.pk, scope)] = limit
         if api_key is not None:
             limits[_key("key", api_key.pk, scope)] = limit
     return limits
-
-
-class PlanRateThrottle(BaseThrottle):
-    """DRF throttle for /v1: the key's, the user's and the IP's limits in one atomic check."""
-
-    def allow_request(self, request, view) -> bool:
-        api_key = request.auth if hasattr(request.auth, "pk") else None
-        self.verdict = ratelimit_hit(
-            limits_for(
-                ip=client_ip(request),
-                user=request.user,
-                api_key=api_key,
-                write=request.method not in READ_METHODS,
-            )
-        )
-        return self.verdict.allowed
-
-    def wait(self) -> float:
-        return self.verdict.retry_after
 
 
 class IpRateLimitMiddleware:

@@ -9,8 +9,8 @@ from rest_framework.test import APIClient
 from websockets.exceptions import ConnectionClosed
 
 from accounts.services import api_key_create
-from ops.blocking import user_block, user_unblock
-from ops.models import UserBlock
+from accounts.blocking import user_block, user_unblock
+from accounts.models import UserBlock
 from tests.e2e.helpers import open_socket
 from tests.factories import PASSWORD, UserFactory
 

@@ -10,7 +10,8 @@ import uuid
 from django.conf import settings
 from django_redis import get_redis_connection
 
-from .metrics import counter_inc
+from core.metrics import counter_inc
+
 from .switches import switch_is_on, switch_on_since, switch_set
 
 

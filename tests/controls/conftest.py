@@ -2,7 +2,7 @@ import pytest
 from django.conf import settings
 from django_redis import get_redis_connection
 
-from ops.blocking import blocklist_cache_clear
+from controls.blocklist import blocklist_cache_clear
 
 
 @pytest.fixture(autouse=True)

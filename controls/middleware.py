@@ -11,11 +11,11 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 
+from core.clientip import client_ip, client_ip_from_scope
 from core.exceptions import error_body
 
 from .abuse import request_subjects, requests_count, throttled_for
-from .blocking import ip_block_find
-from .clientip import client_ip, client_ip_from_scope
+from .blocklist import ip_block_find
 
 logger = logging.getLogger(__name__)
 

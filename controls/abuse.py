@@ -1,6 +1,6 @@
-"""Abuse detection: request-rate anomalies per API key and per IP, storage growth spikes per account, and many
-consent challenges or voice profiles from one address. Each finding is an `AbuseFlag` for an operator to review;
-optionally (ABUSE_AUTO_THROTTLE) a key or address with a rate anomaly is also refused for a while.
+"""Abuse counters and flags: request-rate anomalies per API key and per IP, and the `AbuseFlag` every detector
+raises for an operator to review (the consent-activity check lives in `voices.abuse`, the storage-growth check in
+`ops.abuse_checks`). Optionally (ABUSE_AUTO_THROTTLE) a key or address with a rate anomaly is refused for a while.
 
 Request counts live in Redis, one counter per subject per minute (INCR + EXPIRE in one pipeline per request). A
 subject's baseline is the mean of its previous 60 minutes, never below ABUSE_RATE_FLOOR_PER_MINUTE; the current
@@ -14,11 +14,10 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q, Sum
 from django.utils import timezone
 from django_redis import get_redis_connection
 
@@ -190,112 +189,3 @@ def _rate_check(subject: Subject, *, minute: int, count: int, now: float) -> Abu
 
 def throttle_lift(subject: Subject) -> None:
     _redis().delete(_throttle_key(subject))
-
-
-# ------------------------------------------------------------------------------------------------------------
-# Consent challenges and voice profiles per address
-# ------------------------------------------------------------------------------------------------------------
-def consent_activity_check(*, ip: str | None, now: datetime | None = None) -> list[AbuseFlag]:
-    """Flag an address that asked for too many consent challenges, or made too many voice profiles, in 24 h."""
-    from voices.models import ConsentChallenge, ConsentRecord
-
-    if not ip:
-        return []
-    now = now or timezone.now()
-    since = now - timedelta(hours=24)
-    subject = Subject(AbuseSubject.IP, ip)
-    window = now.strftime("%Y%m%d")
-    flags = []
-    challenges = ConsentChallenge.objects.filter(ip_address=ip, created_at__gt=since).count()
-    if challenges > settings.ABUSE_CONSENT_ATTEMPTS_PER_DAY:
-        flags.append(
-            abuse_flag_raise(
-                kind=AbuseFlagKind.CONSENT_ATTEMPTS,
-                subject=subject,
-                window=window,
-                evidence={"challenges_24h": challenges, "limit": settings.ABUSE_CONSENT_ATTEMPTS_PER_DAY},
-            )
-        )
-    profiles = ConsentRecord.objects.filter(ip_address=ip, created_at__gt=since)
-    if (count := profiles.count()) > settings.ABUSE_PROFILES_PER_IP:
-        flags.append(
-            abuse_flag_raise(
-                kind=AbuseFlagKind.PROFILES_PER_IP,
-                subject=subject,
-                window=window,
-                evidence={
-                    "profiles_24h": count,
-                    "limit": settings.ABUSE_PROFILES_PER_IP,
-                    "accounts": sorted(set(profiles.values_list("user_email", flat=True)))[:20],
-                },
-            )
-        )
-    return [flag for flag in flags if flag is not None]
-
-
-# ------------------------------------------------------------------------------------------------------------
-# Storage growth
-# ------------------------------------------------------------------------------------------------------------
-def _file_size(field_file) -> int:
-    try:
-        return field_file.storage.size(field_file.name) if field_file else 0
-    except (OSError, NotImplementedError):
-        return 0  # deleted since (lifecycle, the customer): it no longer takes space
-
-
-def _stored_bytes_by_user(start: datetime, end: datetime) -> dict[int, int]:
-    """Bytes each account stored in [start, end): engine-made audio (cache hits share their source's file, so they
-    do not count) and the voice recordings (sample and consent) of profiles created then."""
-    from synthesis.models import SynthesisJob
-    from voices.models import VoiceProfile
-
-    totals: dict[int, int] = {}
-    jobs = (
-        SynthesisJob.objects.filter(created_at__gte=start, created_at__lt=end, cached=False)
-        .exclude(Q(audio="") | Q(audio__isnull=True))
-        .values("user_id")
-        .annotate(total=Sum("audio_bytes"))
-    )
-    for row in jobs:
-        totals[row["user_id"]] = totals.get(row["user_id"], 0) + int(row["total"] or 0)
-    profiles = VoiceProfile.objects.filter(created_at__gte=start, created_at__lt=end).select_related("consent")
-    for profile in profiles:
-        size = getattr(profile, "sample_bytes", None)
-        if size is None:  # no size column: ask the storage (voice profiles are few)
-            size = _file_size(profile.sample) + _file_size(profile.consent.consent_audio)
-        totals[profile.user_id] = totals.get(profile.user_id, 0) + int(size)
-    return totals
-
-
-def storage_growth_check(*, now: datetime | None = None) -> list[AbuseFlag]:
-    """Flag accounts whose bytes stored in the last 24 h exceed ABUSE_STORAGE_FACTOR x their daily mean over the
-    7 days before (floored at ABUSE_STORAGE_FLOOR_BYTES, so a new or quiet account is not a spike by itself)."""
-    from accounts.models import User
-
-    now = now or timezone.now()
-    day_start = now - timedelta(hours=24)
-    recent = _stored_bytes_by_user(day_start, now)
-    if not recent:
-        return []
-    before = _stored_bytes_by_user(day_start - timedelta(days=7), day_start)
-    public_ids = dict(User.objects.filter(pk__in=recent).values_list("pk", "public_id"))
-    flags = []
-    for user_id, stored in recent.items():
-        mean = before.get(user_id, 0) / 7
-        limit = settings.ABUSE_STORAGE_FACTOR * max(mean, settings.ABUSE_STORAGE_FLOOR_BYTES)
-        if stored <= limit or user_id not in public_ids:
-            continue
-        flag = abuse_flag_raise(
-            kind=AbuseFlagKind.STORAGE_SPIKE,
-            subject=Subject(AbuseSubject.USER, str(public_ids[user_id])),
-            window=now.strftime("%Y%m%d"),
-            evidence={
-                "bytes_24h": stored,
-                "daily_mean_bytes_previous_7d": round(mean),
-                "floor_bytes": settings.ABUSE_STORAGE_FLOOR_BYTES,
-                "factor": settings.ABUSE_STORAGE_FACTOR,
-            },
-        )
-        if flag is not None:
-            flags.append(flag)
-    return flags

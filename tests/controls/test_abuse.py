@@ -10,8 +10,10 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from accounts.services import api_key_create
-from ops.abuse import Subject, consent_activity_check, requests_count, storage_growth_check
-from ops.models import AbuseFlag, AbuseFlagKind, AbuseSubject
+from controls.abuse import Subject, requests_count
+from ops.abuse_checks import storage_growth_check
+from voices.abuse import consent_activity_check
+from controls.models import AbuseFlag, AbuseFlagKind, AbuseSubject
 from tests.factories import ActiveVoiceFactory, ConsentRecordFactory, QueuedJobFactory, UserFactory
 
 HOUR_START = 1_900_000_800.0  # 2030-03-17 17:00:00 UTC, a whole hour
@@ -192,7 +194,7 @@ def test_many_voice_profiles_from_one_address_are_flagged(db, settings):
 def test_flag_actions_in_the_admin_block_the_address_or_the_account_and_record_the_reviewer(
     client, db, admin_client, admin_user
 ):
-    from ops.abuse import abuse_flag_raise
+    from controls.abuse import abuse_flag_raise
 
     ip = _ip()
     issued = api_key_create(user=UserFactory())

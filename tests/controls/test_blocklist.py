@@ -14,8 +14,8 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from accounts.services import api_key_create
-from ops.blocking import ip_block_create, ip_block_find, ip_block_remove, ip_block_update
-from ops.models import IpBlock
+from controls.blocklist import ip_block_create, ip_block_find, ip_block_remove, ip_block_update
+from controls.models import IpBlock
 from tests.e2e.helpers import open_socket
 from tests.factories import UserFactory
 

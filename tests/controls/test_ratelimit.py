@@ -18,7 +18,7 @@ from websockets.sync.client import connect
 from accounts.services import api_key_create
 from billing.models import Plan
 from billing.services import plan_assign, plan_ensure
-from ops.ratelimit import ratelimit_hit
+from controls.ratelimit import ratelimit_hit
 from tests.e2e.helpers import bearer, drain
 from tests.factories import UserFactory
 

@@ -1,0 +1,124 @@
+"""The user's event socket (ws/jobs/): live `job.updated` / `voice.updated` events and streamed audio."""
+
+from __future__ import annotations
+
+import asyncio
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
+from django.core.exceptions import ValidationError
+
+from billing.throttling import request_limits
+from controls.ratelimit import ratelimit_hit
+from core.clientip import client_ip_from_scope
+from core.events import user_group
+from core.exceptions import error_body
+
+from .models import SynthesisJob
+from .streaming import stream_relay
+
+# Application close codes (4000-4999): 4401, 4403 and 4429 mirror HTTP 401, 403 and 429.
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_ACCOUNT_BLOCKED = 4403
+CLOSE_RATE_LIMITED = 4429
+_UNAUTHENTICATED = ("authentication_failed", "Send a valid API key (?api_key= or Authorization) or log in.")
+
+
+def _base_url(scope) -> str:
+    host = dict(scope.get("headers", [])).get(b"host", b"").decode("latin-1")
+    scheme = "https" if scope.get("scheme") == "wss" else "http"
+    return f"{scheme}://{host}" if host else ""
+
+
+class UserEventsConsumer(AsyncJsonWebsocketConsumer):
+    """One socket per browser tab or client: `job.updated` and `voice.updated` for the user's own objects."""
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        verdict = await database_sync_to_async(_connect_verdict)(self.scope)
+        if not verdict.allowed:
+            await self.accept()
+            await self.send_json({"type": "error", "error": verdict.body()["error"]})
+            await self.close(code=CLOSE_RATE_LIMITED)
+            return
+        if user is None or not user.is_authenticated:
+            # Accept, explain, close: a browser cannot read the HTTP status of a refused handshake, but it can
+            # read this message and the close code.
+            await self.accept()
+            await self.send_json({"type": "error", "error": error_body(*_UNAUTHENTICATED)["error"]})
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        self.group = user_group(user.pk)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+        await self.send_json({"type": "hello", "user": str(user.public_id)})
+
+    async def disconnect(self, code: int) -> None:
+        if getattr(self, "_audio_task", None) is not None:
+            self._audio_task.cancel()
+        if getattr(self, "group", None):
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive_json(self, content, **kwargs) -> None:
+        if not isinstance(content, dict):
+            return
+        if content.get("type") == "ping":
+            await self.send_json({"type": "pong"})
+        elif content.get("type") == "audio.subscribe":
+            await self._audio_subscribe(str(content.get("job_id", "")))
+
+    async def _audio_subscribe(self, job_id: str) -> None:
+        """Send a streamed job's audio as binary frames while it is made, then `audio.end`. One stream at a time
+        per socket (binary frames carry no job id)."""
+        if getattr(self, "_audio_task", None) is not None and not self._audio_task.done():
+            await self._error("stream_busy", "This socket is already streaming a job: wait for its audio.end.")
+            return
+        problem = await database_sync_to_async(_streamable_job_problem)(self.scope["user"], job_id)
+        if problem:
+            await self._error(*problem)
+            return
+        self._audio_task = asyncio.create_task(self._audio_relay(job_id))
+
+    async def _audio_relay(self, job_id: str) -> None:
+        async for piece in stream_relay(job_id=job_id, timeout=settings.TTS_STREAM_IDLE_TIMEOUT):
+            await self.send(bytes_data=piece)
+        await self.send_json({"type": "audio.end", "job_id": job_id})
+
+    async def _error(self, code: str, message: str) -> None:
+        await self.send_json({"type": "error", "error": error_body(code, message)["error"]})
+
+    async def job_updated(self, event: dict) -> None:
+        job = dict(event["job"])
+        if job.get("audio_url", "") and job["audio_url"].startswith("/"):
+            job["audio_url"] = _base_url(self.scope) + job["audio_url"]
+        await self.send_json({"type": "job.updated", "job": job})
+
+    async def voice_updated(self, event: dict) -> None:
+        await self.send_json({"type": "voice.updated", "voice": event["voice"]})
+
+    async def account_blocked(self, event: dict) -> None:
+        """An operator blocked the account (accounts.blocking.user_block): say so and close every socket it has."""
+        await self.send_json(
+            {"type": "error", "error": error_body("account_blocked", "This account has been blocked.")["error"]}
+        )
+        await self.close(code=CLOSE_ACCOUNT_BLOCKED)
+
+
+def _streamable_job_problem(user, job_id: str) -> tuple[str, str] | None:
+    """Why the user cannot subscribe to this job's audio stream, or None."""
+    try:
+        job = SynthesisJob.objects.filter(pk=job_id, user=user).values("streamed").first()
+    except (ValueError, ValidationError):
+        job = None
+    if job is None:
+        return "not_found", "No such job."
+    if not job["streamed"]:
+        return "job_not_streamed", 'Submit the job with "stream": true (mp3, pcm, ulaw or ogg) to stream its audio.'
+    return None
+
+
+def _connect_verdict(scope):
+    """A websocket connect counts as a read against the IP's, the user's and the key's limits."""
+    ip = client_ip_from_scope(scope)
+    return ratelimit_hit(request_limits(ip=ip, user=scope.get("user"), api_key=scope.get("api_key"), write=False))
