@@ -2,7 +2,7 @@
 
 from rest_framework import status
 
-from core.exceptions import ApplicationError
+from core.exceptions import ApplicationError, NotFound
 
 
 class AuthenticationFailed(ApplicationError):
@@ -11,14 +11,26 @@ class AuthenticationFailed(ApplicationError):
     default_message = "Invalid or revoked API key."
 
 
-class ApiKeyNotFound(ApplicationError):
-    code = "not_found"
-    status_code = status.HTTP_404_NOT_FOUND
+class ApiKeyNotFound(NotFound):
     default_message = "API key not found."
 
 
 class SignupInvalid(ApplicationError):
     code = "signup_invalid"
+
+
+class EmailInvalid(SignupInvalid):
+    code = "email_invalid"
+    default_message = "Enter a valid email address."
+
+
+class PasswordInvalid(SignupInvalid):
+    code = "password_invalid"
+
+
+class EmailTaken(SignupInvalid):
+    code = "email_taken"
+    default_message = "An account with this email already exists."
 
 
 class SignupsClosed(ApplicationError):

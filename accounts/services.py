@@ -13,9 +13,9 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from controls.switches import switch_is_on
+from controls.switches import SwitchName, switch_is_on
 
-from .errors import ApiKeyNotFound, SignupInvalid, SignupsClosed
+from .errors import ApiKeyNotFound, EmailInvalid, EmailTaken, PasswordInvalid, SignupsClosed
 from .models import ApiKey, User
 
 KEY_SCHEME = "odk"
@@ -36,21 +36,21 @@ def _hash_secret(secret: str) -> str:
 def user_create(*, email: str, password: str | None, self_service: bool = False) -> User:
     """A new account. `self_service` (the sign-up page) is refused while the operators' new_signups switch is off;
     operators' own tools (commands, admin) still create accounts."""
-    if self_service and not switch_is_on("new_signups"):
+    if self_service and not switch_is_on(SwitchName.NEW_SIGNUPS):
         raise SignupsClosed()
     email = User.objects.normalize_email(email).strip().lower()
     if not email or "@" not in email:
-        raise SignupInvalid("Enter a valid email address.", code="email_invalid")
+        raise EmailInvalid()
     if password is not None:
         try:
             validate_password(password, user=User(email=email))
         except ValidationError as exc:
-            raise SignupInvalid(" ".join(exc.messages), code="password_invalid") from exc
+            raise PasswordInvalid(" ".join(exc.messages)) from exc
     try:
         with transaction.atomic():
             return User.objects.create_user(email=email, password=password)
     except IntegrityError as exc:
-        raise SignupInvalid("An account with this email already exists.", code="email_taken") from exc
+        raise EmailTaken() from exc
 
 
 def api_key_create(*, user: User, name: str = "") -> IssuedApiKey:

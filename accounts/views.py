@@ -6,7 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from controls.switches import switch_is_on
+from controls.switches import SwitchName, switch_is_on
 from core.exceptions import ApplicationError
 
 from .forms import ApiKeyCreateForm, SignupForm
@@ -29,7 +29,7 @@ def signup(request):
         else:
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
             return redirect("dashboard")
-    return render(request, "accounts/signup.html", {"form": form, "signups_open": switch_is_on("new_signups")})
+    return render(request, "accounts/signup.html", {"form": form, "signups_open": switch_is_on(SwitchName.NEW_SIGNUPS)})
 
 
 _ISSUED_SESSION_KEY = "api_key_just_issued"

@@ -10,13 +10,6 @@ class PlanForbids(ApplicationError):
     status_code = status.HTTP_402_PAYMENT_REQUIRED
 
 
-def plan_forbids_cloning() -> PlanForbids:
-    return PlanForbids(
-        "Your plan does not include voice cloning. Upgrade to Starter or above on the Billing page.",
-        code="plan_forbids_cloning",
-    )
-
-
 def plan_forbids_format(fmt: str, allowed: list[str], plan_name: str) -> PlanForbids:
     return PlanForbids(
         f"The {plan_name} plan delivers {', '.join(allowed)}; {fmt} needs a higher plan (Billing page).",

@@ -12,7 +12,7 @@ from django_redis import get_redis_connection
 
 from core.metrics import counter_inc
 
-from .switches import switch_is_on, switch_on_since, switch_set
+from .switches import SwitchName, switch_is_on, switch_on_since, switch_set
 
 
 def _key() -> str:
@@ -21,7 +21,7 @@ def _key() -> str:
 
 def oom_count() -> int:
     """CUDA OOMs within the window and since voice cloning was last turned on."""
-    since = max(time.time() - settings.OOM_BREAKER_WINDOW, switch_on_since("voice_cloning"))
+    since = max(time.time() - settings.OOM_BREAKER_WINDOW, switch_on_since(SwitchName.VOICE_CLONING))
     client = get_redis_connection("default")
     client.zremrangebyscore(_key(), 0, time.time() - settings.OOM_BREAKER_WINDOW)
     return int(client.zcount(_key(), f"({since}", "+inf"))
@@ -35,10 +35,10 @@ def oom_record(*, detail: str = "") -> bool:
     client.zadd(_key(), {f"{now}:{uuid.uuid4().hex}": now})
     client.expire(_key(), int(settings.OOM_BREAKER_WINDOW) + 60)
     count = oom_count()
-    if count < settings.OOM_BREAKER_THRESHOLD or not switch_is_on("voice_cloning"):
+    if count < settings.OOM_BREAKER_THRESHOLD or not switch_is_on(SwitchName.VOICE_CLONING):
         return False
     switch_set(
-        name="voice_cloning",
+        name=SwitchName.VOICE_CLONING,
         enabled=False,
         reason=(
             f"OOM breaker: {count} CUDA out-of-memory errors within {settings.OOM_BREAKER_WINDOW} s"

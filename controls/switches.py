@@ -10,7 +10,9 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
+from enum import StrEnum
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 
@@ -29,26 +31,36 @@ class SwitchSpec:
     env_off: str = ""  # an environment variable that, set to 1/true/yes, forces the switch off
 
 
-# Engines get a switch each (engine_<name>); the list is the deployment's engine registry.
-ENGINE_NAMES = ("piper", "dia")
+class SwitchName(StrEnum):
+    """The switches that are not per engine; each engine has its own, named by `engine_switch`."""
 
+    VOICE_CLONING = "voice_cloning"
+    NEW_SIGNUPS = "new_signups"
+    MAINTENANCE_MODE = "maintenance_mode"
+
+
+def engine_switch(engine: str) -> str:
+    return f"engine_{engine}"
+
+
+# Engines get a switch each; the list is the deployment's engine registry (SPEECH_ENGINES).
 SWITCHES: dict[str, SwitchSpec] = {
     spec.name: spec
     for spec in (
         SwitchSpec(
-            "voice_cloning",
+            SwitchName.VOICE_CLONING,
             "New cloned voices and synthesis with cloned voices. Turned off by the OOM breaker too.",
             env_off="DISABLE_VOICE_CLONING",
         ),
-        SwitchSpec("new_signups", "New accounts can sign up on the dashboard."),
+        SwitchSpec(SwitchName.NEW_SIGNUPS, "New accounts can sign up on the dashboard."),
         SwitchSpec(
-            "maintenance_mode",
+            SwitchName.MAINTENANCE_MODE,
             "ON = maintenance: new synthesis jobs are refused with 503 and MAINTENANCE_MESSAGE; queued jobs finish.",
             default=False,
         ),
         *(
-            SwitchSpec(f"engine_{name}", f"Jobs on the {name} engine (new ones are refused, queued ones fail).")
-            for name in ENGINE_NAMES
+            SwitchSpec(engine_switch(name), f"Jobs on the {name} engine (new ones are refused, queued ones fail).")
+            for name in settings.SPEECH_ENGINES
         ),
     )
 }
@@ -76,7 +88,7 @@ def switch_is_on(name: str) -> bool:
 
 
 def engine_enabled(engine: str) -> bool:
-    name = f"engine_{engine}"
+    name = engine_switch(engine)
     return switch_is_on(name) if name in SWITCHES else True
 
 

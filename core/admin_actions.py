@@ -18,7 +18,7 @@ def reason_or_form(modeladmin, request, queryset, *, action: str, question: str,
         form = ReasonForm()
     return TemplateResponse(
         request,
-        "admin/ops/reason_form.html",
+        "admin/reason_form.html",
         {
             **modeladmin.admin_site.each_context(request),
             "title": question,

@@ -47,6 +47,18 @@ class ServiceUnavailable(ApplicationError):
     default_message = "The service is temporarily unavailable. Try again shortly."
 
 
+class AudioInvalid(ApplicationError):
+    """An uploaded recording (a voice sample, a consent statement, a file to verify) that cannot be used; `code`
+    is one of the `audio_*` codes."""
+
+    code = "audio_unreadable"
+
+
+class AudioTooLarge(AudioInvalid):
+    code = "audio_too_large"
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+
+
 def error_body(code: str, message: str, detail: Any = None) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "detail": detail}}
 

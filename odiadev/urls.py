@@ -1,7 +1,8 @@
 """URL map: dashboard pages, the /v1 API, docs, health, metrics and the admin."""
 
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
+from django.views.generic import RedirectView
 from django_prometheus.exports import ExportToDjangoView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
@@ -69,6 +70,12 @@ urlpatterns = [
     path("health", ops_views.health, name="health"),
     path("metrics", ExportToDjangoView, name="metrics"),
     path("stripe/webhook/", billing_apis.StripeWebhookApi.as_view(), name="stripe-webhook"),
+    # Operators' bookmarks from before the restructure: these models moved from `ops` to `controls` / `accounts`.
+    re_path(
+        r"^admin/ops/(?P<rest>(switch|switchchange|ipblock|abuseflag)/.*)$",
+        RedirectView.as_view(url="/admin/controls/%(rest)s"),
+    ),
+    re_path(r"^admin/ops/(?P<rest>userblock/.*)$", RedirectView.as_view(url="/admin/accounts/%(rest)s")),
     path("admin/", admin.site.urls),
     path("", include("accounts.urls")),
     path("", include("synthesis.urls")),

@@ -9,8 +9,8 @@ from django.conf import settings
 
 from controls.breaker import oom_reset
 from controls.switches import SWITCHES, switch_set
-from core.exceptions import InvalidRequest
 
+from .errors import ReasonRequired, UnknownSwitch
 from .models import OpsAction, OpsActionKind
 
 logger = logging.getLogger(__name__)
@@ -27,13 +27,13 @@ def _record(kind: str, *, reason: str, user, detail: dict) -> OpsAction:
 def _reason(reason: str) -> str:
     reason = (reason or "").strip()
     if not reason:
-        raise InvalidRequest("Say why: every operator action is recorded with its reason.", code="reason_required")
+        raise ReasonRequired()
     return reason
 
 
 def switch_flip(*, name: str, enabled: bool, reason: str, user) -> OpsAction:
     if name not in SWITCHES:
-        raise InvalidRequest(f"There is no switch {name!r}.", code="unknown_switch")
+        raise UnknownSwitch(f"There is no switch {name!r}.")
     reason = _reason(reason)
     switch_set(name=name, enabled=enabled, reason=reason, user=user)
     return _record(OpsActionKind.SWITCH, reason=reason, user=user, detail={"switch": name, "enabled": enabled})

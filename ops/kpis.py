@@ -23,6 +23,8 @@ from django.conf import settings
 from django.db.models import Q, Sum
 from django.utils import timezone
 
+from synthesis.errors import JobErrorCode
+
 from .models import KpiRollup
 
 BUCKET = timedelta(minutes=5)
@@ -83,7 +85,7 @@ def rollup_bucket(start: datetime) -> KpiRollup:
         "clone_successes": cloned.filter(status=JobStatus.SUCCEEDED)
         .filter(Q(clone_similarity__isnull=True) | Q(clone_similarity__gte=threshold))
         .count(),
-        "oom_count": finished.filter(error_code="gpu_out_of_memory").count(),
+        "oom_count": finished.filter(error_code=JobErrorCode.GPU_OUT_OF_MEMORY).count(),
         "gpu_seconds": finished.filter(engine__in=gpu_engines()).aggregate(total=Sum("engine_seconds"))["total"] or 0.0,
         "revenue_cents": RevenueEntry.objects.filter(occurred_at__gte=start, occurred_at__lt=end).aggregate(
             total=Sum("amount_cents")

@@ -11,8 +11,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
-from core.exceptions import InvalidRequest
-from voices.errors import AudioTooLarge
+from core.exceptions import AudioTooLarge, InvalidRequest
 
 from .services import audio_provenance_verify, provenance_rate_check
 

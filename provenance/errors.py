@@ -1,4 +1,4 @@
-"""Provenance errors with stable codes. Unusable uploads answer with the `audio_*` codes of voice uploads."""
+"""Provenance errors with stable codes. Unusable uploads answer with the `audio_*` codes (core.exceptions)."""
 
 from rest_framework import status
 

@@ -14,7 +14,7 @@ from django.conf import settings
 
 from controls.ratelimit import Verdict, limits_for, ratelimit_hit
 from core.clientip import client_ip
-from voices.errors import AudioInvalid, AudioTooLarge
+from core.exceptions import AudioInvalid, AudioTooLarge
 
 from .errors import VerificationUnavailable
 
@@ -42,7 +42,7 @@ def audio_provenance_verify(*, data: bytes) -> dict:
     if len(data) > limit:
         raise AudioTooLarge(f"The file is larger than {limit // (1024 * 1024)} MB.", detail={"max_bytes": limit})
     if not data:
-        raise AudioInvalid("The file is empty.", code="audio_unreadable")
+        raise AudioInvalid("The file is empty.")
     from odiadev.celery import app
 
     result = None

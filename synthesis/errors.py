@@ -1,8 +1,10 @@
 """Synthesis errors with stable codes."""
 
+from enum import StrEnum
+
 from rest_framework import status
 
-from core.exceptions import ApplicationError
+from core.exceptions import ApplicationError, NotFound
 
 
 class TextEmpty(ApplicationError):
@@ -40,9 +42,7 @@ class InvalidSeed(ApplicationError):
     default_message = "Seed must be an integer from 0 to 4294967295."
 
 
-class JobNotFound(ApplicationError):
-    code = "not_found"
-    status_code = status.HTTP_404_NOT_FOUND
+class JobNotFound(NotFound):
     default_message = "Job not found."
 
 
@@ -66,19 +66,6 @@ class JobNotCancellable(ApplicationError):
     default_message = "The job has already finished and cannot be cancelled."
 
 
-class MaintenanceMode(ApplicationError):
-    """The operators' maintenance switch is on: no new jobs; queued ones still finish."""
-
-    code = "maintenance"
-    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-
-
-class EngineDisabled(ApplicationError):
-    code = "engine_disabled"
-    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    default_message = "This voice's speech engine is switched off for now. Try a built-in voice or try again later."
-
-
 class SpokenTextTooLong(ApplicationError):
     """The spoken form (after pronunciations and normalisation) grew far beyond what was sent."""
 
@@ -86,9 +73,7 @@ class SpokenTextTooLong(ApplicationError):
     default_message = "The text becomes too long once spelled out for speech. Split it into several requests."
 
 
-class PronunciationNotFound(ApplicationError):
-    code = "not_found"
-    status_code = status.HTTP_404_NOT_FOUND
+class PronunciationNotFound(NotFound):
     default_message = "Pronunciation not found."
 
 
@@ -120,3 +105,14 @@ class SynthesisTimeout(ApplicationError):
     code = "synthesis_timeout"
     status_code = status.HTTP_504_GATEWAY_TIMEOUT
     default_message = "The audio is not ready yet. The job goes on: fetch it from /v1/tts/{id}."
+
+
+class JobErrorCode(StrEnum):
+    """Why a job failed, as its `error.code`, when no error class raised it (the worker's own verdicts). Engine and
+    admission failures carry their error's own code (`gpu_out_of_memory`, `engine_disabled`, ...)."""
+
+    WORKER_LOST = "worker_lost"
+    TIMEOUT = "timeout"
+    ENGINE_UNAVAILABLE = "engine_unavailable"
+    INTERNAL_ERROR = "internal_error"
+    GPU_OUT_OF_MEMORY = "gpu_out_of_memory"

@@ -16,18 +16,17 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.utils.module_loading import import_string
 
-from billing.errors import plan_forbids_cloning
 from billing.selectors import plan_for
+from controls.admission import admit_job
 from controls.breaker import oom_record
-from controls.switches import engine_enabled, switch_is_on
+from core.exceptions import ApplicationError
 from speech.audio import OggOpusStream, encode, mp3_stream_piece, stitch
 from speech.engines.base import Engine, GpuEngine, SynthesisRequest
 from speech.errors import EngineError, TransientEngineError
 from speech.watermark import watermark_apply
-from voices.errors import CloningDisabled
 from voices.runner import clone_similarity, voice_prompt_for
 
-from .errors import EngineDisabled
+from .errors import JobErrorCode
 from .models import JobStatus, SynthesisJob, audio_upload_to
 from .services import synthesis_job_claim, synthesis_job_fail, synthesis_job_progress, synthesis_job_succeed
 from .streaming import stream_finish, stream_publish
@@ -117,16 +116,13 @@ def synthesis_job_execute(*, job_id: uuid.UUID | str) -> str:
 
 def _run(job: SynthesisJob) -> str:
     cloned = job.voice_kind == "cloned"
-    if not engine_enabled(job.engine):
-        # Queued before the operators switched the engine off: failed (and its characters released) at once.
-        synthesis_job_fail(job_id=job.id, code=EngineDisabled.code, message=EngineDisabled.default_message)
-        return "failed"
-    if cloned and not switch_is_on("voice_cloning"):
-        # Queued before the switch was turned off: refused here too.
-        synthesis_job_fail(job_id=job.id, code="cloning_disabled", message=CloningDisabled.default_message)
-        return "failed"
-    if cloned and not plan_for(user=job.user).allows_cloning:
-        refusal = plan_forbids_cloning()
+    try:
+        # The rules of the door again: the operators may have switched the engine or cloning off, or the account
+        # changed plan, while the job waited. Refused here it fails at once (and its characters are released).
+        admit_job(
+            engine=job.engine, cloned=cloned, plan_allows_cloning=cloned and plan_for(user=job.user).allows_cloning
+        )
+    except ApplicationError as refusal:
         synthesis_job_fail(job_id=job.id, code=refusal.code, message=refusal.message)
         return "failed"
     try:
@@ -163,7 +159,7 @@ def _run(job: SynthesisJob) -> str:
         raise JobRetry(str(exc)) from exc
     except EngineError as exc:
         synthesis_job_fail(job_id=job.id, code=exc.code, message=str(exc))
-        if exc.code == "gpu_out_of_memory":
+        if exc.code == JobErrorCode.GPU_OUT_OF_MEMORY:
             oom_record(detail=f"job {job.id}")
         return "failed"
 

@@ -18,25 +18,24 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from billing.errors import plan_forbids_cloning, plan_forbids_format
+from billing.errors import plan_forbids_format
 from billing.selectors import audio_watermarked_for, plan_for
 from billing.services import cache_hits_billed, usage_admit, usage_capture, usage_release, usage_reserve
 from billing.storage import storage_check
-from controls.switches import engine_enabled, switch_is_on
+from controls.admission import admit_cloning, admit_engine, admit_new_work
 from core.heartbeat import worker_id, worker_is_alive
 from core.metrics import counter_inc, histogram_observe
 from textnorm import spoken_text as text_spoken
-from voices.errors import CloningDisabled, CloningEngineUnavailable
+from voices.errors import CloningEngineUnavailable
 from voices.selectors import voice_get_for
 
 from .cache import cache_forget, cache_forget_job, cache_key_for, cache_lookup, cache_store, normalize_text
 from .errors import (
-    EngineDisabled,
     InvalidFormat,
     InvalidSeed,
     InvalidSpeed,
+    JobErrorCode,
     JobNotCancellable,
-    MaintenanceMode,
     PronunciationExists,
     PronunciationInvalid,
     PronunciationLimitReached,
@@ -97,10 +96,7 @@ def _check_request(
 
 def _check_cloned_voice(*, voice_id: str, plan, speed: float) -> None:
     # In order of who decides: the operator (kill switch), the customer's plan, the deployment, the request.
-    if not switch_is_on("voice_cloning"):
-        raise CloningDisabled()
-    if not plan.allows_cloning:
-        raise plan_forbids_cloning()
+    admit_cloning(plan_allows_cloning=plan.allows_cloning)
     if not settings.CLONING_ENGINE:
         raise CloningEngineUnavailable(detail={"voice_id": voice_id})
     if speed != 1.0:
@@ -143,16 +139,14 @@ def synthesis_job_create(
     `sample_rate` defaults to the voice's own rate (ulaw: 8000; ogg from a 22.05 or 44.1 kHz voice: 48000), and
     `bitrate` (mp3 only) to 128 kbps, or the most the sample rate allows below that.
     """
-    if switch_is_on("maintenance_mode"):
-        raise MaintenanceMode(settings.MAINTENANCE_MESSAGE)
+    admit_new_work()
     plan = plan_for(user=user)
     normalized = _check_request(
         text=text, output_format=output_format, sample_rate=sample_rate, speed=speed, seed=seed, plan=plan
     )
     spoken = _spoken_text_for(user=user, text=normalized, normalize=normalize, plan=plan)
     voice = voice_get_for(user=user, voice_id=voice_id)
-    if not engine_enabled(voice.engine):
-        raise EngineDisabled(detail={"engine": voice.engine})
+    admit_engine(voice.engine)
     if voice.kind == "cloned":
         _check_cloned_voice(voice_id=voice.id, plan=plan, speed=speed)
     sample_rate = output_sample_rate(output_format, voice.sample_rate, sample_rate)
@@ -492,7 +486,9 @@ def synthesis_jobs_sweep() -> dict[str, int]:
     failed = 0
     for job_id in abandoned.filter(attempts__gte=settings.TTS_JOB_MAX_ATTEMPTS).values_list("pk", flat=True):
         failed += synthesis_job_fail(
-            job_id=job_id, code="worker_lost", message="The worker running this job stopped; it was not retried."
+            job_id=job_id,
+            code=JobErrorCode.WORKER_LOST,
+            message="The worker running this job stopped; it was not retried.",
         )
     retry = list(abandoned.filter(attempts__lt=settings.TTS_JOB_MAX_ATTEMPTS).values_list("pk", "engine"))
     for job_id, engine in retry:

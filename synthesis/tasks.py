@@ -14,6 +14,7 @@ from celery.signals import worker_process_init
 from django.conf import settings
 from django.db import OperationalError
 
+from .errors import JobErrorCode
 from .services import synthesis_job_fail, synthesis_job_requeue, synthesis_jobs_sweep
 
 logger = logging.getLogger(__name__)
@@ -37,20 +38,24 @@ def synthesis_job_run_task(self, job_id: str) -> str:
     try:
         return synthesis_job_execute(job_id=job_id)
     except SoftTimeLimitExceeded:
-        synthesis_job_fail(job_id=job_id, code="timeout", message="Synthesis took longer than the time limit.")
+        synthesis_job_fail(
+            job_id=job_id, code=JobErrorCode.TIMEOUT, message="Synthesis took longer than the time limit."
+        )
         return "timeout"
     except (JobRetry, *_TRANSIENT) as exc:
         job = SynthesisJob.objects.filter(pk=job_id).first()
         if job is None:
             return "gone"
         if self.request.retries >= self.max_retries:
-            synthesis_job_fail(job_id=job_id, code="engine_unavailable", message=f"Gave up after retries: {exc}")
+            synthesis_job_fail(
+                job_id=job_id, code=JobErrorCode.ENGINE_UNAVAILABLE, message=f"Gave up after retries: {exc}"
+            )
             return "failed"
         synthesis_job_requeue(job=job)
         raise self.retry(exc=exc, countdown=min(60, 2 ** (self.request.retries + 1))) from exc
     except Exception:
         logger.exception("job %s failed", job_id)
-        synthesis_job_fail(job_id=job_id, code="internal_error", message="Synthesis failed unexpectedly.")
+        synthesis_job_fail(job_id=job_id, code=JobErrorCode.INTERNAL_ERROR, message="Synthesis failed unexpectedly.")
         raise
 
 

@@ -13,9 +13,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.clientip import client_ip
-from core.exceptions import InvalidRequest
+from core.exceptions import AudioTooLarge, InvalidRequest
 
-from .errors import AudioTooLarge
 from .selectors import consent_challenge_get_for, voice_list_for, voice_profile_get_for
 from .serializers import (
     ConsentChallengeOutputSerializer,

@@ -19,17 +19,6 @@ class ConsentChallengeInvalid(ApplicationError):
     )
 
 
-class AudioInvalid(ApplicationError):
-    """An uploaded recording that cannot be used; `code` is one of the `audio_*` codes."""
-
-    code = "audio_unreadable"
-
-
-class AudioTooLarge(AudioInvalid):
-    code = "audio_too_large"
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-
-
 class VoiceUploadInvalid(ApplicationError):
     code = "invalid_request"
 
@@ -46,13 +35,14 @@ class CloningEngineUnavailable(ApplicationError):
     default_message = "Cloned voices cannot be synthesized here: no cloning engine is configured."
 
 
-class CloningDisabled(ApplicationError):
-    code = "cloning_disabled"
-    status_code = status.HTTP_403_FORBIDDEN
-    default_message = "Voice cloning is switched off on this platform for now. Built-in voices still work."
-
-
 class ConsentReviewInvalid(ApplicationError):
     code = "consent_review_invalid"
     status_code = status.HTTP_409_CONFLICT
     default_message = "This consent record cannot be reviewed now."
+
+
+class ConsentRejectedInReview(ApplicationError):
+    """Recorded on a profile (its rejection) when a reviewer rejects its consent."""
+
+    code = "consent_rejected_in_review"
+    default_message = "A reviewer could not confirm the consent for this voice. It can no longer be used."

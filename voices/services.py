@@ -22,19 +22,18 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from billing.errors import plan_forbids_cloning, voice_slots_exhausted
+from billing.errors import voice_slots_exhausted
 from billing.selectors import plan_for
 from billing.storage import storage_check
-from controls.switches import switch_is_on
+from controls.admission import admit_cloning
 from core.events import user_event_send
+from core.exceptions import AudioInvalid, AudioTooLarge
 from webhooks.services import webhook_event_emit
 
 from .abuse import consent_activity_check
 from .errors import (
-    AudioInvalid,
-    AudioTooLarge,
-    CloningDisabled,
     ConsentChallengeInvalid,
+    ConsentRejectedInReview,
     ConsentReviewInvalid,
     ValidationUnavailable,
     VoiceUploadInvalid,
@@ -133,7 +132,7 @@ def _check_size(upload: Upload, field: str) -> None:
             detail={"field": field, "max_bytes": limit},
         )
     if not upload.data:
-        raise AudioInvalid("The file is empty.", code="audio_unreadable", detail={"field": field})
+        raise AudioInvalid("The file is empty.", detail={"field": field})
 
 
 def recordings_validate(*, consent_name: str, sample_name: str) -> dict:
@@ -165,11 +164,8 @@ def voice_profile_create(
     user_agent: str = "",
 ) -> VoiceProfile:
     """Create a profile in `verifying` from a consent recording and a voice sample; nothing is kept on failure."""
-    if not switch_is_on("voice_cloning"):
-        raise CloningDisabled()
     plan = plan_for(user=user)
-    if not plan.allows_cloning:
-        raise plan_forbids_cloning()
+    admit_cloning(plan_allows_cloning=plan.allows_cloning)
     if VoiceProfile.objects.filter(user=user).exclude(status=VoiceStatus.REJECTED).count() >= plan.cloned_voice_slots:
         raise voice_slots_exhausted(plan.cloned_voice_slots)
     storage_check(user=user, plan=plan)
@@ -359,8 +355,8 @@ def consent_review_decide(*, record_id, approve: bool, reviewer, note: str = "")
             if profile_id is not None:
                 voice_profile_reject(
                     profile_id=profile_id,
-                    code="consent_rejected_in_review",
-                    message="A reviewer could not confirm the consent for this voice. It can no longer be used.",
+                    code=ConsentRejectedInReview.code,
+                    message=ConsentRejectedInReview.default_message,
                     include_active=True,
                 )
             # Also without a profile (deleted since); a rejection by the speaker check keeps its own reason.

@@ -8,7 +8,7 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_POST
 
 from billing.selectors import plan_for
-from controls.switches import switch_is_on
+from controls.switches import SwitchName, switch_is_on
 from core.exceptions import ApplicationError
 
 from .selectors import voice_profile_get_for, voice_profiles_for
@@ -27,7 +27,7 @@ def voices_page(request):
     context = {
         "profiles": voice_profiles_for(user=request.user),
         "plan": plan,
-        "cloning_on": switch_is_on("voice_cloning"),
+        "cloning_on": switch_is_on(SwitchName.VOICE_CLONING),
         "suggested_script": SUGGESTED_SCRIPT,
         "max_mb": settings.VOICE_UPLOAD_MAX_BYTES // (1024 * 1024),
     }

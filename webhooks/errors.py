@@ -2,7 +2,7 @@
 
 from rest_framework import status
 
-from core.exceptions import ApplicationError
+from core.exceptions import ApplicationError, NotFound
 
 
 class WebhookUrlInvalid(ApplicationError):
@@ -34,13 +34,9 @@ class WebhookEndpointLimit(ApplicationError):
     status_code = status.HTTP_409_CONFLICT
 
 
-class WebhookNotFound(ApplicationError):
-    code = "not_found"
-    status_code = status.HTTP_404_NOT_FOUND
+class WebhookNotFound(NotFound):
     default_message = "Webhook endpoint not found."
 
 
-class WebhookDeliveryNotFound(ApplicationError):
-    code = "not_found"
-    status_code = status.HTTP_404_NOT_FOUND
+class WebhookDeliveryNotFound(NotFound):
     default_message = "Webhook delivery not found."

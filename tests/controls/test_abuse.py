@@ -11,10 +11,10 @@ from django.utils import timezone
 
 from accounts.services import api_key_create
 from controls.abuse import Subject, requests_count
-from ops.abuse_checks import storage_growth_check
-from voices.abuse import consent_activity_check
 from controls.models import AbuseFlag, AbuseFlagKind, AbuseSubject
+from ops.abuse_checks import storage_growth_check
 from tests.factories import ActiveVoiceFactory, ConsentRecordFactory, QueuedJobFactory, UserFactory
+from voices.abuse import consent_activity_check
 
 HOUR_START = 1_900_000_800.0  # 2030-03-17 17:00:00 UTC, a whole hour
 
@@ -203,7 +203,7 @@ def test_flag_actions_in_the_admin_block_the_address_or_the_account_and_record_t
         kind=AbuseFlagKind.RATE_SPIKE, subject=Subject("api_key", issued.api_key.prefix), window="h", evidence={}
     )
     noise = abuse_flag_raise(kind=AbuseFlagKind.RATE_SPIKE, subject=Subject("ip", _ip()), window="h", evidence={})
-    changelist = "/admin/ops/abuseflag/"
+    changelist = "/admin/controls/abuseflag/"
 
     admin_client.post(changelist, {"action": "block_ip", "_selected_action": [on_ip.pk]})
     admin_client.post(changelist, {"action": "block_user", "_selected_action": [on_key.pk]})

@@ -181,14 +181,16 @@ def test_live_server_refuses_websockets_and_requests_from_a_blocked_address(stac
 
 
 def test_operators_add_blocks_in_the_admin_and_they_apply_at_once(client, db, admin_client, admin_user):
-    response = admin_client.post("/admin/ops/ipblock/add/", {"network": "203.0.113.0/28", "reason": "card testing"})
+    response = admin_client.post(
+        "/admin/controls/ipblock/add/", {"network": "203.0.113.0/28", "reason": "card testing"}
+    )
 
     assert response.status_code == 302
     block = IpBlock.objects.get()
     assert (block.network, block.created_by, block.expires_at) == ("203.0.113.0/28", admin_user, None)
     assert _get(client, "/v1/voices", "203.0.113.9").status_code == 403
-    refused = admin_client.post("/admin/ops/ipblock/add/", {"network": "203.0.113.1/28", "reason": "x"})
+    refused = admin_client.post("/admin/controls/ipblock/add/", {"network": "203.0.113.1/28", "reason": "x"})
     assert "Did you mean 203.0.113.0/28" in refused.content.decode()
 
-    admin_client.post(f"/admin/ops/ipblock/{block.pk}/delete/", {"post": "yes"})
+    admin_client.post(f"/admin/controls/ipblock/{block.pk}/delete/", {"post": "yes"})
     assert _get(client, "/v1/voices", "203.0.113.9").status_code == 401
