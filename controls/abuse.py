@@ -21,6 +21,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django_redis import get_redis_connection
 
+from .limits import LimitName, limit_value
 from .models import AbuseFlag, AbuseFlagKind, AbuseFlagStatus, AbuseSubject
 
 logger = logging.getLogger(__name__)
@@ -128,8 +129,8 @@ def requests_count(subjects: list[Subject], *, now: float | None = None) -> list
         pipe.incr(key)
         pipe.expire(key, _COUNTER_TTL)
     counts = pipe.execute()[::2]
-    floor = settings.ABUSE_RATE_FLOOR_PER_MINUTE
-    factor = settings.ABUSE_RATE_FACTOR
+    floor = limit_value(LimitName.ABUSE_RATE_FLOOR_PER_MINUTE)
+    factor = limit_value(LimitName.ABUSE_RATE_FACTOR)
     flags = []
     for subject, count in zip(subjects, counts, strict=True):
         if count > factor * floor:  # below this no baseline can make it an anomaly
@@ -162,8 +163,8 @@ def _baseline_memoized(subject: Subject, minute: int) -> float:
 
 def _rate_check(subject: Subject, *, minute: int, count: int, now: float) -> AbuseFlag | None:
     baseline = _baseline_memoized(subject, minute)
-    effective = max(baseline, settings.ABUSE_RATE_FLOOR_PER_MINUTE)
-    if count <= settings.ABUSE_RATE_FACTOR * effective:
+    effective = max(baseline, limit_value(LimitName.ABUSE_RATE_FLOOR_PER_MINUTE))
+    if count <= limit_value(LimitName.ABUSE_RATE_FACTOR) * effective:
         return None
     hour = datetime.fromtimestamp(now, tz=UTC).strftime("%Y%m%d%H")
     # Cheap de-duplication before the database's: one SET NX per subject and hour.
@@ -179,8 +180,8 @@ def _rate_check(subject: Subject, *, minute: int, count: int, now: float) -> Abu
         evidence={
             "requests_this_minute": count,
             "baseline_per_minute": round(baseline, 2),
-            "floor_per_minute": settings.ABUSE_RATE_FLOOR_PER_MINUTE,
-            "factor": settings.ABUSE_RATE_FACTOR,
+            "floor_per_minute": limit_value(LimitName.ABUSE_RATE_FLOOR_PER_MINUTE),
+            "factor": limit_value(LimitName.ABUSE_RATE_FACTOR),
             "minute_start": datetime.fromtimestamp(minute * 60, tz=UTC).isoformat(),
             "throttled_seconds": settings.ABUSE_THROTTLE_SECONDS if throttle else 0,
         },

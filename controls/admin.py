@@ -6,7 +6,8 @@ from django.contrib import admin
 from django.utils import timezone
 
 from .blocklist import ip_block_create, ip_block_remove, ip_block_update
-from .models import IpBlock, Switch, SwitchChange, ip_network_normalize
+from .limits import LIMITS, limit_set, limit_state, limits_cache_clear
+from .models import IpBlock, Limit, Switch, SwitchChange, ip_network_normalize
 from .switches import SWITCHES, switch_set, switch_state
 
 
@@ -108,3 +109,41 @@ class IpBlockAdmin(admin.ModelAdmin):
     def delete_queryset(self, request, queryset):
         for block in queryset:
             ip_block_remove(block=block)
+
+
+class LimitForm(forms.ModelForm):
+    name = forms.ChoiceField(choices=[(name, f"{name}: {spec.description}") for name, spec in LIMITS.items()])
+
+    class Meta:
+        model = Limit
+        fields = ["name", "value", "reason"]
+
+
+@admin.register(Limit)
+class LimitAdmin(admin.ModelAdmin):
+    """Operators' values for the runtime limits (controls.limits): set one to override the deployment's default;
+    delete it to go back to the default. A LIMIT_<NAME> environment variable wins over both."""
+
+    form = LimitForm
+    list_display = ["name", "value", "in_force", "reason", "changed_by", "updated_at"]
+    readonly_fields = ["changed_by", "updated_at"]
+
+    @admin.display(description="in force")
+    def in_force(self, obj):
+        state = limit_state(obj.name) if obj.name in LIMITS else None
+        return f"{state['value']} ({state['source']})" if state else "unknown limit"
+
+    def get_readonly_fields(self, request, obj=None):
+        return [*self.readonly_fields, "name"] if obj else self.readonly_fields
+
+    def save_model(self, request, obj, form, change):
+        saved = limit_set(name=obj.name, value=obj.value, reason=obj.reason, user=request.user)
+        obj.pk = saved.pk
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        limits_cache_clear()
+
+    def delete_queryset(self, request, queryset):
+        super().delete_queryset(request, queryset)
+        limits_cache_clear()

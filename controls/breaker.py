@@ -12,6 +12,7 @@ from django_redis import get_redis_connection
 
 from core.metrics import counter_inc
 
+from .limits import LimitName, limit_value
 from .switches import SwitchName, switch_is_on, switch_on_since, switch_set
 
 
@@ -21,9 +22,9 @@ def _key() -> str:
 
 def oom_count() -> int:
     """CUDA OOMs within the window and since voice cloning was last turned on."""
-    since = max(time.time() - settings.OOM_BREAKER_WINDOW, switch_on_since(SwitchName.VOICE_CLONING))
+    since = max(time.time() - limit_value(LimitName.OOM_BREAKER_WINDOW), switch_on_since(SwitchName.VOICE_CLONING))
     client = get_redis_connection("default")
-    client.zremrangebyscore(_key(), 0, time.time() - settings.OOM_BREAKER_WINDOW)
+    client.zremrangebyscore(_key(), 0, time.time() - limit_value(LimitName.OOM_BREAKER_WINDOW))
     return int(client.zcount(_key(), f"({since}", "+inf"))
 
 
@@ -33,15 +34,15 @@ def oom_record(*, detail: str = "") -> bool:
     now = time.time()
     client = get_redis_connection("default")
     client.zadd(_key(), {f"{now}:{uuid.uuid4().hex}": now})
-    client.expire(_key(), int(settings.OOM_BREAKER_WINDOW) + 60)
+    client.expire(_key(), int(limit_value(LimitName.OOM_BREAKER_WINDOW)) + 60)
     count = oom_count()
-    if count < settings.OOM_BREAKER_THRESHOLD or not switch_is_on(SwitchName.VOICE_CLONING):
+    if count < limit_value(LimitName.OOM_BREAKER_THRESHOLD) or not switch_is_on(SwitchName.VOICE_CLONING):
         return False
     switch_set(
         name=SwitchName.VOICE_CLONING,
         enabled=False,
         reason=(
-            f"OOM breaker: {count} CUDA out-of-memory errors within {settings.OOM_BREAKER_WINDOW} s"
+            f"OOM breaker: {count} CUDA out-of-memory errors within {limit_value(LimitName.OOM_BREAKER_WINDOW)} s"
             + (f" (last: {detail})" if detail else "")
             + ". Turn voice_cloning back on in the admin to reset."
         ),

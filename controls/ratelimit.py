@@ -26,6 +26,8 @@ from django_redis import get_redis_connection
 from core.clientip import client_ip
 from core.exceptions import error_body
 
+from .limits import LimitName, limit_value
+
 logger = logging.getLogger(__name__)
 
 WINDOW_MS = 60_000
@@ -103,10 +105,10 @@ def limits_for(
     at `requests_per_minute` (the caller's plan, looked up by the caller: controls knows no plans)."""
     limits = {}
     if ip:
-        limits[_key("ip", ip)] = settings.RATE_LIMIT_PER_IP_PER_MINUTE
+        limits[_key("ip", ip)] = limit_value(LimitName.RATE_LIMIT_PER_IP_PER_MINUTE)
     if user is not None and getattr(user, "is_authenticated", False) and requests_per_minute is not None:
         rpm = int(requests_per_minute)
-        scope, limit = ("write", rpm) if write else ("read", rpm * settings.RATE_LIMIT_READ_MULTIPLIER)
+        scope, limit = ("write", rpm) if write else ("read", rpm * limit_value(LimitName.RATE_LIMIT_READ_MULTIPLIER))
         limits[_key("user", user.pk, scope)] = limit
         if api_key is not None:
             limits[_key("key", api_key.pk, scope)] = limit

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.db.models import Q, Sum
 from django.utils import timezone
 
 from accounts.models import User
 from controls.abuse import Subject, abuse_flag_raise
+from controls.limits import LimitName, limit_value
 from controls.models import AbuseFlag, AbuseFlagKind, AbuseSubject
 from synthesis.models import SynthesisJob
 from voices.models import VoiceProfile
@@ -56,7 +56,9 @@ def storage_growth_check(*, now: datetime | None = None) -> list[AbuseFlag]:
     flags = []
     for user_id, stored in recent.items():
         mean = before.get(user_id, 0) / 7
-        limit = settings.ABUSE_STORAGE_FACTOR * max(mean, settings.ABUSE_STORAGE_FLOOR_BYTES)
+        limit = limit_value(LimitName.ABUSE_STORAGE_FACTOR) * max(
+            mean, limit_value(LimitName.ABUSE_STORAGE_FLOOR_BYTES)
+        )
         if stored <= limit or user_id not in public_ids:
             continue
         flag = abuse_flag_raise(
@@ -66,8 +68,8 @@ def storage_growth_check(*, now: datetime | None = None) -> list[AbuseFlag]:
             evidence={
                 "bytes_24h": stored,
                 "daily_mean_bytes_previous_7d": round(mean),
-                "floor_bytes": settings.ABUSE_STORAGE_FLOOR_BYTES,
-                "factor": settings.ABUSE_STORAGE_FACTOR,
+                "floor_bytes": limit_value(LimitName.ABUSE_STORAGE_FLOOR_BYTES),
+                "factor": limit_value(LimitName.ABUSE_STORAGE_FACTOR),
             },
         )
         if flag is not None:

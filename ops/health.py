@@ -11,6 +11,7 @@ from django.core.files.storage import FileSystemStorage, default_storage
 from django.db import connection
 from django_redis import get_redis_connection
 
+from controls.limits import LimitName, limit_value
 from core.heartbeat import workers_alive
 from core.metrics import queue_lengths
 
@@ -90,5 +91,5 @@ def live_status() -> dict:
         "workers": workers,
         "gpu_workers": gpu_workers,
         "oom_breaker_count": oom_count(),
-        "oom_breaker_threshold": settings.OOM_BREAKER_THRESHOLD,
+        "oom_breaker_threshold": limit_value(LimitName.OOM_BREAKER_THRESHOLD),
     }

@@ -12,6 +12,7 @@ import logging
 
 from django.conf import settings
 
+from controls.limits import LimitName, limit_value
 from controls.ratelimit import Verdict, limits_for, ratelimit_hit
 from core.clientip import client_ip
 from core.exceptions import AudioInvalid, AudioTooLarge
@@ -29,7 +30,9 @@ def provenance_rate_check(request, *, general: bool = True) -> Verdict:
     ip = client_ip(request)
     limits = limits_for(ip=ip, write=True) if general else {}
     if ip:
-        limits[f"{settings.REDIS_KEY_PREFIX}:rl:provenance:{ip}"] = settings.PROVENANCE_VERIFY_PER_IP_PER_MINUTE
+        limits[f"{settings.REDIS_KEY_PREFIX}:rl:provenance:{ip}"] = limit_value(
+            LimitName.PROVENANCE_VERIFY_PER_IP_PER_MINUTE
+        )
     return ratelimit_hit(limits)
 
 

@@ -10,7 +10,6 @@ import logging
 
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
-from celery.signals import worker_process_init
 from django.conf import settings
 from django.db import OperationalError
 
@@ -62,17 +61,3 @@ def synthesis_job_run_task(self, job_id: str) -> str:
 @shared_task(name="synthesis.sweep_stale_jobs", acks_late=True)
 def synthesis_jobs_sweep_task() -> dict[str, int]:
     return synthesis_jobs_sweep()
-
-
-@worker_process_init.connect(weak=False)
-def _warm_engines(**_kwargs) -> None:
-    """Load the engines once per worker process, before the first job (see ops.tasks for solo pools)."""
-    from core.heartbeat import heartbeat_report
-
-    from .runner import engines_vram, engines_warm
-
-    try:
-        heartbeat_report("engines", engines_warm())
-        heartbeat_report("vram", engines_vram)
-    except Exception:
-        logger.exception("engine warm start failed; engines load on first use")

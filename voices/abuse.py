@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.utils import timezone
 
 from controls.abuse import Subject, abuse_flag_raise
+from controls.limits import LimitName, limit_value
 from controls.models import AbuseFlag, AbuseFlagKind, AbuseSubject
 
 from .models import ConsentChallenge, ConsentRecord
@@ -23,17 +23,17 @@ def consent_activity_check(*, ip: str | None, now: datetime | None = None) -> li
     window = now.strftime("%Y%m%d")
     flags = []
     challenges = ConsentChallenge.objects.filter(ip_address=ip, created_at__gt=since).count()
-    if challenges > settings.ABUSE_CONSENT_ATTEMPTS_PER_DAY:
+    if challenges > limit_value(LimitName.ABUSE_CONSENT_ATTEMPTS_PER_DAY):
         flags.append(
             abuse_flag_raise(
                 kind=AbuseFlagKind.CONSENT_ATTEMPTS,
                 subject=subject,
                 window=window,
-                evidence={"challenges_24h": challenges, "limit": settings.ABUSE_CONSENT_ATTEMPTS_PER_DAY},
+                evidence={"challenges_24h": challenges, "limit": limit_value(LimitName.ABUSE_CONSENT_ATTEMPTS_PER_DAY)},
             )
         )
     profiles = ConsentRecord.objects.filter(ip_address=ip, created_at__gt=since)
-    if (count := profiles.count()) > settings.ABUSE_PROFILES_PER_IP:
+    if (count := profiles.count()) > limit_value(LimitName.ABUSE_PROFILES_PER_IP):
         flags.append(
             abuse_flag_raise(
                 kind=AbuseFlagKind.PROFILES_PER_IP,
@@ -41,7 +41,7 @@ def consent_activity_check(*, ip: str | None, now: datetime | None = None) -> li
                 window=window,
                 evidence={
                     "profiles_24h": count,
-                    "limit": settings.ABUSE_PROFILES_PER_IP,
+                    "limit": limit_value(LimitName.ABUSE_PROFILES_PER_IP),
                     "accounts": sorted(set(profiles.values_list("user_email", flat=True)))[:20],
                 },
             )

@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import BooleanField, Case, Count, F, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.db.models.functions import Coalesce
 
+from controls.limits import LimitName, limit_value
 from core.exceptions import NotFound
 
 from .errors import VoiceNotFound
@@ -195,7 +196,7 @@ def consent_review_queue(queryset: QuerySet[ConsentRecord] | None = None) -> Que
             Q(near_threshold=True)
             | Q(user_attempts__gte=repeats)
             | Q(ip_attempts__gte=repeats)
-            | Q(ip_profiles__gt=settings.ABUSE_PROFILES_PER_IP)
+            | Q(ip_profiles__gt=limit_value(LimitName.ABUSE_PROFILES_PER_IP))
         )
         .order_by("created_at")
     )
@@ -210,6 +211,6 @@ def consent_review_reasons(record) -> list[str]:
         reasons.append(f"{record.user_attempts} challenges from this account in 24 h")
     if getattr(record, "ip_attempts", 0) >= settings.CONSENT_REVIEW_REPEATS:
         reasons.append(f"{record.ip_attempts} challenges from {record.ip_address} in 24 h")
-    if getattr(record, "ip_profiles", 0) > settings.ABUSE_PROFILES_PER_IP:
+    if getattr(record, "ip_profiles", 0) > limit_value(LimitName.ABUSE_PROFILES_PER_IP):
         reasons.append(f"{record.ip_profiles} voices from {record.ip_address} in 24 h")
     return reasons

