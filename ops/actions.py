@@ -9,6 +9,10 @@ from django.conf import settings
 
 from controls.breaker import oom_reset
 from controls.switches import SWITCHES, switch_set
+from odiadev.celery import app
+from synthesis.cache import cache_clear
+from synthesis.models import JobStatus, SynthesisJob
+from synthesis.services import synthesis_job_cancel
 
 from .errors import ReasonRequired, UnknownSwitch
 from .models import OpsAction, OpsActionKind
@@ -42,9 +46,6 @@ def switch_flip(*, name: str, enabled: bool, reason: str, user) -> OpsAction:
 def queue_purge(*, reason: str, user) -> OpsAction:
     """Cancel every queued synthesis job (their characters go back) and empty the synthesis queues at the broker.
     Running jobs finish. Safe to repeat."""
-    from odiadev.celery import app
-    from synthesis.models import JobStatus, SynthesisJob
-    from synthesis.services import synthesis_job_cancel
 
     reason = _reason(reason)
     cancelled = 0
@@ -63,7 +64,6 @@ def queue_purge(*, reason: str, user) -> OpsAction:
 
 def cache_clear_all(*, reason: str, user) -> OpsAction:
     """Drop the synthesis cache's index (its keys only; the audio files stay with their jobs)."""
-    from synthesis.cache import cache_clear
 
     reason = _reason(reason)
     return _record(OpsActionKind.CLEAR_CACHE, reason=reason, user=user, detail={"entries": cache_clear()})

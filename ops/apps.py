@@ -7,6 +7,7 @@ class OpsConfig(AppConfig):
     verbose_name = "Operations"
 
     def ready(self) -> None:
+        # lazy: ready() runs once the app registry is loaded; collectors register once per process.
         from core.metrics import RedisMetricsCollector, register_collector
 
         from .metrics import OpsCollector

@@ -11,6 +11,7 @@ from django.core.files.storage import FileSystemStorage, default_storage
 from django.db import connection
 from django_redis import get_redis_connection
 
+from controls.breaker import oom_count
 from controls.limits import LimitName, limit_value
 from core.heartbeat import workers_alive
 from core.metrics import queue_lengths
@@ -76,7 +77,6 @@ def health_report() -> tuple[str, dict]:
 def live_status() -> dict:
     """What the ops panel shows live (not from rollups): queues, workers with their engines, VRAM per GPU worker,
     the OOM breaker's count."""
-    from controls.breaker import oom_count
 
     queues = queue_lengths()
     workers = workers_alive()

@@ -7,6 +7,7 @@ class SynthesisConfig(AppConfig):
     verbose_name = "Synthesis"
 
     def ready(self) -> None:
+        # lazy: ready() runs once the app registry is loaded; collectors register once per process.
         from core.metrics import register_collector
 
         from . import checks  # noqa: F401 - registers the system checks
