@@ -348,6 +348,12 @@ class OpenAiSpeechApi(APIView):
 
     serializer_class = InputSerializer  # for the schema generator (an APIView has no get_serializer)
 
+    def perform_content_negotiation(self, request, force=False):
+        # OpenAI clients send `Accept: application/octet-stream`: the audio is a file response whatever the header
+        # says, and errors are always our JSON body.
+        renderer = JSONRenderer()
+        return renderer, renderer.media_type
+
     @extend_schema(
         operation_id="openai_audio_speech",
         request=InputSerializer,
@@ -360,12 +366,6 @@ class OpenAiSpeechApi(APIView):
             "TTS_WAIT_TIMEOUT answers 504 `synthesis_timeout` with its id (fetch it from /v1/tts/{id})."
         ),
     )
-    def perform_content_negotiation(self, request, force=False):
-        # OpenAI clients send `Accept: application/octet-stream`: the audio is a file response whatever the header
-        # says, and errors are always our JSON body.
-        renderer = JSONRenderer()
-        return renderer, renderer.media_type
-
     def post(self, request):
         if not isinstance(request.data, dict):
             raise InvalidRequest("The body must be a JSON object.")
