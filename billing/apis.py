@@ -9,7 +9,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.exceptions import InvalidRequest
+from core.api import validated_body
 
 from .payments import checkout_session_create, portal_session_create, webhook_receive
 from .selectors import account_settings_for, invoices_for, usage_summary_for
@@ -20,15 +20,6 @@ _URL = {"type": "object", "properties": {"url": {"type": "string", "format": "ur
 
 def _billing_page() -> str:
     return f"{settings.PUBLIC_BASE_URL}/billing/"
-
-
-def _validated(serializer_class, request) -> dict:
-    if not isinstance(request.data, dict):
-        raise InvalidRequest("The body must be a JSON object.")
-    serializer = serializer_class(data=request.data)
-    if not serializer.is_valid():
-        raise InvalidRequest("Some fields are not valid.", detail=serializer.errors)
-    return serializer.validated_data
 
 
 class UsageApi(APIView):
@@ -85,7 +76,7 @@ class AccountApi(APIView):
         ),
     )
     def patch(self, request):
-        data = _validated(self.InputSerializer, request)
+        data = validated_body(request, self.InputSerializer)
         account_watermark_set(user=request.user, opt_in=data["watermark_opt_in"])
         return Response(account_settings_for(user=request.user))
 
@@ -120,7 +111,7 @@ class CheckoutApi(APIView):
         ),
     )
     def post(self, request):
-        data = _validated(self.InputSerializer, request)
+        data = validated_body(request, self.InputSerializer)
         url = checkout_session_create(
             user=request.user,
             slug=data["plan"],
@@ -145,7 +136,7 @@ class PortalApi(APIView):
         "`no_subscription` (409) before the first Checkout.",
     )
     def post(self, request):
-        data = _validated(self.InputSerializer, request)
+        data = validated_body(request, self.InputSerializer)
         url = portal_session_create(user=request.user, return_url=data.get("return_url") or _billing_page())
         return Response({"url": url}, status=201)
 

@@ -10,11 +10,11 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
-from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import ApiKey
+from core.api import AudioResponseMixin, validated_body
 from core.exceptions import InvalidRequest
 from core.http import ranged_file_response
 from core.pagination import Pagination
@@ -121,15 +121,7 @@ class TtsApi(APIView):
             ref_name = "TtsRequest"
 
     def _validated(self, request) -> dict:
-        if not isinstance(request.data, dict):
-            raise InvalidRequest("The body must be a JSON object.")
-        serializer = self.InputSerializer(data=request.data)
-        if not serializer.is_valid():
-            for field, error_class in _FIELD_ERRORS.items():
-                if field in serializer.errors:
-                    raise error_class(detail={field: serializer.errors[field]})
-            raise InvalidRequest(detail=serializer.errors)
-        return serializer.validated_data
+        return validated_body(request, self.InputSerializer, field_errors=_FIELD_ERRORS, message=None)
 
     @extend_schema(
         operation_id="tts_create",
@@ -262,12 +254,9 @@ class PronunciationInputSerializer(serializers.Serializer):
 
 
 def _pronunciation_input(request, *, partial: bool) -> dict:
-    if not isinstance(request.data, dict):
-        raise InvalidRequest("The body must be a JSON object.")
-    serializer = PronunciationInputSerializer(data=request.data, partial=partial)
-    if not serializer.is_valid():
-        raise PronunciationInvalid(detail=serializer.errors)
-    return serializer.validated_data
+    return validated_body(
+        request, PronunciationInputSerializer, partial=partial, error=PronunciationInvalid, message=None
+    )
 
 
 class PronunciationListApi(APIView):
@@ -330,7 +319,7 @@ class PronunciationDetailApi(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class OpenAiSpeechApi(APIView):
+class OpenAiSpeechApi(AudioResponseMixin, APIView):
     """POST /v1/audio/speech: OpenAI's text-to-speech request and answer (the audio bytes), for the `openai` package
     and other OpenAI clients. The request waits for the job like `"wait": true` does."""
 
@@ -348,12 +337,6 @@ class OpenAiSpeechApi(APIView):
 
     serializer_class = InputSerializer  # for the schema generator (an APIView has no get_serializer)
 
-    def perform_content_negotiation(self, request, force=False):
-        # OpenAI clients send `Accept: application/octet-stream`: the audio is a file response whatever the header
-        # says, and errors are always our JSON body.
-        renderer = JSONRenderer()
-        return renderer, renderer.media_type
-
     @extend_schema(
         operation_id="openai_audio_speech",
         request=InputSerializer,
@@ -367,12 +350,8 @@ class OpenAiSpeechApi(APIView):
         ),
     )
     def post(self, request):
-        if not isinstance(request.data, dict):
-            raise InvalidRequest("The body must be a JSON object.")
-        serializer = self.InputSerializer(data=request.data)
-        if not serializer.is_valid():
-            raise InvalidRequest("Some fields are not valid.", detail=serializer.errors)
-        options = openai_request_translate(serializer.validated_data, known_voice_ids=settings.BUILTIN_VOICES)
+        data = validated_body(request, self.InputSerializer)
+        options = openai_request_translate(data, known_voice_ids=settings.BUILTIN_VOICES)
         job = synthesis_job_create(
             user=request.user, api_key=request.auth if isinstance(request.auth, ApiKey) else None, **options
         )
@@ -397,17 +376,12 @@ def _not_streamable(output_format: str) -> InvalidFormat:
     )
 
 
-class TtsStreamApi(TtsApi):
+class TtsStreamApi(AudioResponseMixin, TtsApi):
     """POST /v1/tts/stream: the audio as it is made (chunked), from the first sentence on."""
 
     @extend_schema(exclude=True)
     def get(self, request):  # listing jobs is GET /v1/tts
         self.http_method_not_allowed(request)
-
-    def perform_content_negotiation(self, request, force=False):
-        # Audio clients send `Accept: audio/*`: the body is audio whatever the header says; errors are JSON.
-        renderer = JSONRenderer()
-        return renderer, renderer.media_type
 
     @extend_schema(
         operation_id="tts_stream",

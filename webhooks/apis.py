@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.exceptions import InvalidRequest
+from core.api import validated_body
 from core.pagination import Pagination
 
 from .errors import WebhookEventsInvalid, WebhookUrlInvalid
@@ -46,18 +48,11 @@ _IssuedSerializer = inline_serializer(
 )
 
 
-def _validated(serializer_class, request) -> dict:
-    if not isinstance(request.data, dict):
-        raise InvalidRequest("The body must be a JSON object.")
-    serializer = serializer_class(data=request.data, partial=request.method == "PATCH")
-    if not serializer.is_valid():
-        errors = serializer.errors
-        if "url" in errors:
-            raise WebhookUrlInvalid(detail={"url": errors["url"]})
-        if "events" in errors:
-            raise WebhookEventsInvalid("Give `events` as a list of event types.", detail={"events": errors["events"]})
-        raise InvalidRequest("Some fields are not valid.", detail=errors)
-    return serializer.validated_data
+# Which stable code a malformed field maps to.
+_FIELD_ERRORS = {
+    "url": WebhookUrlInvalid,
+    "events": partial(WebhookEventsInvalid, "Give `events` as a list of event types."),
+}
 
 
 def _issued(issued: IssuedEndpoint, http_status: int) -> Response:
@@ -94,7 +89,7 @@ class WebhookListApi(APIView):
         ),
     )
     def post(self, request):
-        data = _validated(self.InputSerializer, request)
+        data = validated_body(request, self.InputSerializer, field_errors=_FIELD_ERRORS)
         issued = webhook_endpoint_create(
             user=request.user, url=data["url"], events=data["events"], description=data.get("description", "")
         )
@@ -123,7 +118,7 @@ class WebhookDetailApi(APIView):
     )
     def patch(self, request, webhook_id):
         endpoint = webhook_endpoint_get_for(user=request.user, endpoint_id=webhook_id)
-        data = _validated(self.UpdateSerializer, request)
+        data = validated_body(request, self.UpdateSerializer, partial=True, field_errors=_FIELD_ERRORS)
         endpoint = webhook_endpoint_update(
             endpoint=endpoint, url=data.get("url"), events=data.get("events"), description=data.get("description")
         )
