@@ -22,6 +22,8 @@ from django.utils import timezone
 from djstripe import models as djstripe_models
 from djstripe.models.webhooks import get_remote_ip
 
+from core.tasks import task_send
+
 from .errors import (
     InvalidWebhook,
     NoSubscription,
@@ -180,12 +182,13 @@ def webhook_receive(*, request) -> tuple[djstripe_models.WebhookEventTrigger, bo
 
 
 def stripe_trigger_enqueue(*, trigger_id: int) -> None:
-    from odiadev.celery import app
-
-    try:
-        app.send_task(PROCESS_EVENT_TASK, args=[trigger_id], queue="default")
-    except Exception:
-        logger.exception("could not enqueue Stripe webhook %s; the sweeper will retry", trigger_id)
+    task_send(
+        PROCESS_EVENT_TASK,
+        args=[trigger_id],
+        queue="default",
+        failure=f"could not enqueue Stripe webhook {trigger_id}; the sweeper will retry",
+        logger=logger,
+    )
 
 
 def stripe_event_process(*, trigger_id: int) -> str:

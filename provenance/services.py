@@ -7,7 +7,6 @@ decodes them and runs PerTh's detector, and this process waits for the answer li
 from __future__ import annotations
 
 import base64
-import contextlib
 import logging
 
 from django.conf import settings
@@ -16,6 +15,7 @@ from controls.limits import LimitName, limit_value
 from controls.ratelimit import Verdict, limits_for, ratelimit_hit
 from core.clientip import client_ip
 from core.exceptions import AudioInvalid, AudioTooLarge
+from core.tasks import task_call
 
 from .errors import VerificationUnavailable
 
@@ -46,20 +46,14 @@ def audio_provenance_verify(*, data: bytes) -> dict:
         raise AudioTooLarge(f"The file is larger than {limit // (1024 * 1024)} MB.", detail={"max_bytes": limit})
     if not data:
         raise AudioInvalid("The file is empty.")
-    from odiadev.celery import app
-
-    result = None
-    try:
-        result = app.send_task(VERIFY_TASK, kwargs={"audio_b64": base64.b64encode(data).decode("ascii")})
-        report = result.get(timeout=settings.PROVENANCE_TIMEOUT, propagate=True)
-    except Exception as exc:
-        logger.exception("provenance check did not complete")
-        raise VerificationUnavailable() from exc
-    finally:
-        if result is not None:
-            # Read (or never will be): dropped from the result backend now; results expire anyway.
-            with contextlib.suppress(Exception):
-                result.forget()
+    report = task_call(
+        VERIFY_TASK,
+        kwargs={"audio_b64": base64.b64encode(data).decode("ascii")},
+        timeout=settings.PROVENANCE_TIMEOUT,
+        failure="provenance check did not complete",
+        error=VerificationUnavailable,
+        logger=logger,
+    )
     if not report["ok"]:
         error = AudioTooLarge if report["code"] == "audio_too_large" else AudioInvalid
         raise error(report["message"], code=report["code"], detail=report["detail"])

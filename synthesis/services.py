@@ -25,6 +25,7 @@ from billing.storage import storage_check
 from controls.admission import admit_cloning, admit_engine, admit_new_work
 from core.heartbeat import worker_id, worker_is_alive
 from core.metrics import counter_inc, histogram_observe
+from core.tasks import task_send
 from textnorm import spoken_text as text_spoken
 from voices.errors import CloningEngineUnavailable
 from voices.selectors import voice_get_for
@@ -269,15 +270,16 @@ def _source_lock(source: SynthesisJob) -> SynthesisJob | None:
 def synthesis_job_enqueue(*, job_id: uuid.UUID, engine: str) -> bool:
     """Send the job's task message to its engine's queue. Call only after the job row is committed; a failure
     is left to the sweeper."""
-    from odiadev.celery import app
-
-    try:
-        app.send_task(RUN_JOB_TASK, args=[str(job_id)], queue=settings.SPEECH_ENGINE_QUEUES.get(engine, "synth"))
-    except Exception:
-        logger.exception("could not enqueue job %s; the sweeper will retry", job_id)
-        SynthesisJob.objects.filter(pk=job_id, status=JobStatus.QUEUED).update(enqueued_at=None)
-        return False
-    return True
+    if task_send(
+        RUN_JOB_TASK,
+        args=[str(job_id)],
+        queue=settings.SPEECH_ENGINE_QUEUES.get(engine, "synth"),
+        failure=f"could not enqueue job {job_id}; the sweeper will retry",
+        logger=logger,
+    ):
+        return True
+    SynthesisJob.objects.filter(pk=job_id, status=JobStatus.QUEUED).update(enqueued_at=None)
+    return False
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from billing.storage import storage_check
 from controls.admission import admit_cloning
 from core.events import user_event_send
 from core.exceptions import AudioInvalid, AudioTooLarge
+from core.tasks import task_call, task_send
 from webhooks.services import webhook_event_emit
 
 from .abuse import consent_activity_check
@@ -137,14 +138,14 @@ def _check_size(upload: Upload, field: str) -> None:
 
 def recordings_validate(*, consent_name: str, sample_name: str) -> dict:
     """Ask a worker to decode and check both stored recordings; returns its report or raises AudioInvalid."""
-    from odiadev.celery import app
-
-    try:
-        result = app.send_task(VALIDATE_TASK, kwargs={"consent_name": consent_name, "sample_name": sample_name})
-        report = result.get(timeout=settings.VOICE_VALIDATION_TIMEOUT, propagate=True)
-    except Exception as exc:
-        logger.exception("upload validation did not complete")
-        raise ValidationUnavailable() from exc
+    report = task_call(
+        VALIDATE_TASK,
+        kwargs={"consent_name": consent_name, "sample_name": sample_name},
+        timeout=settings.VOICE_VALIDATION_TIMEOUT,
+        failure="upload validation did not complete",
+        error=ValidationUnavailable,
+        logger=logger,
+    )
     if not report["ok"]:
         raise AudioInvalid(
             report["message"], code=report["code"], detail={"field": report["field"], **report["detail"]}
@@ -239,12 +240,12 @@ def _delete_files(names: list[str]) -> None:
 
 
 def _enqueue_verification(profile_id: uuid.UUID) -> None:
-    from odiadev.celery import app
-
-    try:
-        app.send_task(VERIFY_TASK, args=[str(profile_id)])
-    except Exception:
-        logger.exception("could not enqueue verification of voice %s", profile_id)
+    task_send(
+        VERIFY_TASK,
+        args=[str(profile_id)],
+        failure=f"could not enqueue verification of voice {profile_id}",
+        logger=logger,
+    )
 
 
 def voice_verifications_sweep(*, older_than_seconds: int = 300) -> int:

@@ -26,6 +26,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from core.exceptions import ApplicationError
+from core.tasks import task_send
 
 from .errors import WebhookEndpointLimit, WebhookEventsInvalid
 from .models import TEST_EVENT, DeliveryStatus, EventType, WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -224,14 +225,14 @@ def webhook_delivery_resend(*, delivery: WebhookDelivery) -> WebhookDelivery:
 
 def webhook_delivery_enqueue(*, delivery_id, countdown: float = 0) -> bool:
     """Send the delivery's task. Call only after its row is committed; a failure is left to the sweeper."""
-    from odiadev.celery import app
-
-    try:
-        app.send_task(DELIVER_TASK, args=[str(delivery_id)], queue="default", countdown=max(0.0, countdown))
-    except Exception:
-        logger.exception("could not enqueue webhook delivery %s; the sweeper will retry", delivery_id)
-        return False
-    return True
+    return task_send(
+        DELIVER_TASK,
+        args=[str(delivery_id)],
+        queue="default",
+        countdown=max(0.0, countdown),
+        failure=f"could not enqueue webhook delivery {delivery_id}; the sweeper will retry",
+        logger=logger,
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------------
