@@ -1,0 +1,20 @@
+"""Synthesis' routes under /v1/ (included by the root URL map in the `api` namespace)."""
+
+from django.urls import path
+
+from . import apis
+
+urlpatterns = [
+    path("tts", apis.TtsApi.as_view(), name="tts"),
+    path("tts/stream", apis.TtsStreamApi.as_view(), name="tts-stream"),
+    path("audio/speech", apis.OpenAiSpeechApi.as_view(), name="openai-speech"),
+    path("tts/<uuid:job_id>", apis.TtsDetailApi.as_view(), name="tts-detail"),
+    path("tts/<uuid:job_id>/audio", apis.TtsAudioApi.as_view(), name="tts-audio"),
+    path("tts/<uuid:job_id>/cancel", apis.TtsCancelApi.as_view(), name="tts-cancel"),
+    path("pronunciations", apis.PronunciationListApi.as_view(), name="pronunciations"),
+    path(
+        "pronunciations/<uuid:pronunciation_id>",
+        apis.PronunciationDetailApi.as_view(),
+        name="pronunciation-detail",
+    ),
+]
