@@ -11,8 +11,8 @@ from .models import (
     RevenueEntry,
     StripeEventEffect,
 )
-from .payments import incident_acknowledge
 from .services import plan_assign, usage_adjust
+from .stripe.reconcile import incident_acknowledge
 
 
 @admin.register(Plan)

@@ -11,9 +11,10 @@ from rest_framework.views import APIView
 
 from core.api import validated_body
 
-from .payments import checkout_session_create, portal_session_create, webhook_receive
 from .selectors import account_settings_for, invoices_for, usage_summary_for
 from .services import account_watermark_set
+from .stripe.checkout import checkout_session_create, portal_session_create
+from .stripe.webhooks import webhook_receive
 
 _URL = {"type": "object", "properties": {"url": {"type": "string", "format": "uri"}}}
 

@@ -6,7 +6,9 @@ import logging
 
 from celery import shared_task
 
-from .payments import stripe_event_process, stripe_triggers_sweep, subscriptions_reconcile
+from .stripe.common import payments_configured
+from .stripe.reconcile import subscriptions_reconcile
+from .stripe.webhooks import stripe_event_process, stripe_triggers_sweep
 
 logger = logging.getLogger(__name__)
 
@@ -33,8 +35,6 @@ def stripe_triggers_sweep_task() -> int:
 
 @shared_task(name="billing.reconcile_subscriptions", acks_late=True)
 def subscriptions_reconcile_task() -> dict:
-    from .payments import payments_configured
-
     if not payments_configured():
         return {"skipped": "local mode"}
     run = subscriptions_reconcile()

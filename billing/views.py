@@ -10,9 +10,10 @@ from django.views.decorators.http import require_POST
 from core.exceptions import ApplicationError
 
 from .models import Plan
-from .payments import LIVE_STATUSES, checkout_session_create, payments_configured, portal_session_create
 from .selectors import invoices_for, usage_summary_for
 from .services import account_ensure, account_watermark_set
+from .stripe.checkout import checkout_session_create, portal_session_create
+from .stripe.common import LIVE_STATUSES, payments_configured
 
 
 @login_required

@@ -12,7 +12,6 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from billing.errors import QuotaExceeded
 from billing.models import BillingAccount, EntryKind, LedgerEntry, Plan
-from billing.payments import stripe_event_apply
 from billing.services import (
     account_refresh,
     ledger_sum,
@@ -24,6 +23,7 @@ from billing.services import (
     usage_release,
     usage_reserve,
 )
+from billing.stripe.handlers import stripe_event_apply
 from tests.factories import QueuedJobFactory, UserFactory
 
 

@@ -23,8 +23,8 @@ from billing.models import (
     RevenueKind,
     StripeEventEffect,
 )
-from billing.payments import stripe_triggers_sweep
 from billing.services import account_refresh
+from billing.stripe.webhooks import stripe_triggers_sweep
 from tests.factories import PASSWORD, UserFactory
 from tests.support import fake_stripe as fs
 
