@@ -3,7 +3,7 @@
 An event becomes one `WebhookDelivery` per subscribed endpoint, written by `webhook_event_emit` inside the
 transaction of the change it announces (the row is the outbox: no committed change without its deliveries, no
 delivery of a change that rolled back); the task goes out on commit. `webhook_delivery_attempt` takes a short
-lease on the row, POSTs outside any transaction, then logs the attempt and schedules the next one with
+lease on the row, POSTs outside any transaction (`transport`), then logs the attempt and schedules the next one with
 backoff (WEBHOOK_RETRY_SCHEDULE) until WEBHOOK_RETRY_WINDOW has passed, when the delivery is failed.
 """
 
@@ -12,35 +12,28 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
-import httpx
-from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from core.exceptions import ApplicationError
 from core.tasks import task_send
 
 from .errors import WebhookEndpointLimit, WebhookEventsInvalid
 from .models import TEST_EVENT, DeliveryStatus, EventType, WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from .signing import DELIVERY_ID_HEADER, EVENT_ID_HEADER, EVENT_TYPE_HEADER, SIGNATURE_HEADER, signature_header
 from .targets import target_resolve
+from .transport import RESPONSE_BODY_PREFIX, AttemptResult, delivery_post
 
 logger = logging.getLogger(__name__)
 
 DELIVER_TASK = "webhooks.deliver"
 SECRET_SCHEME = "whsec"  # noqa: S105 - the prefix of generated secrets, not a secret
 MAX_ENDPOINTS_PER_ACCOUNT = 20
-RESPONSE_BODY_PREFIX = 512
-# Addresses of one host tried in turn when the connection is refused (each may take WEBHOOK_CONNECT_TIMEOUT).
-MAX_ADDRESSES_TRIED = 3
 # Longer than one attempt can take (connect + read timeouts, plus the body prefix): the task's hard time limit.
 ATTEMPT_LEASE_SECONDS = 60
 # A task may run a moment before its due time (clocks, countdown rounding): close enough counts as due.
@@ -128,15 +121,6 @@ def webhook_endpoint_rotate_secret(*, endpoint: WebhookEndpoint) -> IssuedEndpoi
         update_fields=["secret", "previous_secret", "previous_secret_expires_at", "secret_rotated_at", "updated_at"]
     )
     return IssuedEndpoint(endpoint=endpoint, secret=secret)
-
-
-def endpoint_signing_secrets(endpoint: WebhookEndpoint, *, now=None) -> list[str]:
-    """The secrets a delivery is signed with now: the current one, and the previous one during its grace period."""
-    now = now or timezone.now()
-    secrets_ = [endpoint.secret]
-    if endpoint.previous_secret and endpoint.previous_secret_expires_at and endpoint.previous_secret_expires_at > now:
-        secrets_.append(endpoint.previous_secret)
-    return secrets_
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -238,21 +222,6 @@ def webhook_delivery_enqueue(*, delivery_id, countdown: float = 0) -> bool:
 # ---------------------------------------------------------------------------------------------------------------
 # Attempts
 # ---------------------------------------------------------------------------------------------------------------
-@dataclass
-class AttemptResult:
-    url: str
-    ip: str | None = None
-    status_code: int | None = None
-    error_code: str = ""
-    error: str = ""
-    response_ms: int | None = None
-    response_body: str = ""
-
-    @property
-    def ok(self) -> bool:
-        return self.status_code is not None and 200 <= self.status_code < 300
-
-
 def retry_delay(attempt_number: int) -> float:
     """Seconds to wait after failed attempt number `attempt_number` (1-based); the schedule's last value repeats."""
     schedule = settings.WEBHOOK_RETRY_SCHEDULE or [60.0]
@@ -278,7 +247,7 @@ def webhook_delivery_attempt(*, delivery_id) -> str:
     delivery = WebhookDelivery.objects.select_related("endpoint").filter(pk=delivery_id).first()
     if delivery is None:
         return "gone"  # its endpoint was deleted a moment ago
-    result = _post(delivery)
+    result = delivery_post(delivery)
     return _attempt_record(delivery=delivery, result=result)
 
 
@@ -333,88 +302,6 @@ def _attempt_record(*, delivery: WebhookDelivery, result: AttemptResult) -> str:
         result.status_code or result.error_code,
     )
     return status
-
-
-def _body(payload: dict) -> bytes:
-    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def _post(delivery: WebhookDelivery) -> AttemptResult:
-    """POST the delivery to the endpoint's current URL, after checking where it resolves to now, connecting to the
-    checked address only. No redirect is followed; only the first bytes of the answer are read."""
-    endpoint = delivery.endpoint
-    result = AttemptResult(url=endpoint.url)
-    try:
-        target = target_resolve(endpoint.url)
-    except ApplicationError as exc:
-        detail = exc.detail if isinstance(exc.detail, dict) else {}
-        reason = ", ".join(f"{k} {v}" for k, v in detail.items())
-        result.error_code, result.error = exc.code, f"{exc.message} ({reason})" if reason else exc.message
-        return result
-    body = _body(delivery.payload)
-    headers = {
-        "Host": target.host_header,
-        "Content-Type": "application/json",
-        "Accept-Encoding": "identity",
-        "User-Agent": f"ODIADEV-Webhooks/{settings.VERSION}",
-        EVENT_ID_HEADER: delivery.event_id,
-        EVENT_TYPE_HEADER: delivery.event_type,
-        DELIVERY_ID_HEADER: str(delivery.id),
-        SIGNATURE_HEADER: signature_header(
-            secrets=endpoint_signing_secrets(endpoint), timestamp=int(time.time()), body=body
-        ),
-    }
-    extensions = {"sni_hostname": target.sni_hostname} if target.sni_hostname else None
-    timeout = httpx.Timeout(settings.WEBHOOK_READ_TIMEOUT, connect=settings.WEBHOOK_CONNECT_TIMEOUT)
-    started = time.monotonic()
-    try:
-        # trust_env=False: no proxy from the environment, which would connect by name and undo the pinning.
-        with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client:
-            # Each checked address in turn (a host may publish an IPv6 address it does not serve), none unchecked.
-            addresses = target.addresses[:MAX_ADDRESSES_TRIED]
-            for index, address in enumerate(addresses):
-                result.ip = address
-                request = client.build_request(
-                    "POST", target.pinned_url(address), content=body, headers=headers, extensions=extensions
-                )
-                try:
-                    response = client.send(request, stream=True)
-                except httpx.ConnectError:
-                    if index == len(addresses) - 1:
-                        raise
-                    continue
-                try:
-                    result.status_code = response.status_code
-                    result.response_body = _body_prefix(response, deadline=started + settings.WEBHOOK_READ_TIMEOUT)
-                finally:
-                    response.close()
-                break
-    except httpx.TimeoutException as exc:
-        result.error_code, result.error = "timeout", f"{type(exc).__name__}: {exc}"
-    except SoftTimeLimitExceeded:  # a server dripping its headers byte by byte: the task's own limit stops it
-        result.error_code, result.error = "timeout", "The endpoint took longer than the attempt's time limit."
-    except httpx.HTTPError as exc:
-        result.error_code, result.error = "connection_error", f"{type(exc).__name__}: {exc}"
-    result.response_ms = round((time.monotonic() - started) * 1000)
-    if result.status_code is not None and not result.ok:
-        result.error_code = "redirect_not_followed" if 300 <= result.status_code < 400 else "http_error"
-        result.error = f"HTTP {result.status_code}" + (
-            f" to {response.headers.get('location', '')}" if result.error_code == "redirect_not_followed" else ""
-        )
-    return result
-
-
-def _body_prefix(response: httpx.Response, *, deadline: float) -> str:
-    """The first RESPONSE_BODY_PREFIX bytes of the answer; a huge or slowly dripping body is not waited for."""
-    data = b""
-    try:
-        for chunk in response.iter_raw():
-            data += chunk
-            if len(data) >= RESPONSE_BODY_PREFIX or time.monotonic() > deadline:
-                break
-    except httpx.HTTPError:
-        pass  # the status code already came; the body is only for the log
-    return data[:RESPONSE_BODY_PREFIX].decode("utf-8", errors="replace")
 
 
 # ---------------------------------------------------------------------------------------------------------------
