@@ -2,12 +2,12 @@
 
 from django.urls import path
 
-from . import apis
+from . import apis, openai_apis, stream_apis
 
 urlpatterns = [
     path("tts", apis.TtsApi.as_view(), name="tts"),
-    path("tts/stream", apis.TtsStreamApi.as_view(), name="tts-stream"),
-    path("audio/speech", apis.OpenAiSpeechApi.as_view(), name="openai-speech"),
+    path("tts/stream", stream_apis.TtsStreamApi.as_view(), name="tts-stream"),
+    path("audio/speech", openai_apis.OpenAiSpeechApi.as_view(), name="openai-speech"),
     path("tts/<uuid:job_id>", apis.TtsDetailApi.as_view(), name="tts-detail"),
     path("tts/<uuid:job_id>/audio", apis.TtsAudioApi.as_view(), name="tts-audio"),
     path("tts/<uuid:job_id>/cancel", apis.TtsCancelApi.as_view(), name="tts-cancel"),

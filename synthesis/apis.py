@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core.files.storage import default_storage
-from django.http import FileResponse, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -14,7 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import ApiKey
-from core.api import AudioResponseMixin, validated_body
+from core.api import validated_body
 from core.exceptions import InvalidRequest
 from core.http import ranged_file_response
 from core.pagination import Pagination
@@ -28,13 +27,9 @@ from .errors import (
     InvalidSeed,
     InvalidSpeed,
     PronunciationInvalid,
-    SynthesisFailed,
-    SynthesisTimeout,
     TextEmpty,
 )
 from .formats import MP3_BITRATES, OUTPUT_FORMATS, SAMPLE_RATES
-from .models import JobStatus
-from .openai_compat import openai_request_translate
 from .selectors import job_get, job_get_for, job_list_for, pronunciation_get_for, pronunciation_list_for
 from .serializers import JobOutputSerializer, PronunciationOutputSerializer, audio_token_valid
 from .services import (
@@ -45,7 +40,7 @@ from .services import (
     synthesis_job_create,
     synthesis_job_wait,
 )
-from .streaming import STREAMABLE_FORMATS, stream_relay
+from .streaming import STREAMABLE_FORMATS
 
 # Which stable code a malformed field maps to (a wrong type is reported like a wrong value).
 _FIELD_ERRORS = {
@@ -141,7 +136,7 @@ class TtsApi(APIView):
     def post(self, request):
         data = self._validated(request)
         if data["stream"] and data["format"].lower() not in STREAMABLE_FORMATS:
-            raise _not_streamable(data["format"].lower())
+            raise not_streamable(data["format"].lower())
         job = synthesis_job_create(
             user=request.user,
             api_key=request.auth if isinstance(request.auth, ApiKey) else None,
@@ -319,106 +314,10 @@ class PronunciationDetailApi(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class OpenAiSpeechApi(AudioResponseMixin, APIView):
-    """POST /v1/audio/speech: OpenAI's text-to-speech request and answer (the audio bytes), for the `openai` package
-    and other OpenAI clients. The request waits for the job like `"wait": true` does."""
-
-    class InputSerializer(serializers.Serializer):
-        input = serializers.CharField(trim_whitespace=False, allow_blank=True)
-        model = serializers.CharField(required=False, allow_blank=True)
-        voice = serializers.JSONField(required=False)
-        response_format = serializers.CharField(required=False, allow_blank=True)
-        speed = serializers.FloatField(required=False, default=1.0)
-        instructions = serializers.CharField(required=False, allow_blank=True)
-        stream_format = serializers.CharField(required=False, allow_blank=True)
-
-        class Meta:
-            ref_name = "OpenAiSpeechRequest"
-
-    serializer_class = InputSerializer  # for the schema generator (an APIView has no get_serializer)
-
-    @extend_schema(
-        operation_id="openai_audio_speech",
-        request=InputSerializer,
-        responses={(200, "audio/*"): OpenApiTypes.BINARY},
-        description=(
-            "OpenAI-compatible speech: `model` (accepted, ignored), `input`, `voice` (ours, or an OpenAI name "
-            "mapped by OPENAI_VOICE_MAP / OPENAI_DEFAULT_VOICE), `response_format` (mp3, opus, wav, flac, pcm at "
-            "24 kHz), "
-            "`speed`. Answers the audio bytes; errors use our error body and codes. A job still running after "
-            "TTS_WAIT_TIMEOUT answers 504 `synthesis_timeout` with its id (fetch it from /v1/tts/{id})."
-        ),
-    )
-    def post(self, request):
-        data = validated_body(request, self.InputSerializer)
-        options = openai_request_translate(data, known_voice_ids=settings.BUILTIN_VOICES)
-        job = synthesis_job_create(
-            user=request.user, api_key=request.auth if isinstance(request.auth, ApiKey) else None, **options
-        )
-        job = synthesis_job_wait(job=job, timeout=settings.TTS_WAIT_TIMEOUT)
-        if job.status == JobStatus.FAILED:
-            raise SynthesisFailed(
-                job.error_message or "Synthesis failed.", detail={"job_id": str(job.id), "code": job.error_code}
-            )
-        if not job.is_final or not job.audio:
-            raise SynthesisTimeout(detail={"job_id": str(job.id)})
-        fmt = OUTPUT_FORMATS[job.output_format]
-        response = FileResponse(default_storage.open(job.audio.name, "rb"), content_type=fmt.content_type)
-        response["X-Job-Id"] = str(job.id)
-        return response
-
-
-def _not_streamable(output_format: str) -> InvalidFormat:
+def not_streamable(output_format: str) -> InvalidFormat:
+    """The error for a format that is only ever a stored file (`format_not_streamable`); also used by /v1/tts/stream."""
     return InvalidFormat(
         f"Streaming delivers {', '.join(STREAMABLE_FORMATS)}; {output_format} is only a stored file (POST /v1/tts).",
         code="format_not_streamable",
         detail={"streamable": list(STREAMABLE_FORMATS)},
     )
-
-
-class TtsStreamApi(AudioResponseMixin, TtsApi):
-    """POST /v1/tts/stream: the audio as it is made (chunked), from the first sentence on."""
-
-    @extend_schema(exclude=True)
-    def get(self, request):  # listing jobs is GET /v1/tts
-        self.http_method_not_allowed(request)
-
-    @extend_schema(
-        operation_id="tts_stream",
-        request=TtsApi.InputSerializer,
-        responses={(200, "audio/*"): OpenApiTypes.BINARY},
-        description=(
-            "Like POST /v1/tts, but the answer is the audio itself, sent while the job runs (chunked transfer): "
-            "the first bytes leave once the first sentence is synthesized. Formats: mp3, pcm, ulaw, ogg "
-            "(`format_not_streamable` otherwise). Header `X-Job-Id` names the job; its stored file and status stay "
-            "available at /v1/tts/{id}. A cache hit answers the stored file at once."
-        ),
-    )
-    def post(self, request):
-        data = self._validated(request)
-        output_format = data["format"].lower()
-        if output_format not in STREAMABLE_FORMATS:
-            raise _not_streamable(output_format)
-        job = synthesis_job_create(
-            user=request.user,
-            api_key=request.auth if isinstance(request.auth, ApiKey) else None,
-            text=data["text"],
-            voice_id=data.get("voice_id") or settings.DEFAULT_VOICE_ID,
-            output_format=output_format,
-            sample_rate=data["sample_rate"],
-            bitrate=data["bitrate"],
-            speed=data["speed"],
-            seed=data["seed"],
-            normalize=data["normalize"],
-            streamed=True,
-        )
-        content_type = OUTPUT_FORMATS[output_format].content_type
-        if job.status == JobStatus.SUCCEEDED:  # a cache hit: the stored audio, at once
-            response = FileResponse(default_storage.open(job.audio.name, "rb"), content_type=content_type)
-        else:
-            response = StreamingHttpResponse(
-                stream_relay(job_id=job.id, timeout=settings.TTS_STREAM_IDLE_TIMEOUT), content_type=content_type
-            )
-        response["X-Job-Id"] = str(job.id)
-        response["Cache-Control"] = "no-store"
-        return response

@@ -1,0 +1,70 @@
+"""POST /v1/audio/speech: OpenAI's text-to-speech request and answer, for the `openai` package and other OpenAI
+clients (the translation itself is in `openai_compat`)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.http import FileResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.views import APIView
+
+from accounts.models import ApiKey
+from core.api import AudioResponseMixin, validated_body
+
+from .errors import SynthesisFailed, SynthesisTimeout
+from .formats import OUTPUT_FORMATS
+from .models import JobStatus
+from .openai_compat import openai_request_translate
+from .services import synthesis_job_create, synthesis_job_wait
+
+
+class OpenAiSpeechApi(AudioResponseMixin, APIView):
+    """POST /v1/audio/speech: OpenAI's text-to-speech request and answer (the audio bytes), for the `openai` package
+    and other OpenAI clients. The request waits for the job like `"wait": true` does."""
+
+    class InputSerializer(serializers.Serializer):
+        input = serializers.CharField(trim_whitespace=False, allow_blank=True)
+        model = serializers.CharField(required=False, allow_blank=True)
+        voice = serializers.JSONField(required=False)
+        response_format = serializers.CharField(required=False, allow_blank=True)
+        speed = serializers.FloatField(required=False, default=1.0)
+        instructions = serializers.CharField(required=False, allow_blank=True)
+        stream_format = serializers.CharField(required=False, allow_blank=True)
+
+        class Meta:
+            ref_name = "OpenAiSpeechRequest"
+
+    serializer_class = InputSerializer  # for the schema generator (an APIView has no get_serializer)
+
+    @extend_schema(
+        operation_id="openai_audio_speech",
+        request=InputSerializer,
+        responses={(200, "audio/*"): OpenApiTypes.BINARY},
+        description=(
+            "OpenAI-compatible speech: `model` (accepted, ignored), `input`, `voice` (ours, or an OpenAI name "
+            "mapped by OPENAI_VOICE_MAP / OPENAI_DEFAULT_VOICE), `response_format` (mp3, opus, wav, flac, pcm at "
+            "24 kHz), "
+            "`speed`. Answers the audio bytes; errors use our error body and codes. A job still running after "
+            "TTS_WAIT_TIMEOUT answers 504 `synthesis_timeout` with its id (fetch it from /v1/tts/{id})."
+        ),
+    )
+    def post(self, request):
+        data = validated_body(request, self.InputSerializer)
+        options = openai_request_translate(data, known_voice_ids=settings.BUILTIN_VOICES)
+        job = synthesis_job_create(
+            user=request.user, api_key=request.auth if isinstance(request.auth, ApiKey) else None, **options
+        )
+        job = synthesis_job_wait(job=job, timeout=settings.TTS_WAIT_TIMEOUT)
+        if job.status == JobStatus.FAILED:
+            raise SynthesisFailed(
+                job.error_message or "Synthesis failed.", detail={"job_id": str(job.id), "code": job.error_code}
+            )
+        if not job.is_final or not job.audio:
+            raise SynthesisTimeout(detail={"job_id": str(job.id)})
+        fmt = OUTPUT_FORMATS[job.output_format]
+        response = FileResponse(default_storage.open(job.audio.name, "rb"), content_type=fmt.content_type)
+        response["X-Job-Id"] = str(job.id)
+        return response

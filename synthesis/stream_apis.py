@@ -1,0 +1,66 @@
+"""POST /v1/tts/stream: the audio itself, relayed while the job runs (the relay is in `streaming`)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.http import FileResponse, StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+
+from accounts.models import ApiKey
+from core.api import AudioResponseMixin
+
+from .apis import TtsApi, not_streamable
+from .formats import OUTPUT_FORMATS
+from .models import JobStatus
+from .services import synthesis_job_create
+from .streaming import STREAMABLE_FORMATS, stream_relay
+
+
+class TtsStreamApi(AudioResponseMixin, TtsApi):
+    """POST /v1/tts/stream: the audio as it is made (chunked), from the first sentence on."""
+
+    @extend_schema(exclude=True)
+    def get(self, request):  # listing jobs is GET /v1/tts
+        self.http_method_not_allowed(request)
+
+    @extend_schema(
+        operation_id="tts_stream",
+        request=TtsApi.InputSerializer,
+        responses={(200, "audio/*"): OpenApiTypes.BINARY},
+        description=(
+            "Like POST /v1/tts, but the answer is the audio itself, sent while the job runs (chunked transfer): "
+            "the first bytes leave once the first sentence is synthesized. Formats: mp3, pcm, ulaw, ogg "
+            "(`format_not_streamable` otherwise). Header `X-Job-Id` names the job; its stored file and status stay "
+            "available at /v1/tts/{id}. A cache hit answers the stored file at once."
+        ),
+    )
+    def post(self, request):
+        data = self._validated(request)
+        output_format = data["format"].lower()
+        if output_format not in STREAMABLE_FORMATS:
+            raise not_streamable(output_format)
+        job = synthesis_job_create(
+            user=request.user,
+            api_key=request.auth if isinstance(request.auth, ApiKey) else None,
+            text=data["text"],
+            voice_id=data.get("voice_id") or settings.DEFAULT_VOICE_ID,
+            output_format=output_format,
+            sample_rate=data["sample_rate"],
+            bitrate=data["bitrate"],
+            speed=data["speed"],
+            seed=data["seed"],
+            normalize=data["normalize"],
+            streamed=True,
+        )
+        content_type = OUTPUT_FORMATS[output_format].content_type
+        if job.status == JobStatus.SUCCEEDED:  # a cache hit: the stored audio, at once
+            response = FileResponse(default_storage.open(job.audio.name, "rb"), content_type=content_type)
+        else:
+            response = StreamingHttpResponse(
+                stream_relay(job_id=job.id, timeout=settings.TTS_STREAM_IDLE_TIMEOUT), content_type=content_type
+            )
+        response["X-Job-Id"] = str(job.id)
+        response["Cache-Control"] = "no-store"
+        return response
