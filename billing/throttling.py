@@ -46,5 +46,3 @@ class PlanRateThrottle(BaseThrottle):
 
     def wait(self) -> float:
         return self.verdict.retry_after
-
-

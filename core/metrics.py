@@ -183,4 +183,3 @@ class RedisMetricsCollector:
                 yield _collect_counter(spec, raw)
             else:
                 yield _collect_histogram(spec, raw)
-

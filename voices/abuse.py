@@ -47,5 +47,3 @@ def consent_activity_check(*, ip: str | None, now: datetime | None = None) -> li
             )
         )
     return [flag for flag in flags if flag is not None]
-
-

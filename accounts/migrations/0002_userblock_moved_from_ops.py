@@ -4,7 +4,6 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
-
 # UserBlock moves here from `ops`, keeping its table: state only (the database is not touched).
 
 

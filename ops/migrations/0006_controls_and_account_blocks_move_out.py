@@ -2,7 +2,6 @@
 
 from django.db import migrations
 
-
 # The other half of controls.0001 and accounts.0002: the moved models leave this app's state; their tables stay.
 
 

@@ -8,9 +8,9 @@ from django.test import Client
 from rest_framework.test import APIClient
 from websockets.exceptions import ConnectionClosed
 
-from accounts.services import api_key_create
 from accounts.blocking import user_block, user_unblock
 from accounts.models import UserBlock
+from accounts.services import api_key_create
 from tests.e2e.helpers import open_socket
 from tests.factories import PASSWORD, UserFactory
 

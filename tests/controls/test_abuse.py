@@ -11,10 +11,10 @@ from django.utils import timezone
 
 from accounts.services import api_key_create
 from controls.abuse import Subject, requests_count
-from ops.abuse_checks import storage_growth_check
-from voices.abuse import consent_activity_check
 from controls.models import AbuseFlag, AbuseFlagKind, AbuseSubject
+from ops.abuse_checks import storage_growth_check
 from tests.factories import ActiveVoiceFactory, ConsentRecordFactory, QueuedJobFactory, UserFactory
+from voices.abuse import consent_activity_check
 
 HOUR_START = 1_900_000_800.0  # 2030-03-17 17:00:00 UTC, a whole hour
 

@@ -7,9 +7,9 @@ from rest_framework.test import APIClient
 
 from billing.services import plan_assign
 from controls.breaker import oom_count, oom_record
+from controls.models import SwitchChange
 from controls.switches import switch_is_on, switch_set, switch_state
 from core.metrics import counter_value
-from controls.models import SwitchChange
 from synthesis.models import JobStatus
 from synthesis.tasks import synthesis_job_run_task
 from tests.factories import ActiveVoiceFactory, QueuedJobFactory
