@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db.models import BooleanField, Case, Count, F, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models import BooleanField, Case, Count, F, OuterRef, Q, QuerySet, Subquery, Sum, Value, When
 from django.db.models.functions import Coalesce
 
 from core.exceptions import NotFound
@@ -127,6 +127,13 @@ def voice_profiles_unused(*, since) -> QuerySet[VoiceProfile]:
     used = SynthesisJob.objects.filter(voice_kind="cloned", created_at__gte=since).values_list("voice_id", flat=True)
     used_ids = {uuid.UUID(voice_id) for voice_id in used.distinct()}
     return VoiceProfile.objects.filter(created_at__lt=since).exclude(pk__in=used_ids)
+
+
+def voice_samples_stored_bytes_for(*, user) -> int:
+    """Bytes of voice samples the account keeps (consent recordings are audit evidence and do not count). Billing
+    opens an account's storage figure from this (registered in `VoicesConfig.ready`); from then on the services
+    record each change in billing's storage ledger."""
+    return int(VoiceProfile.objects.filter(user=user).aggregate(total=Coalesce(Sum("sample_bytes"), 0))["total"])
 
 
 def consent_challenges_unused_expired(*, now) -> QuerySet[ConsentChallenge]:

@@ -23,8 +23,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from billing.errors import plan_forbids_cloning, voice_slots_exhausted
+from billing.models import StorageKind
 from billing.selectors import plan_for
-from billing.storage import storage_check
+from billing.storage import storage_check, storage_record
 from controls.switches import switch_is_on
 from core.events import user_event_send
 from webhooks.services import webhook_event_emit
@@ -220,6 +221,7 @@ def voice_profile_create(
             profile.sample_transcript = sample_transcript
             profile.sample_duration_seconds = report["sample"]["duration"]
             profile.save()
+            storage_record(user=user, delta=profile.sample_bytes, kind=StorageKind.STORE, ref=_storage_ref(profile.pk))
             transaction.on_commit(lambda: _enqueue_verification(profile.id))
             if ip_address:
                 transaction.on_commit(lambda: _consent_activity_check(ip_address))
@@ -379,11 +381,25 @@ def consent_review_decide(*, record_id, approve: bool, reviewer, note: str = "")
     return record
 
 
+def _storage_ref(profile_id) -> str:
+    """The profile's sample in billing's storage ledger (one store and one delete entry per profile)."""
+    return f"voices.profile:{profile_id}"
+
+
+def _sample_released(profile: VoiceProfile) -> None:
+    """Record in the owner's storage that the deleted profile's sample is gone. In the transaction of the delete."""
+    storage_record(
+        user=profile.user, delta=-(profile.sample_bytes or 0), kind=StorageKind.DELETE, ref=_storage_ref(profile.pk)
+    )
+
+
 def voice_profile_delete(*, profile: VoiceProfile) -> None:
     """Delete the profile and its sample; the consent record and its audio stay as audit evidence."""
-    sample_name = profile.sample.name
+    sample_name, pk = profile.sample.name, profile.pk
     with transaction.atomic():
         profile.delete()
+        profile.pk = pk  # delete() clears it; the storage entry names the profile
+        _sample_released(profile)
         transaction.on_commit(lambda: _delete_files([sample_name]))
 
 
@@ -398,8 +414,10 @@ def voice_profile_expire(*, profile_id, unused_since) -> str | None:
         profile = VoiceProfile.objects.select_for_update().filter(pk=profile_id, created_at__lt=unused_since).first()
         if profile is None or voice_profile_used_since(profile_id=profile.pk, since=unused_since):
             return None
-        name = profile.sample.name
+        name, pk = profile.sample.name, profile.pk
         profile.delete()
+        profile.pk = pk
+        _sample_released(profile)
     logger.info("deleted voice %s, unused since %s", profile_id, unused_since)
     return name
 
