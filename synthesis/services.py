@@ -29,6 +29,7 @@ from core.metrics import counter_inc, histogram_observe
 from textnorm import spoken_text as text_spoken
 from voices.errors import CloningDisabled, CloningEngineUnavailable
 from voices.selectors import voice_get_for
+from voices.services import voice_profile_mark_used
 
 from .cache import cache_forget, cache_forget_job, cache_key_for, cache_lookup, cache_store, normalize_text
 from .errors import (
@@ -211,6 +212,9 @@ def synthesis_job_create(
             source = _source_lock(source)
             if source is None:
                 storage_check(user=user, plan=plan)
+        if voice.kind == "cloned":
+            # Before the account lock: a voice's deletion locks the profile, then the account.
+            voice_profile_mark_used(profile_id=voice.id, now=now)
         cached = source is not None
         billed = job.characters if (not cached or cache_hits_billed()) else 0
         # Locks the account first: parallel submits queue here, so none can overdraw or exceed the job slots.

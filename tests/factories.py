@@ -9,6 +9,7 @@ from django.utils import timezone
 from accounts.models import User
 from billing.models import BillingAccount, StorageKind
 from billing.storage import storage_record
+from voices.services import voice_profile_mark_used
 
 PASSWORD = "a-strong-test-password-42"
 
@@ -27,11 +28,21 @@ class UserFactory(factory.django.DjangoModelFactory):
             obj.save()
 
 
+def _is_uuid(value) -> bool:
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True
+
+
 class QueuedJobFactory(factory.django.DjangoModelFactory):
-    """A queued job row written directly, so no task message is sent (a live worker would take it)."""
+    """A queued job row written directly, so no task message is sent (a live worker would take it). A job with a
+    cloned voice marks the voice used, as submitting one does."""
 
     class Meta:
         model = "synthesis.SynthesisJob"
+        skip_postgeneration_save = True
 
     user = factory.SubFactory(UserFactory)
     text = "A queued job."
@@ -46,6 +57,12 @@ class QueuedJobFactory(factory.django.DjangoModelFactory):
     cache_key = factory.Sequence(lambda n: f"{n:064x}")
     queued_at = factory.LazyFunction(timezone.now)
     enqueued_at = factory.LazyFunction(timezone.now)
+
+    @factory.post_generation
+    def voice_used(obj, create, extracted, **kwargs):  # noqa: N805
+        # Some tests make cloned jobs of no real voice (a name, not a profile id): nothing to mark then.
+        if create and obj.voice_kind == "cloned" and _is_uuid(obj.voice_id):
+            voice_profile_mark_used(profile_id=obj.voice_id, now=obj.created_at)
 
 
 class SucceededJobFactory(QueuedJobFactory):

@@ -112,21 +112,20 @@ def consent_challenge_get_for(*, user, challenge_id) -> ConsentChallenge:
         raise NotFound("Consent challenge not found.") from exc
 
 
+# Use is read from `VoiceProfile.last_used_at`, which synthesis sets when it accepts a job with the voice
+# (`voice_profile_mark_used`). Null means never used, and so does a profile from before the column was written
+# (its earlier jobs are not looked up): it counts as unused since its creation.
 def voice_profile_used_since(*, profile_id, since) -> bool:
     """Whether a synthesis job with the voice was submitted at or after `since`."""
-    from synthesis.models import SynthesisJob  # synthesis imports this module
-
-    return SynthesisJob.objects.filter(voice_id=str(profile_id), created_at__gte=since).exists()
+    return VoiceProfile.objects.filter(pk=profile_id, last_used_at__gte=since).exists()
 
 
 def voice_profiles_unused(*, since) -> QuerySet[VoiceProfile]:
     """Profiles created before `since` with no synthesis job submitted since then (the lifecycle policy's
     candidates; `voice_profile_expire` checks each again under a lock)."""
-    from synthesis.models import SynthesisJob
-
-    used = SynthesisJob.objects.filter(voice_kind="cloned", created_at__gte=since).values_list("voice_id", flat=True)
-    used_ids = {uuid.UUID(voice_id) for voice_id in used.distinct()}
-    return VoiceProfile.objects.filter(created_at__lt=since).exclude(pk__in=used_ids)
+    return VoiceProfile.objects.filter(created_at__lt=since).filter(
+        Q(last_used_at__isnull=True) | Q(last_used_at__lt=since)
+    )
 
 
 def voice_samples_stored_bytes_for(*, user) -> int:

@@ -20,6 +20,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from billing.errors import plan_forbids_cloning, voice_slots_exhausted
@@ -51,11 +52,14 @@ from .models import (
     sample_audio_path,
 )
 from .selectors import consent_challenges_unused_expired, voice_profile_used_since
+from .serializers import voice_profile_payload
 
 logger = logging.getLogger(__name__)
 
 VALIDATE_TASK = "voices.validate_recordings"
 VERIFY_TASK = "voices.verify_profile"
+# `last_used_at` serves the lifecycle policy, which counts in days: to the minute is enough, and spares a write per job.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 # Short, distinct, easy-to-say words for the one-time phrase.
 _PHRASE_WORDS = (
@@ -267,16 +271,12 @@ def voice_verifications_sweep(*, older_than_seconds: int = 300) -> int:
 
 
 def voice_event_send(profile: VoiceProfile) -> None:
-    from .serializers import voice_profile_payload
-
     user_event_send(profile.user_id, "voice.updated", "voice", voice_profile_payload(profile))
 
 
 def voice_webhook_emit(profile: VoiceProfile) -> None:
     """Store `voice.verified` / `voice.rejected` for the owner's webhook endpoints. Call in the transaction that
     decided the profile, right after the change; the deliveries go out once it commits."""
-    from .serializers import voice_profile_payload
-
     event_type = "voice.verified" if profile.status == VoiceStatus.ACTIVE else "voice.rejected"
     webhook_event_emit(user_id=profile.user_id, event_type=event_type, data={"voice": voice_profile_payload(profile)})
 
@@ -401,6 +401,16 @@ def voice_profile_delete(*, profile: VoiceProfile) -> None:
         profile.pk = pk  # delete() clears it; the storage entry names the profile
         _sample_released(profile)
         transaction.on_commit(lambda: _delete_files([sample_name]))
+
+
+def voice_profile_mark_used(*, profile_id, now=None) -> None:
+    """Record that a job was submitted with the voice (`last_used_at`, read by the lifecycle policy). One
+    conditional UPDATE, written at most once a minute. Call in the transaction that creates the job, before the
+    account is locked: voice deletions lock the profile, then the account."""
+    now = now or timezone.now()
+    VoiceProfile.objects.filter(pk=profile_id).filter(
+        Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_RESOLUTION)
+    ).update(last_used_at=now)
 
 
 # ---------------------------------------------------------------------------------------------------------------
