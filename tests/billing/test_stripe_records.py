@@ -25,8 +25,8 @@ from billing.models import (
     StripeEventEffect,
 )
 from billing.payments import incident_acknowledge, stripe_event_process, subscriptions_reconcile
-from billing.selectors import revenue_per_gpu_hour
 from billing.services import account_refresh, plan_assign
+from ops.kpis import revenue_per_gpu_hour
 from synthesis.models import JobStatus
 from tests.factories import QueuedJobFactory, UserFactory
 from tests.support import fake_stripe as fs
