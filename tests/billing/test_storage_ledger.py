@@ -218,3 +218,16 @@ def test_the_quota_refusal_reads_the_ledger_and_is_unchanged(api, user):
         "plan on the Billing page."
     )
     assert error["detail"] == {"used_bytes": 100 * MB, "quota_bytes": 100 * MB}
+
+
+def test_a_voice_deleted_in_the_admin_goes_through_the_service(admin_client, user, validated):
+    plan_assign(user=user, slug="starter")
+    storage_used_for(user=user)
+    profile = _create_voice(user)
+
+    response = admin_client.post(f"/admin/voices/voiceprofile/{profile.pk}/delete/", {"post": "yes"})
+
+    assert response.status_code == 302
+    assert not VoiceProfile.objects.filter(pk=profile.pk).exists()
+    assert storage_used_for(user=user) == 0
+    assert admin_client.get("/admin/billing/storageentry/").status_code == 200
