@@ -9,6 +9,7 @@ from .models import (
     ReconciliationMismatch,
     ReconciliationRun,
     RevenueEntry,
+    StorageEntry,
     StripeEventEffect,
 )
 from .services import plan_assign, usage_adjust
@@ -38,8 +39,8 @@ class BillingAccountAdmin(admin.ModelAdmin):
     search_fields = ["user__email", "stripe_customer_id", "stripe_subscription_id"]
     raw_id_fields = ["user", "assigned_by"]
     stripe_fields = ["stripe_customer_id", "stripe_subscription_id", "subscription_status", "payment_failed_at"]
-    readonly_fields = ["balance", "period", "assigned_by", *stripe_fields]
-    fields = ["user", "plan", "balance", "period", "assigned_by", *stripe_fields]
+    readonly_fields = ["balance", "period", "storage_bytes", "assigned_by", *stripe_fields]
+    fields = ["user", "plan", "balance", "period", "storage_bytes", "assigned_by", *stripe_fields]
 
     def save_model(self, request, obj, form, change):
         # Through the service: an upgrade grants the difference at once, and the change is recorded.
@@ -109,6 +110,15 @@ class PaymentIncidentAdmin(ReadOnlyAdmin):
     def acknowledge(self, request, queryset):
         for incident in queryset.filter(flagged=True):
             incident_acknowledge(incident=incident, by=request.user)
+
+
+@admin.register(StorageEntry)
+class StorageEntryAdmin(ReadOnlyAdmin):
+    """Written by the services that store and delete files (billing/storage.py)."""
+
+    list_display = ["created_at", "account", "kind", "delta", "ref"]
+    list_filter = ["kind"]
+    search_fields = ["account__user__email", "ref"]
 
 
 @admin.register(StripeEventEffect)

@@ -59,6 +59,11 @@ class BillingAccount(TimestampedModel):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     balance = models.BigIntegerField(default=0, help_text="Characters left; equals the sum of the ledger.")
+    # Null until first needed (accounts from before the storage ledger): then opened from what the apps store, and
+    # from there moved only by storage entries (see billing/storage.py).
+    storage_bytes = models.BigIntegerField(
+        null=True, blank=True, help_text="Bytes stored; equals the sum of the storage entries. Empty: not opened yet."
+    )
     period = models.CharField(max_length=7, blank=True, help_text="The month (YYYY-MM) the balance belongs to.")
     # Stripe mode: the customer and the subscription that decides the plan (empty in local mode).
     stripe_customer_id = models.CharField(max_length=255, blank=True)
@@ -128,6 +133,41 @@ class LedgerEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.amount:+d} ({self.period})"
+
+
+class StorageKind(models.TextChoices):
+    OPEN = "open", "Opened from the files already stored"
+    STORE = "store", "File stored"
+    DELETE = "delete", "File deleted"
+
+
+class StorageEntry(models.Model):
+    """Append-only. `delta` is signed bytes: a stored file adds its size, a deleted one takes it away; the one
+    `open` entry holds what the account already kept when its balance was first needed. `ref` names the object
+    whose file it is (`synthesis.job:<uuid>`); one entry per account, kind and object, so a retried store or
+    delete records once."""
+
+    account = models.ForeignKey(BillingAccount, on_delete=models.CASCADE, related_name="storage_entries")
+    kind = models.CharField(max_length=16, choices=StorageKind.choices)
+    delta = models.BigIntegerField()
+    ref = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "storage entries"
+        constraints = [
+            models.UniqueConstraint(fields=["account", "kind", "ref"], name="storage_one_entry_per_object_and_kind"),
+            models.CheckConstraint(
+                condition=Q(kind="open", ref="", delta__gte=0)
+                | (Q(kind="store", delta__gte=0) & ~Q(ref=""))
+                | (Q(kind="delete", delta__lte=0) & ~Q(ref="")),
+                name="storage_entry_sign_and_ref_match_kind",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.delta:+d} bytes {self.ref}".rstrip()
 
 
 # -------------------------------------------------------------------------------------------------------------------

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.conf import settings
 from django.db.models import Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
@@ -102,33 +101,14 @@ def invoices_for(*, user, limit: int = 24) -> list[dict]:
     return invoices
 
 
-def gpu_engines() -> list[str]:
-    return [engine for engine, queue in settings.SPEECH_ENGINE_QUEUES.items() if queue.endswith("gpu")]
-
-
-def revenue_per_gpu_hour(*, since, until) -> dict:
-    """Revenue (paid invoices minus refunds and lost disputes) over GPU engine hours, in one window.
-
-    `per_gpu_hour` is None when no GPU time was spent. Amounts are in the currency's main unit; a deployment
-    charges in one currency (the plans'), so entries in others are left out and counted.
-    """
-    from synthesis.models import SynthesisJob
-
+def revenue_for(*, since, until) -> dict:
+    """Revenue (paid invoices minus refunds and lost disputes) that occurred in [since, until), in the smallest unit
+    of the plans' currency. A deployment charges in one currency, so entries in others are left out and counted."""
     currency = (Plan.objects.exclude(price_cents=0).values_list("currency", flat=True).first() or "usd").lower()
     entries = RevenueEntry.objects.filter(occurred_at__gte=since, occurred_at__lt=until)
-    cents = _total(entries.filter(currency=currency), "amount_cents")
-    seconds = (
-        SynthesisJob.objects.filter(engine__in=gpu_engines(), finished_at__gte=since, finished_at__lt=until).aggregate(
-            total=Sum("engine_seconds")
-        )["total"]
-        or 0.0
-    )
-    hours = seconds / 3600
     return {
         "currency": currency,
-        "revenue": cents / 100,
-        "gpu_hours": hours,
-        "per_gpu_hour": (cents / 100) / hours if hours else None,
+        "cents": _total(entries.filter(currency=currency), "amount_cents"),
         "other_currency_entries": entries.exclude(currency=currency).count(),
     }
 

@@ -23,7 +23,10 @@ from django.conf import settings
 from django.db.models import Q, Sum
 from django.utils import timezone
 
+from billing.models import PaymentIncident, RevenueEntry
+from billing.selectors import revenue_for
 from synthesis.errors import JobErrorCode
+from synthesis.models import JobStatus, SynthesisJob
 
 from .models import KpiRollup
 
@@ -58,15 +61,39 @@ def bucket_floor(moment: datetime) -> datetime:
     return datetime.fromtimestamp(int(moment.timestamp()) // seconds * seconds, tz=moment.tzinfo)
 
 
+def gpu_engines() -> list[str]:
+    return [engine for engine, queue in settings.SPEECH_ENGINE_QUEUES.items() if queue.endswith("gpu")]
+
+
+def revenue_per_gpu_hour(*, since, until) -> dict:
+    """Revenue (paid invoices minus refunds and lost disputes) over GPU engine hours, in one window, straight from
+    the jobs and revenue entries (the panel's tiles read the rollups instead).
+
+    `per_gpu_hour` is None when no GPU time was spent. Amounts are in the currency's main unit; a deployment
+    charges in one currency (the plans'), so entries in others are left out and counted.
+    """
+    revenue = revenue_for(since=since, until=until)
+    seconds = (
+        SynthesisJob.objects.filter(engine__in=gpu_engines(), finished_at__gte=since, finished_at__lt=until).aggregate(
+            total=Sum("engine_seconds")
+        )["total"]
+        or 0.0
+    )
+    hours = seconds / 3600
+    return {
+        "currency": revenue["currency"],
+        "revenue": revenue["cents"] / 100,
+        "gpu_hours": hours,
+        "per_gpu_hour": (revenue["cents"] / 100) / hours if hours else None,
+        "other_currency_entries": revenue["other_currency_entries"],
+    }
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Rollups
 # ---------------------------------------------------------------------------------------------------------------
 def rollup_bucket(start: datetime) -> KpiRollup:
     """(Re)compute one bucket from the jobs and payments in it. Idempotent."""
-    from billing.models import PaymentIncident, RevenueEntry
-    from billing.selectors import gpu_engines
-    from synthesis.models import JobStatus, SynthesisJob
-
     end = start + BUCKET
     finished = SynthesisJob.objects.filter(
         finished_at__gte=start, finished_at__lt=end, status__in=[JobStatus.SUCCEEDED, JobStatus.FAILED]

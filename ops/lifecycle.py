@@ -3,8 +3,9 @@
 Run weekly by beat (`ops.lifecycle_policy`) and by operators with `manage.py lifecycle_policy` (a dry run unless
 `--apply`). In order:
 
-- `voice_profiles`: cloned voices created more than VOICE_PROFILE_UNUSED_DAYS ago and not used by any job since,
-  with their samples. Their consent records stay (audit evidence).
+- `voice_profiles`: cloned voices created more than VOICE_PROFILE_UNUSED_DAYS ago and not used by any job since
+  (`VoiceProfile.last_used_at`; null counts as unused since creation), with their samples. Their consent records
+  stay (audit evidence).
 - `audio`: synthesized audio older than the owner's plan's `audio_retention_days`. The job row stays, with its
   audio cleared and `audio_expired_at` set (its audio URL answers 410 `audio_expired`).
 - `consent_evidence`: consent recordings older than CONSENT_EVIDENCE_RETENTION_DAYS whose voice no longer exists.

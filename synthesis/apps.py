@@ -1,5 +1,7 @@
 from django.apps import AppConfig
 
+from billing.storage_reporters import storage_reporter_register
+
 
 class SynthesisConfig(AppConfig):
     name = "synthesis"
@@ -14,3 +16,5 @@ class SynthesisConfig(AppConfig):
         from .metrics import JobStatusCollector
 
         register_collector(JobStatusCollector())
+        # Billing keeps each account's storage figure; it opens one from the jobs' audio without importing us.
+        storage_reporter_register("synthesis.job_audio", "synthesis.selectors.job_audio_stored_bytes_for")

@@ -4,7 +4,8 @@ or entry simply does not exist."""
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
+from django.db.models import QuerySet, Sum
+from django.db.models.functions import Coalesce
 
 from textnorm import PronunciationEntry
 
@@ -28,6 +29,17 @@ def job_get(*, job_id) -> SynthesisJob:
         return SynthesisJob.objects.get(pk=job_id)
     except (SynthesisJob.DoesNotExist, ValidationError) as exc:
         raise JobNotFound() from exc
+
+
+def job_audio_stored_bytes_for(*, user) -> int:
+    """Bytes of audio the account's jobs keep in storage: the engine-made audio not yet expired. A cache hit
+    points at its source's file and adds nothing. Billing opens an account's storage figure from this (registered
+    in `SynthesisConfig.ready`); from then on the services record each change in billing's storage ledger."""
+    return int(
+        SynthesisJob.objects.filter(user=user, cached=False)
+        .exclude(audio="")
+        .aggregate(total=Coalesce(Sum("audio_bytes"), 0))["total"]
+    )
 
 
 def pronunciation_list_for(*, user) -> QuerySet[Pronunciation]:

@@ -19,9 +19,10 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from billing.errors import plan_forbids_format
+from billing.models import StorageKind
 from billing.selectors import audio_watermarked_for, plan_for
 from billing.services import cache_hits_billed, usage_admit, usage_capture, usage_release, usage_reserve
-from billing.storage import storage_check
+from billing.storage import storage_check, storage_record
 from controls.admission import admit_cloning, admit_engine, admit_new_work
 from core.heartbeat import worker_id, worker_is_alive
 from core.metrics import counter_inc, histogram_observe
@@ -29,6 +30,7 @@ from core.tasks import task_send
 from textnorm import spoken_text as text_spoken
 from voices.errors import CloningEngineUnavailable
 from voices.selectors import voice_get_for
+from voices.services import voice_profile_mark_used
 
 from .cache import cache_forget, cache_forget_job, cache_key_for, cache_lookup, cache_store, normalize_text
 from .errors import (
@@ -205,6 +207,9 @@ def synthesis_job_create(
             source = _source_lock(source)
             if source is None:
                 storage_check(user=user, plan=plan)
+        if voice.kind == "cloned":
+            # Before the account lock: a voice's deletion locks the profile, then the account.
+            voice_profile_mark_used(profile_id=voice.id, now=now)
         cached = source is not None
         billed = job.characters if (not cached or cache_hits_billed()) else 0
         # Locks the account first: parallel submits queue here, so none can overdraw or exceed the job slots.
@@ -313,7 +318,8 @@ def synthesis_job_succeed(
     engine_seconds: float,
     clone_similarity: float | None = None,
 ) -> bool:
-    """Record the audio of the attempt `job` (as claimed); False if the job was meanwhile cancelled or retaken."""
+    """Record the audio of the attempt `job` (as claimed), and its bytes in the owner's storage; False if the job was
+    meanwhile cancelled or retaken."""
     now = timezone.now()
     with transaction.atomic():
         updated = SynthesisJob.objects.filter(pk=job.pk, status=JobStatus.RUNNING, attempts=job.attempts).update(
@@ -332,6 +338,7 @@ def synthesis_job_succeed(
             return False
         job.refresh_from_db()
         usage_capture(job=job)
+        storage_record(user=job.user, delta=audio_bytes, kind=StorageKind.STORE, ref=_storage_ref(job.pk))
         job_event_send(job)
         job_webhook_emit(job)
     cache_store(job.cache_key, job.id)
@@ -408,6 +415,11 @@ def synthesis_job_requeue(*, job: SynthesisJob) -> bool:
     return bool(updated)
 
 
+def _storage_ref(job_id) -> str:
+    """The job's audio in billing's storage ledger (one store and one delete entry per job)."""
+    return f"synthesis.job:{job_id}"
+
+
 def _record_finished(job: SynthesisJob) -> None:
     counter_inc("odiadev_jobs_finished", {"status": job.status})
     if job.latency_seconds is not None:
@@ -423,7 +435,8 @@ def _record_finished(job: SynthesisJob) -> None:
 # ---------------------------------------------------------------------------------------------------------------
 def synthesis_job_audio_expire(*, job_id: uuid.UUID, now=None) -> str | None:
     """Let go of a job's audio after its retention: clear `audio`, set `audio_expired_at`, keep the row (history,
-    billing). Returns the file name the job pointed to, or None if it had no audio (any more).
+    billing) and take its bytes off the owner's storage. Returns the file name the job pointed to, or None if it had
+    no audio (any more).
 
     The caller deletes the file, after this commits, and only if no other row points to it (a cache hit shares
     its source's file). The row lock pairs with the one a cache hit takes on its source (`_source_lock`), so no
@@ -440,6 +453,10 @@ def synthesis_job_audio_expire(*, job_id: uuid.UUID, now=None) -> str | None:
             return None
         name = job.audio.name
         SynthesisJob.objects.filter(pk=job.pk).update(audio="", audio_expired_at=now, updated_at=now)
+        if not job.cached:  # a cache hit's file is its source's, counted there
+            storage_record(
+                user=job.user, delta=-(job.audio_bytes or 0), kind=StorageKind.DELETE, ref=_storage_ref(job.pk)
+            )
     try:
         cache_forget_job(job.cache_key, job.id)
     except Exception:  # a stale entry is also dropped at look-up, since the row has no audio now

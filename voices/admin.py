@@ -13,7 +13,7 @@ from core.http import ranged_file_response
 
 from .models import ConsentChallenge, ConsentRecord, ConsentReview, VoiceProfile
 from .selectors import consent_review_queue, consent_review_reasons
-from .services import consent_review_decide
+from .services import consent_review_decide, voice_profile_delete
 
 
 @admin.register(VoiceProfile)
@@ -24,6 +24,14 @@ class VoiceProfileAdmin(admin.ModelAdmin):
     raw_id_fields = ["user", "consent"]
     readonly_fields = ["id", "embedding", "sample_sha256", "created_at", "updated_at"]
     list_select_related = ["user"]
+
+    # Through the service: the sample goes too, and the owner's storage figure with it.
+    def delete_model(self, request, obj):
+        voice_profile_delete(profile=obj)
+
+    def delete_queryset(self, request, queryset):
+        for profile in queryset:
+            voice_profile_delete(profile=profile)
 
 
 def _player(record: ConsentRecord, which: str) -> str:

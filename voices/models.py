@@ -138,6 +138,8 @@ class VoiceProfile(TimestampedModel):
     # Part of the synthesis cache key: bumped whenever what the voice sounds like may change.
     version = models.PositiveIntegerField(default=1)
     verified_at = models.DateTimeField(null=True, blank=True)
+    # When a job was last submitted with the voice (to the minute; the lifecycle policy reads it). Null: never, or
+    # not since the column began to be written (such a profile counts as unused since its creation).
     last_used_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db.models import BooleanField, Case, Count, F, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models import BooleanField, Case, Count, F, OuterRef, Q, QuerySet, Subquery, Sum, Value, When
 from django.db.models.functions import Coalesce
 
 from controls.limits import LimitName, limit_value
@@ -113,21 +113,27 @@ def consent_challenge_get_for(*, user, challenge_id) -> ConsentChallenge:
         raise NotFound("Consent challenge not found.") from exc
 
 
+# Use is read from `VoiceProfile.last_used_at`, which synthesis sets when it accepts a job with the voice
+# (`voice_profile_mark_used`). Null means never used, and so does a profile from before the column was written
+# (its earlier jobs are not looked up): it counts as unused since its creation.
 def voice_profile_used_since(*, profile_id, since) -> bool:
     """Whether a synthesis job with the voice was submitted at or after `since`."""
-    from synthesis.models import SynthesisJob  # synthesis imports this module
-
-    return SynthesisJob.objects.filter(voice_id=str(profile_id), created_at__gte=since).exists()
+    return VoiceProfile.objects.filter(pk=profile_id, last_used_at__gte=since).exists()
 
 
 def voice_profiles_unused(*, since) -> QuerySet[VoiceProfile]:
     """Profiles created before `since` with no synthesis job submitted since then (the lifecycle policy's
     candidates; `voice_profile_expire` checks each again under a lock)."""
-    from synthesis.models import SynthesisJob
+    return VoiceProfile.objects.filter(created_at__lt=since).filter(
+        Q(last_used_at__isnull=True) | Q(last_used_at__lt=since)
+    )
 
-    used = SynthesisJob.objects.filter(voice_kind="cloned", created_at__gte=since).values_list("voice_id", flat=True)
-    used_ids = {uuid.UUID(voice_id) for voice_id in used.distinct()}
-    return VoiceProfile.objects.filter(created_at__lt=since).exclude(pk__in=used_ids)
+
+def voice_samples_stored_bytes_for(*, user) -> int:
+    """Bytes of voice samples the account keeps (consent recordings are audit evidence and do not count). Billing
+    opens an account's storage figure from this (registered in `VoicesConfig.ready`); from then on the services
+    record each change in billing's storage ledger."""
+    return int(VoiceProfile.objects.filter(user=user).aggregate(total=Coalesce(Sum("sample_bytes"), 0))["total"])
 
 
 def consent_challenges_unused_expired(*, now) -> QuerySet[ConsentChallenge]:

@@ -20,11 +20,13 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from billing.errors import voice_slots_exhausted
+from billing.models import StorageKind
 from billing.selectors import plan_for
-from billing.storage import storage_check
+from billing.storage import storage_check, storage_record
 from controls.admission import admit_cloning
 from core.events import user_event_send
 from core.exceptions import AudioInvalid, AudioTooLarge
@@ -50,11 +52,14 @@ from .models import (
     sample_audio_path,
 )
 from .selectors import consent_challenges_unused_expired, voice_profile_used_since
+from .serializers import voice_profile_payload
 
 logger = logging.getLogger(__name__)
 
 VALIDATE_TASK = "voices.validate_recordings"
 VERIFY_TASK = "voices.verify_profile"
+# `last_used_at` serves the lifecycle policy, which counts in days: to the minute is enough, and spares a write per job.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 # Short, distinct, easy-to-say words for the one-time phrase.
 _PHRASE_WORDS = (
@@ -217,6 +222,7 @@ def voice_profile_create(
             profile.sample_transcript = sample_transcript
             profile.sample_duration_seconds = report["sample"]["duration"]
             profile.save()
+            storage_record(user=user, delta=profile.sample_bytes, kind=StorageKind.STORE, ref=_storage_ref(profile.pk))
             transaction.on_commit(lambda: _enqueue_verification(profile.id))
             if ip_address:
                 transaction.on_commit(lambda: _consent_activity_check(ip_address))
@@ -262,16 +268,12 @@ def voice_verifications_sweep(*, older_than_seconds: int = 300) -> int:
 
 
 def voice_event_send(profile: VoiceProfile) -> None:
-    from .serializers import voice_profile_payload
-
     user_event_send(profile.user_id, "voice.updated", "voice", voice_profile_payload(profile))
 
 
 def voice_webhook_emit(profile: VoiceProfile) -> None:
     """Store `voice.verified` / `voice.rejected` for the owner's webhook endpoints. Call in the transaction that
     decided the profile, right after the change; the deliveries go out once it commits."""
-    from .serializers import voice_profile_payload
-
     event_type = "voice.verified" if profile.status == VoiceStatus.ACTIVE else "voice.rejected"
     webhook_event_emit(user_id=profile.user_id, event_type=event_type, data={"voice": voice_profile_payload(profile)})
 
@@ -376,12 +378,36 @@ def consent_review_decide(*, record_id, approve: bool, reviewer, note: str = "")
     return record
 
 
+def _storage_ref(profile_id) -> str:
+    """The profile's sample in billing's storage ledger (one store and one delete entry per profile)."""
+    return f"voices.profile:{profile_id}"
+
+
+def _sample_released(profile: VoiceProfile) -> None:
+    """Record in the owner's storage that the deleted profile's sample is gone. In the transaction of the delete."""
+    storage_record(
+        user=profile.user, delta=-(profile.sample_bytes or 0), kind=StorageKind.DELETE, ref=_storage_ref(profile.pk)
+    )
+
+
 def voice_profile_delete(*, profile: VoiceProfile) -> None:
     """Delete the profile and its sample; the consent record and its audio stay as audit evidence."""
-    sample_name = profile.sample.name
+    sample_name, pk = profile.sample.name, profile.pk
     with transaction.atomic():
         profile.delete()
+        profile.pk = pk  # delete() clears it; the storage entry names the profile
+        _sample_released(profile)
         transaction.on_commit(lambda: _delete_files([sample_name]))
+
+
+def voice_profile_mark_used(*, profile_id, now=None) -> None:
+    """Record that a job was submitted with the voice (`last_used_at`, read by the lifecycle policy). One
+    conditional UPDATE, written at most once a minute. Call in the transaction that creates the job, before the
+    account is locked: voice deletions lock the profile, then the account."""
+    now = now or timezone.now()
+    VoiceProfile.objects.filter(pk=profile_id).filter(
+        Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_RESOLUTION)
+    ).update(last_used_at=now)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -395,8 +421,10 @@ def voice_profile_expire(*, profile_id, unused_since) -> str | None:
         profile = VoiceProfile.objects.select_for_update().filter(pk=profile_id, created_at__lt=unused_since).first()
         if profile is None or voice_profile_used_since(profile_id=profile.pk, since=unused_since):
             return None
-        name = profile.sample.name
+        name, pk = profile.sample.name, profile.pk
         profile.delete()
+        profile.pk = pk
+        _sample_released(profile)
     logger.info("deleted voice %s, unused since %s", profile_id, unused_since)
     return name
 

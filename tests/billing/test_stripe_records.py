@@ -24,10 +24,10 @@ from billing.models import (
     RevenueKind,
     StripeEventEffect,
 )
-from billing.selectors import revenue_per_gpu_hour
 from billing.services import account_refresh, plan_assign
 from billing.stripe.reconcile import incident_acknowledge, subscriptions_reconcile
 from billing.stripe.webhooks import stripe_event_process
+from ops.kpis import revenue_per_gpu_hour
 from synthesis.models import JobStatus
 from tests.factories import QueuedJobFactory, UserFactory
 from tests.support import fake_stripe as fs
