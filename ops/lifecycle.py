@@ -4,8 +4,8 @@ Run weekly by beat (`ops.lifecycle_policy`) and by operators with `manage.py lif
 `--apply`). In order:
 
 - `voice_profiles`: cloned voices created more than VOICE_PROFILE_UNUSED_DAYS ago and not used by any job since
-  (`VoiceProfile.last_used_at`; null counts as unused since creation), with their samples. Their consent records
-  stay (audit evidence).
+  (`VoiceProfile.last_used_at`; a profile from before that column was written gets its last job's time first),
+  with their samples. Their consent records stay (audit evidence).
 - `audio`: synthesized audio older than the owner's plan's `audio_retention_days`. The job row stays, with its
   audio cleared and `audio_expired_at` set (its audio URL answers 410 `audio_expired`).
 - `consent_evidence`: consent recordings older than CONSENT_EVIDENCE_RETENTION_DAYS whose voice no longer exists.
@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.files.storage import default_storage
-from django.db.models import Q
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from billing.models import Plan
@@ -37,7 +37,12 @@ from synthesis.models import SynthesisJob, audio_upload_to
 from synthesis.services import synthesis_job_audio_expire
 from voices.models import ConsentRecord, VoiceProfile, consent_audio_path, sample_audio_path
 from voices.selectors import consent_challenges_unused_expired, consent_evidence_expired, voice_profiles_unused
-from voices.services import consent_challenges_purge, consent_evidence_release, voice_profile_expire
+from voices.services import (
+    consent_challenges_purge,
+    consent_evidence_release,
+    voice_profile_expire,
+    voice_profile_mark_used,
+)
 
 from .models import LifecycleReport
 
@@ -114,6 +119,26 @@ def _batches(queryset, fields: tuple[str, ...]):
         last = rows[-1][0]
 
 
+def last_use_backfill(*, older_than) -> int:
+    """Give profiles from before `last_used_at` was written (null, created before `older_than`) the time of their
+    last job, read from the jobs (ops may read every app): without it an upgrade would take every old voice in use
+    for unused. Idempotent (only null values are written); dry runs do it too, since it deletes nothing."""
+    never = [
+        str(pk)
+        for pk in VoiceProfile.objects.filter(created_at__lt=older_than, last_used_at__isnull=True).values_list(
+            "pk", flat=True
+        )
+    ]
+    last_jobs = (
+        SynthesisJob.objects.filter(voice_kind="cloned", voice_id__in=never)
+        .values("voice_id")
+        .annotate(last=Max("created_at"))
+    )
+    for row in last_jobs:
+        voice_profile_mark_used(profile_id=row["voice_id"], now=row["last"])
+    return len(last_jobs)
+
+
 class _Run:
     def __init__(self, *, apply: bool, now: datetime) -> None:
         self.apply = apply
@@ -154,6 +179,7 @@ class _Run:
     # -- categories -----------------------------------------------------------------------------------------------
     def voice_profiles(self) -> None:
         since = self.now - timedelta(days=settings.VOICE_PROFILE_UNUSED_DAYS)
+        last_use_backfill(older_than=since)
         for pk, sample, consent_id in _batches(voice_profiles_unused(since=since), ("sample", "consent_id")):
             if self.apply:
                 name = voice_profile_expire(profile_id=pk, unused_since=since)

@@ -10,8 +10,10 @@ import pytest
 from django.utils import timezone
 
 from billing.services import plan_assign
+from ops.lifecycle import last_use_backfill
+from synthesis.models import SynthesisJob
 from synthesis.services import synthesis_job_create
-from tests.factories import ActiveVoiceFactory
+from tests.factories import ActiveVoiceFactory, QueuedJobFactory
 from voices.models import VoiceProfile
 from voices.selectors import voice_profile_used_since, voice_profiles_unused
 from voices.services import voice_profile_expire, voice_profile_mark_used
@@ -83,3 +85,20 @@ def test_unused_means_created_before_and_not_used_since(user):
     assert voice_profile_expire(profile_id=young, unused_since=since) is None
     assert voice_profile_expire(profile_id=never_used, unused_since=since) is not None
     assert set(VoiceProfile.objects.values_list("pk", flat=True)) == {used_long_ago, used_recently, young}
+
+
+def test_an_upgrade_deletes_no_voice_that_jobs_used_before_last_used_at_existed(user):
+    # given: profiles from before the column was written (null), one with a recent job, one with none
+    now = timezone.now()
+    since = now - 180 * DAY
+    in_use, idle = ActiveVoiceFactory(user=user), ActiveVoiceFactory(user=user)
+    job = QueuedJobFactory(user=user, voice_id=str(in_use.pk), voice_kind="cloned", engine="dia")
+    SynthesisJob.objects.filter(pk=job.pk).update(created_at=now - 5 * DAY)
+    VoiceProfile.objects.filter(pk__in=[in_use.pk, idle.pk]).update(created_at=now - 400 * DAY, last_used_at=None)
+
+    # when: the lifecycle policy runs for the first time after the upgrade
+    last_use_backfill(older_than=since)
+
+    # then: the voice in use is kept, the idle one is a candidate
+    assert set(voice_profiles_unused(since=since).values_list("pk", flat=True)) == {idle.pk}
+    assert VoiceProfile.objects.get(pk=in_use.pk).last_used_at == now - 5 * DAY
