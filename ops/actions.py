@@ -12,7 +12,7 @@ from controls.switches import SWITCHES, switch_set
 from odiadev.celery import app
 from synthesis.cache import cache_clear
 from synthesis.models import JobStatus, SynthesisJob
-from synthesis.services import synthesis_job_cancel
+from synthesis.transitions import synthesis_job_cancel
 
 from .errors import ReasonRequired, UnknownSwitch
 from .models import OpsAction, OpsActionKind

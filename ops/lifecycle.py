@@ -34,15 +34,11 @@ from django.utils import timezone
 from billing.models import Plan
 from billing.plans import DEFAULT_PLAN_SLUG
 from synthesis.models import SynthesisJob, audio_upload_to
-from synthesis.services import synthesis_job_audio_expire
+from synthesis.transitions import synthesis_job_audio_expire
 from voices.models import ConsentRecord, VoiceProfile, consent_audio_path, sample_audio_path
+from voices.retention import consent_challenges_purge, consent_evidence_release, voice_profile_expire
 from voices.selectors import consent_challenges_unused_expired, consent_evidence_expired, voice_profiles_unused
-from voices.services import (
-    consent_challenges_purge,
-    consent_evidence_release,
-    voice_profile_expire,
-    voice_profile_mark_used,
-)
+from voices.services import voice_profile_mark_used
 
 from .models import LifecycleReport
 

@@ -30,17 +30,13 @@ from .errors import (
     TextEmpty,
 )
 from .formats import MP3_BITRATES, OUTPUT_FORMATS, SAMPLE_RATES
+from .pronunciations import pronunciation_create, pronunciation_delete, pronunciation_update
 from .selectors import job_get, job_get_for, job_list_for, pronunciation_get_for, pronunciation_list_for
 from .serializers import JobOutputSerializer, PronunciationOutputSerializer, audio_token_valid
-from .services import (
-    pronunciation_create,
-    pronunciation_delete,
-    pronunciation_update,
-    synthesis_job_cancel,
-    synthesis_job_create,
-    synthesis_job_wait,
-)
+from .services import synthesis_job_create
 from .streaming import STREAMABLE_FORMATS
+from .transitions import synthesis_job_cancel
+from .waiting import synthesis_job_wait
 
 # Which stable code a malformed field maps to (a wrong type is reported like a wrong value).
 _FIELD_ERRORS = {

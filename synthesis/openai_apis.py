@@ -18,7 +18,8 @@ from .errors import SynthesisFailed, SynthesisTimeout
 from .formats import OUTPUT_FORMATS
 from .models import JobStatus
 from .openai_compat import openai_request_translate
-from .services import synthesis_job_create, synthesis_job_wait
+from .services import synthesis_job_create
+from .waiting import synthesis_job_wait
 
 
 class OpenAiSpeechApi(AudioResponseMixin, APIView):

@@ -28,8 +28,8 @@ from voices.runner import clone_similarity, voice_prompt_for
 
 from .errors import JobErrorCode
 from .models import JobStatus, SynthesisJob, audio_upload_to
-from .services import synthesis_job_claim, synthesis_job_fail, synthesis_job_progress, synthesis_job_succeed
 from .streaming import stream_finish, stream_publish
+from .transitions import synthesis_job_claim, synthesis_job_fail, synthesis_job_progress, synthesis_job_succeed
 
 logger = logging.getLogger(__name__)
 

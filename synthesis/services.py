@@ -1,57 +1,45 @@
-"""Writes for synthesis jobs (submit, state transitions, waiting, sweeping) and pronunciation dictionaries.
+"""Submitting synthesis jobs: checks, the cache, billing's reservation, and the task sent after commit.
 
-Everything here is safe to import in a web process: the engines run in `runner.py`, on workers only. Work is sent
-to workers by task name after the transaction that created the job commits.
-"""
+Everything here is safe to import in a web process: the engines run in `runner.py`, on workers only. The job's
+later states are in `transitions.py`; waiting, sweeping and pronunciations have their own modules."""
 
 from __future__ import annotations
 
 import logging
-import time
-import unicodedata
 import uuid
-from datetime import timedelta
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
-from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db import transaction
 from django.utils import timezone
 
 from billing.errors import plan_forbids_format
-from billing.models import StorageKind
 from billing.selectors import audio_watermarked_for, plan_for
-from billing.services import cache_hits_billed, usage_admit, usage_capture, usage_release, usage_reserve
-from billing.storage import storage_check, storage_record
+from billing.services import cache_hits_billed, usage_admit, usage_capture, usage_reserve
+from billing.storage import storage_check
 from controls.admission import admit_cloning, admit_engine, admit_new_work
-from core.heartbeat import worker_id, worker_is_alive
-from core.metrics import counter_inc, histogram_observe
+from core.metrics import counter_inc
 from core.tasks import task_send
 from textnorm import spoken_text as text_spoken
 from voices.errors import CloningEngineUnavailable
 from voices.selectors import voice_get_for
 from voices.services import voice_profile_mark_used
 
-from .cache import cache_forget, cache_forget_job, cache_key_for, cache_lookup, cache_store, normalize_text
+from .cache import cache_forget, cache_key_for, cache_lookup, normalize_text
 from .errors import (
     InvalidFormat,
     InvalidSeed,
     InvalidSpeed,
-    JobErrorCode,
-    JobNotCancellable,
-    PronunciationExists,
-    PronunciationInvalid,
-    PronunciationLimitReached,
     SpokenTextTooLong,
     TextEmpty,
     TextTooLong,
 )
 from .events import job_event_send, job_webhook_emit
 from .formats import OUTPUT_FORMATS, output_bitrate, output_sample_rate, sample_rate_check
-from .models import FINAL_STATUSES, JobStatus, Pronunciation, SynthesisJob
-from .selectors import pronunciation_entries_for, pronunciation_get_for
+from .models import JobStatus, SynthesisJob
+from .selectors import pronunciation_entries_for
 
 logger = logging.getLogger(__name__)
+
 
 RUN_JOB_TASK = "synthesis.run_job"
 SPEED_MIN, SPEED_MAX = 0.5, 2.0
@@ -285,307 +273,3 @@ def synthesis_job_enqueue(*, job_id: uuid.UUID, engine: str) -> bool:
         return True
     SynthesisJob.objects.filter(pk=job_id, status=JobStatus.QUEUED).update(enqueued_at=None)
     return False
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Transitions (called by the worker). Each is one conditional UPDATE, so a duplicate delivery changes nothing.
-# ---------------------------------------------------------------------------------------------------------------
-def _stale_running_cutoff():
-    # A running job older than the task's hard time limit has certainly lost its worker.
-    return timezone.now() - timedelta(seconds=settings.TTS_JOB_TIME_LIMIT + 60)
-
-
-def synthesis_job_claim(*, job_id: uuid.UUID) -> SynthesisJob | None:
-    """Move a queued (or abandoned running) job to running for this attempt; None if there is nothing to do."""
-    now = timezone.now()
-    claimable = Q(status=JobStatus.QUEUED) | Q(status=JobStatus.RUNNING, started_at__lt=_stale_running_cutoff())
-    claimed = SynthesisJob.objects.filter(claimable, pk=job_id).update(
-        status=JobStatus.RUNNING, started_at=now, attempts=F("attempts") + 1, worker=worker_id(), updated_at=now
-    )
-    if not claimed:
-        return None
-    job = SynthesisJob.objects.select_related("user").get(pk=job_id)
-    job_event_send(job)
-    return job
-
-
-def synthesis_job_succeed(
-    *,
-    job: SynthesisJob,
-    audio_name: str,
-    audio_bytes: int,
-    duration: float,
-    engine_seconds: float,
-    clone_similarity: float | None = None,
-) -> bool:
-    """Record the audio of the attempt `job` (as claimed), and its bytes in the owner's storage; False if the job was
-    meanwhile cancelled or retaken."""
-    now = timezone.now()
-    with transaction.atomic():
-        updated = SynthesisJob.objects.filter(pk=job.pk, status=JobStatus.RUNNING, attempts=job.attempts).update(
-            status=JobStatus.SUCCEEDED,
-            audio=audio_name,
-            audio_bytes=audio_bytes,
-            duration_seconds=duration,
-            engine_seconds=engine_seconds,
-            clone_similarity=clone_similarity,
-            finished_at=now,
-            error_code="",
-            error_message="",
-            updated_at=now,
-        )
-        if not updated:
-            return False
-        job.refresh_from_db()
-        usage_capture(job=job)
-        storage_record(user=job.user, delta=audio_bytes, kind=StorageKind.STORE, ref=_storage_ref(job.pk))
-        job_event_send(job)
-        job_webhook_emit(job)
-    cache_store(job.cache_key, job.id)
-    _record_finished(job)
-    counter_inc("odiadev_engine_runs", {"engine": job.engine})
-    if clone_similarity is not None:
-        success = clone_similarity >= settings.CLONE_SUCCESS_THRESHOLD
-        counter_inc("odiadev_clone_results", {"outcome": "success" if success else "failure"})
-    histogram_observe("odiadev_job_engine_seconds", engine_seconds, {"engine": job.engine})
-    return True
-
-
-def synthesis_job_fail(*, job_id: uuid.UUID, code: str, message: str) -> bool:
-    """Mark a job that is not final as failed with a stable error code."""
-    now = timezone.now()
-    with transaction.atomic():
-        updated = (
-            SynthesisJob.objects.filter(pk=job_id)
-            .exclude(status__in=FINAL_STATUSES)
-            .update(status=JobStatus.FAILED, error_code=code, error_message=message, finished_at=now, updated_at=now)
-        )
-        if not updated:
-            return False
-        job = SynthesisJob.objects.select_related("user").get(pk=job_id)
-        usage_release(job=job)
-        job_event_send(job)
-        job_webhook_emit(job)
-    _record_finished(job)
-    return True
-
-
-def synthesis_job_cancel(*, job: SynthesisJob) -> SynthesisJob:
-    """Cancel a queued or running job and give its characters back. A worker still running it finds the job
-    cancelled when it tries to record the audio, and discards its file."""
-    now = timezone.now()
-    with transaction.atomic():
-        updated = (
-            SynthesisJob.objects.filter(pk=job.pk)
-            .exclude(status__in=FINAL_STATUSES)
-            .update(status=JobStatus.CANCELLED, finished_at=now, updated_at=now)
-        )
-        job.refresh_from_db()
-        if not updated:
-            if job.status == JobStatus.CANCELLED:
-                return job  # cancelling twice is fine
-            raise JobNotCancellable()
-        usage_release(job=job)
-        job_event_send(job)
-    counter_inc("odiadev_jobs_finished", {"status": JobStatus.CANCELLED})
-    return job
-
-
-def synthesis_job_progress(*, job: SynthesisJob, done: int, total: int) -> None:
-    """Record and announce how many segments of a long text are synthesized (only while this attempt runs)."""
-    now = timezone.now()
-    updated = SynthesisJob.objects.filter(pk=job.pk, status=JobStatus.RUNNING, attempts=job.attempts).update(
-        chunks_done=done, chunks_total=total, updated_at=now
-    )
-    if updated:
-        job.chunks_done, job.chunks_total = done, total
-        job_event_send(job)
-
-
-def synthesis_job_requeue(*, job: SynthesisJob) -> bool:
-    """Put the running attempt `job` back in the queue (for a retry after a transient error)."""
-    now = timezone.now()
-    with transaction.atomic():
-        updated = SynthesisJob.objects.filter(pk=job.pk, status=JobStatus.RUNNING, attempts=job.attempts).update(
-            status=JobStatus.QUEUED, started_at=None, enqueued_at=now, updated_at=now
-        )
-        if updated:
-            job.refresh_from_db()
-            job_event_send(job)
-    return bool(updated)
-
-
-def _storage_ref(job_id) -> str:
-    """The job's audio in billing's storage ledger (one store and one delete entry per job)."""
-    return f"synthesis.job:{job_id}"
-
-
-def _record_finished(job: SynthesisJob) -> None:
-    counter_inc("odiadev_jobs_finished", {"status": job.status})
-    if job.latency_seconds is not None:
-        histogram_observe(
-            "odiadev_job_latency_seconds",
-            job.latency_seconds,
-            {"engine": job.engine, "voice_kind": job.voice_kind, "status": job.status},
-        )
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Retention (called by the lifecycle policy)
-# ---------------------------------------------------------------------------------------------------------------
-def synthesis_job_audio_expire(*, job_id: uuid.UUID, now=None) -> str | None:
-    """Let go of a job's audio after its retention: clear `audio`, set `audio_expired_at`, keep the row (history,
-    billing) and take its bytes off the owner's storage. Returns the file name the job pointed to, or None if it had
-    no audio (any more).
-
-    The caller deletes the file, after this commits, and only if no other row points to it (a cache hit shares
-    its source's file). The row lock pairs with the one a cache hit takes on its source (`_source_lock`), so no
-    new job can start pointing at the file once this has committed."""
-    now = now or timezone.now()
-    with transaction.atomic():
-        job = (
-            SynthesisJob.objects.select_for_update()
-            .filter(pk=job_id, audio_expired_at__isnull=True)
-            .exclude(audio="")
-            .first()
-        )
-        if job is None:
-            return None
-        name = job.audio.name
-        SynthesisJob.objects.filter(pk=job.pk).update(audio="", audio_expired_at=now, updated_at=now)
-        if not job.cached:  # a cache hit's file is its source's, counted there
-            storage_record(
-                user=job.user, delta=-(job.audio_bytes or 0), kind=StorageKind.DELETE, ref=_storage_ref(job.pk)
-            )
-    try:
-        cache_forget_job(job.cache_key, job.id)
-    except Exception:  # a stale entry is also dropped at look-up, since the row has no audio now
-        logger.warning("could not drop the cache entry of job %s", job.id, exc_info=True)
-    return name
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Waiting and sweeping
-# ---------------------------------------------------------------------------------------------------------------
-def synthesis_job_wait(*, job: SynthesisJob, timeout: float) -> SynthesisJob:
-    """Block until the job is final or `timeout` seconds pass; return the freshest row either way."""
-    deadline = time.monotonic() + timeout
-    delay = 0.02
-    while not job.is_final and time.monotonic() < deadline:
-        time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
-        delay = min(delay * 1.5, 0.25)
-        job.refresh_from_db()
-    return job
-
-
-def synthesis_jobs_sweep() -> dict[str, int]:
-    """Find jobs whose task was lost (broker restarted, worker killed) and send them again, or fail them."""
-    now = timezone.now()
-    requeue_before = now - timedelta(seconds=settings.TTS_REQUEUE_AFTER)
-    lost_queued = list(
-        SynthesisJob.objects.filter(status=JobStatus.QUEUED)
-        .filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=requeue_before))
-        .values_list("pk", "engine")[:500]
-    )
-    resent = 0
-    for job_id, engine in lost_queued:
-        # Mark first, then send: a crash in between leaves a job the next sweep finds again.
-        if SynthesisJob.objects.filter(pk=job_id, status=JobStatus.QUEUED).update(enqueued_at=now):
-            resent += synthesis_job_enqueue(job_id=job_id, engine=engine)
-
-    # Abandoned: running past the hard time limit, or held by a worker process whose heartbeat has stopped (it was
-    # killed: its redelivered message found the job still marked running and left it).
-    running = SynthesisJob.objects.filter(status=JobStatus.RUNNING)
-    dead = [
-        job_id
-        for job_id, worker in running.filter(started_at__gte=_stale_running_cutoff()).values_list("pk", "worker")
-        if worker and not worker_is_alive(worker)
-    ]
-    abandoned = running.filter(Q(started_at__lt=_stale_running_cutoff()) | Q(pk__in=dead))
-    failed = 0
-    for job_id in abandoned.filter(attempts__gte=settings.TTS_JOB_MAX_ATTEMPTS).values_list("pk", flat=True):
-        failed += synthesis_job_fail(
-            job_id=job_id,
-            code=JobErrorCode.WORKER_LOST,
-            message="The worker running this job stopped; it was not retried.",
-        )
-    retry = list(abandoned.filter(attempts__lt=settings.TTS_JOB_MAX_ATTEMPTS).values_list("pk", "engine"))
-    for job_id, engine in retry:
-        if SynthesisJob.objects.filter(pk=job_id, status=JobStatus.RUNNING).update(
-            status=JobStatus.QUEUED, started_at=None, enqueued_at=now
-        ):
-            resent += synthesis_job_enqueue(job_id=job_id, engine=engine)
-    return {"resent": resent, "failed": failed}
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Pronunciation dictionary
-# ---------------------------------------------------------------------------------------------------------------
-_WORD_MAX, _REPLACEMENT_MAX = 100, 200
-
-
-def _pronunciation_clean(field: str, value: str, max_length: int) -> str:
-    # The same canonical form as the texts it is matched against (NFC, single spaces), or it could never match.
-    cleaned = " ".join(unicodedata.normalize("NFC", value or "").split())
-    if not cleaned:
-        raise PronunciationInvalid(f"The {field} is empty.", detail={"field": field})
-    if len(cleaned) > max_length:
-        raise PronunciationInvalid(
-            f"The {field} is longer than {max_length} characters.", detail={"field": field, "max_length": max_length}
-        )
-    return cleaned
-
-
-def _pronunciation_save(entry: Pronunciation) -> Pronunciation:
-    try:
-        with transaction.atomic():
-            entry.save()
-    except IntegrityError as exc:
-        raise PronunciationExists(detail={"word": entry.word}) from exc
-    return entry
-
-
-def pronunciation_create(
-    *, user, word: str, replacement: str, case_sensitive: bool = False, whole_word: bool = True
-) -> Pronunciation:
-    """Add an entry to the account's dictionary; refused once it holds PRONUNCIATIONS_MAX_PER_ACCOUNT entries."""
-    entry = Pronunciation(
-        user=user,
-        word=_pronunciation_clean("word", word, _WORD_MAX),
-        replacement=_pronunciation_clean("replacement", replacement, _REPLACEMENT_MAX),
-        case_sensitive=case_sensitive,
-        whole_word=whole_word,
-    )
-    limit = settings.PRONUNCIATIONS_MAX_PER_ACCOUNT
-    with transaction.atomic():
-        # The account row lock serialises parallel creates, so the count cannot be raced past the limit.
-        get_user_model().objects.select_for_update().filter(pk=user.pk).first()
-        if Pronunciation.objects.filter(user=user).count() >= limit:
-            raise PronunciationLimitReached(detail={"max_entries": limit})
-        return _pronunciation_save(entry)
-
-
-def pronunciation_update(
-    *,
-    user,
-    pronunciation_id,
-    word: str | None = None,
-    replacement: str | None = None,
-    case_sensitive: bool | None = None,
-    whole_word: bool | None = None,
-) -> Pronunciation:
-    """Change one of the account's entries; fields left as None keep their value."""
-    entry = pronunciation_get_for(user=user, pronunciation_id=pronunciation_id)
-    if word is not None:
-        entry.word = _pronunciation_clean("word", word, _WORD_MAX)
-    if replacement is not None:
-        entry.replacement = _pronunciation_clean("replacement", replacement, _REPLACEMENT_MAX)
-    if case_sensitive is not None:
-        entry.case_sensitive = case_sensitive
-    if whole_word is not None:
-        entry.whole_word = whole_word
-    return _pronunciation_save(entry)
-
-
-def pronunciation_delete(*, user, pronunciation_id) -> None:
-    pronunciation_get_for(user=user, pronunciation_id=pronunciation_id).delete()

@@ -14,7 +14,8 @@ from django.conf import settings
 from django.db import OperationalError
 
 from .errors import JobErrorCode
-from .services import synthesis_job_fail, synthesis_job_requeue, synthesis_jobs_sweep
+from .sweeper import synthesis_jobs_sweep
+from .transitions import synthesis_job_fail, synthesis_job_requeue
 
 logger = logging.getLogger(__name__)
 

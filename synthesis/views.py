@@ -15,9 +15,9 @@ from voices.selectors import voice_list_for
 
 from .errors import PronunciationNotFound
 from .formats import OUTPUT_FORMATS
+from .pronunciations import pronunciation_create, pronunciation_delete, pronunciation_update
 from .selectors import job_list_for, pronunciation_get_for, pronunciation_list_for
 from .serializers import job_audio_path
-from .services import pronunciation_create, pronunciation_delete, pronunciation_update
 
 
 @login_required

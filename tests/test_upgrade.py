@@ -147,7 +147,7 @@ from billing.models import BillingAccount, StorageEntry
 from billing.storage import storage_used_for
 from controls.models import AbuseFlag, IpBlock, Switch, SwitchChange
 from controls.switches import switch_is_on
-from synthesis.services import synthesis_job_audio_expire
+from synthesis.transitions import synthesis_job_audio_expire
 from voices.selectors import voice_profiles_unused
 
 DATA = json.loads(DATA_JSON)

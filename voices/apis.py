@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 from core.clientip import client_ip
 from core.exceptions import AudioTooLarge, InvalidRequest
 
+from .consent import consent_challenge_create
 from .selectors import consent_challenge_get_for, voice_list_for, voice_profile_get_for
 from .serializers import (
     ConsentChallengeOutputSerializer,
@@ -22,7 +23,7 @@ from .serializers import (
     VoiceOutputSerializer,
     VoiceProfileOutputSerializer,
 )
-from .services import Upload, consent_challenge_create, voice_profile_create, voice_profile_delete
+from .services import Upload, voice_profile_create, voice_profile_delete
 
 # Multipart overhead on top of the two recordings before the body is refused unread.
 _MULTIPART_SLACK = 256 * 1024

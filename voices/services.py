@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
@@ -33,7 +31,7 @@ from core.exceptions import AudioInvalid, AudioTooLarge
 from core.tasks import task_call, task_send
 from webhooks.services import webhook_event_emit
 
-from .abuse import consent_activity_check
+from .consent import consent_activity_check_quietly, consent_challenge_usable_or_raise
 from .errors import (
     ConsentChallengeInvalid,
     ConsentRejectedInReview,
@@ -42,7 +40,6 @@ from .errors import (
     VoiceUploadInvalid,
 )
 from .models import (
-    ConsentChallenge,
     ConsentDecision,
     ConsentRecord,
     ReviewOutcome,
@@ -51,7 +48,6 @@ from .models import (
     consent_audio_path,
     sample_audio_path,
 )
-from .selectors import consent_challenges_unused_expired, voice_profile_used_since
 from .serializers import voice_profile_payload
 
 logger = logging.getLogger(__name__)
@@ -60,20 +56,6 @@ VALIDATE_TASK = "voices.validate_recordings"
 VERIFY_TASK = "voices.verify_profile"
 # `last_used_at` serves the lifecycle policy, which counts in days: to the minute is enough, and spares a write per job.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
-
-# Short, distinct, easy-to-say words for the one-time phrase.
-_PHRASE_WORDS = (
-    "amber anchor apple arrow autumn badge banjo basket beacon berry bishop blanket blossom border bottle "
-    "bridge bronze bubble butter cactus camera candle canyon carpet castle cedar cherry circle cobalt "
-    "comet copper coral cotton crystal dancer desert diamond dolphin dragon drum eagle echo ember falcon "
-    "feather fiddle forest fossil garden ginger glacier globe granite guitar hammer harbor harvest hazel "
-    "helmet honey island ivory jacket jaguar jungle kettle kitten ladder lantern lemon lily lizard magnet "
-    "mango maple marble meadow melon meteor mirror mosaic nectar needle nickel oasis ocean olive orbit "
-    "orchid oyster paddle panda parrot pebble pepper piano pillow planet pocket pony puzzle quartz rabbit "
-    "radar raven ribbon river rocket saddle salmon satin shadow silver sketch spider spruce stable summit "
-    "sunset tablet temple thunder ticket tiger timber tulip tunnel valley velvet violin walnut willow "
-    "window winter yellow zebra"
-).split()
 
 
 @dataclass(frozen=True)
@@ -84,50 +66,6 @@ class Upload:
     @property
     def sha256(self) -> str:
         return hashlib.sha256(self.data).hexdigest()
-
-
-def consent_statement_for(*, email: str, phrase: str) -> str:
-    return (
-        f"I am the holder of the ODIADEV-TTS account {email}. I consent to ODIADEV-TTS creating a synthetic "
-        f"version of my own voice from my recordings, for use by my account only, and I know I can delete it "
-        f"at any time. My one-time phrase is: {phrase}."
-    )
-
-
-def _consent_activity_check(ip_address: str | None) -> None:
-    """Abuse detection after the fact: a failure there must never fail the customer's request."""
-    try:
-        consent_activity_check(ip=ip_address)
-    except Exception:
-        logger.exception("consent activity check failed for %s", ip_address)
-
-
-def consent_challenge_create(*, user, ip_address: str | None = None) -> ConsentChallenge:
-    phrase = " ".join(secrets.choice(_PHRASE_WORDS) for _ in range(4))
-    challenge = ConsentChallenge.objects.create(
-        user=user,
-        statement=consent_statement_for(email=user.email, phrase=phrase),
-        nonce=phrase,
-        expires_at=timezone.now() + timedelta(seconds=settings.CONSENT_CHALLENGE_TTL),
-        ip_address=ip_address,
-    )
-    if ip_address:
-        transaction.on_commit(lambda: _consent_activity_check(ip_address))
-    return challenge
-
-
-def _challenge_usable_or_raise(*, user, challenge_id, lock: bool) -> ConsentChallenge:
-    queryset = ConsentChallenge.objects.select_for_update() if lock else ConsentChallenge.objects
-    try:
-        challenge = queryset.get(pk=challenge_id, user=user)
-    except (ConsentChallenge.DoesNotExist, ValidationError, ValueError, TypeError) as exc:
-        # Unknown, malformed, or another account's: the same answer, so ids cannot be probed.
-        raise ConsentChallengeInvalid(detail={"reason": "unknown"}) from exc
-    if challenge.used_at is not None:
-        raise ConsentChallengeInvalid(detail={"reason": "used"})
-    if challenge.expires_at <= timezone.now():
-        raise ConsentChallengeInvalid(detail={"reason": "expired"})
-    return challenge
 
 
 def _check_size(upload: Upload, field: str) -> None:
@@ -185,7 +123,7 @@ def voice_profile_create(
         )
     _check_size(consent_audio, "consent_audio")
     _check_size(sample, "sample")
-    _challenge_usable_or_raise(user=user, challenge_id=challenge_id, lock=False)  # fail fast, before any work
+    consent_challenge_usable_or_raise(user=user, challenge_id=challenge_id, lock=False)  # fail fast, before any work
 
     record = ConsentRecord(id=uuid.uuid4())
     profile = VoiceProfile(id=uuid.uuid4())
@@ -199,7 +137,7 @@ def voice_profile_create(
         stored.append(sample_name)
         report = recordings_validate(consent_name=consent_name, sample_name=sample_name)
         with transaction.atomic():
-            challenge = _challenge_usable_or_raise(user=user, challenge_id=challenge_id, lock=True)
+            challenge = consent_challenge_usable_or_raise(user=user, challenge_id=challenge_id, lock=True)
             challenge.used_at = timezone.now()
             challenge.save(update_fields=["used_at", "updated_at"])
             record.user = user
@@ -225,7 +163,7 @@ def voice_profile_create(
             storage_record(user=user, delta=profile.sample_bytes, kind=StorageKind.STORE, ref=_storage_ref(profile.pk))
             transaction.on_commit(lambda: _enqueue_verification(profile.id))
             if ip_address:
-                transaction.on_commit(lambda: _consent_activity_check(ip_address))
+                transaction.on_commit(lambda: consent_activity_check_quietly(ip_address))
             voice_event_send(profile)
     except IntegrityError as exc:
         # Another request spent the same challenge between our check and our insert.
@@ -340,6 +278,38 @@ def voice_profile_reject(
     return profile
 
 
+def _storage_ref(profile_id) -> str:
+    """The profile's sample in billing's storage ledger (one store and one delete entry per profile)."""
+    return f"voices.profile:{profile_id}"
+
+
+def voice_sample_released(profile: VoiceProfile) -> None:
+    """Record in the owner's storage that the deleted profile's sample is gone. In the transaction of the delete."""
+    storage_record(
+        user=profile.user, delta=-(profile.sample_bytes or 0), kind=StorageKind.DELETE, ref=_storage_ref(profile.pk)
+    )
+
+
+def voice_profile_delete(*, profile: VoiceProfile) -> None:
+    """Delete the profile and its sample; the consent record and its audio stay as audit evidence."""
+    sample_name, pk = profile.sample.name, profile.pk
+    with transaction.atomic():
+        profile.delete()
+        profile.pk = pk  # delete() clears it; the storage entry names the profile
+        voice_sample_released(profile)
+        transaction.on_commit(lambda: _delete_files([sample_name]))
+
+
+def voice_profile_mark_used(*, profile_id, now=None) -> None:
+    """Record that a job was submitted with the voice (`last_used_at`, read by the lifecycle policy). One
+    conditional UPDATE, written at most once a minute. Call in the transaction that creates the job, before the
+    account is locked: voice deletions lock the profile, then the account."""
+    now = now or timezone.now()
+    VoiceProfile.objects.filter(pk=profile_id).filter(
+        Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_RESOLUTION)
+    ).update(last_used_at=now)
+
+
 def consent_review_decide(*, record_id, approve: bool, reviewer, note: str = "") -> ConsentRecord:
     """A person's verdict on a consent record from the review queue.
 
@@ -376,86 +346,3 @@ def consent_review_decide(*, record_id, approve: bool, reviewer, note: str = "")
         record.save(update_fields=["review_outcome", "reviewed_by", "reviewed_at", "review_note", "updated_at"])
     logger.info("consent %s %s in review by %s", record.pk, record.review_outcome, reviewer)
     return record
-
-
-def _storage_ref(profile_id) -> str:
-    """The profile's sample in billing's storage ledger (one store and one delete entry per profile)."""
-    return f"voices.profile:{profile_id}"
-
-
-def _sample_released(profile: VoiceProfile) -> None:
-    """Record in the owner's storage that the deleted profile's sample is gone. In the transaction of the delete."""
-    storage_record(
-        user=profile.user, delta=-(profile.sample_bytes or 0), kind=StorageKind.DELETE, ref=_storage_ref(profile.pk)
-    )
-
-
-def voice_profile_delete(*, profile: VoiceProfile) -> None:
-    """Delete the profile and its sample; the consent record and its audio stay as audit evidence."""
-    sample_name, pk = profile.sample.name, profile.pk
-    with transaction.atomic():
-        profile.delete()
-        profile.pk = pk  # delete() clears it; the storage entry names the profile
-        _sample_released(profile)
-        transaction.on_commit(lambda: _delete_files([sample_name]))
-
-
-def voice_profile_mark_used(*, profile_id, now=None) -> None:
-    """Record that a job was submitted with the voice (`last_used_at`, read by the lifecycle policy). One
-    conditional UPDATE, written at most once a minute. Call in the transaction that creates the job, before the
-    account is locked: voice deletions lock the profile, then the account."""
-    now = now or timezone.now()
-    VoiceProfile.objects.filter(pk=profile_id).filter(
-        Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_RESOLUTION)
-    ).update(last_used_at=now)
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Retention (called by the lifecycle policy). Each returns the file the row let go of; the caller deletes it
-# after the commit, and only if no row points to it any more.
-# ---------------------------------------------------------------------------------------------------------------
-def voice_profile_expire(*, profile_id, unused_since) -> str | None:
-    """Delete a profile created before `unused_since` and not used since; returns its sample's file name, or None
-    if it is gone or was used meanwhile. The consent record (and its recording) stays, as audit evidence."""
-    with transaction.atomic():
-        profile = VoiceProfile.objects.select_for_update().filter(pk=profile_id, created_at__lt=unused_since).first()
-        if profile is None or voice_profile_used_since(profile_id=profile.pk, since=unused_since):
-            return None
-        name, pk = profile.sample.name, profile.pk
-        profile.delete()
-        profile.pk = pk
-        _sample_released(profile)
-    logger.info("deleted voice %s, unused since %s", profile_id, unused_since)
-    return name
-
-
-def consent_evidence_release(*, record_id, recorded_before, now=None) -> str | None:
-    """Let go of a consent recording past its retention: clear the field and record when. Only for a record made
-    before `recorded_before` whose voice no longer exists; the row and the recording's SHA-256 stay."""
-    now = now or timezone.now()
-    with transaction.atomic():
-        record = (
-            # of=("self",): the voice_profile test is an outer join, and PostgreSQL locks no row on its null side.
-            ConsentRecord.objects.select_for_update(of=("self",))
-            .filter(
-                pk=record_id,
-                created_at__lt=recorded_before,
-                voice_profile__isnull=True,
-                consent_audio_deleted_at__isnull=True,
-            )
-            .exclude(consent_audio="")
-            .first()
-        )
-        if record is None:
-            return None
-        name = record.consent_audio.name
-        ConsentRecord.objects.filter(pk=record.pk).update(
-            consent_audio="", consent_audio_deleted_at=now, updated_at=now
-        )
-    return name
-
-
-def consent_challenges_purge(*, now=None) -> int:
-    """Delete the expired challenges that were never used; returns how many."""
-    deleted, _ = consent_challenges_unused_expired(now=now or timezone.now()).delete()
-    return deleted

@@ -16,7 +16,7 @@ from billing.models import BillingAccount, LedgerEntry
 from billing.services import account_refresh, ledger_sum, plan_assign, usage_adjust
 from core.heartbeat import worker_is_alive
 from synthesis.models import FINAL_STATUSES, SynthesisJob
-from synthesis.services import synthesis_jobs_sweep
+from synthesis.sweeper import synthesis_jobs_sweep
 from tests.e2e.helpers import bearer, submit
 from tests.factories import UserFactory
 

@@ -13,11 +13,12 @@ from billing.models import BillingAccount, StorageEntry, StorageKind
 from billing.services import plan_assign
 from billing.storage import storage_ledger_sum, storage_record, storage_used_for
 from synthesis.models import SynthesisJob
-from synthesis.services import synthesis_job_audio_expire, synthesis_job_claim, synthesis_job_succeed
+from synthesis.transitions import synthesis_job_audio_expire, synthesis_job_claim, synthesis_job_succeed
 from tests.factories import ActiveVoiceFactory, ConsentChallengeFactory, QueuedJobFactory, SucceededJobFactory
 from voices import services as voice_services
 from voices.models import VoiceProfile
-from voices.services import Upload, voice_profile_create, voice_profile_delete, voice_profile_expire
+from voices.retention import voice_profile_expire
+from voices.services import Upload, voice_profile_create, voice_profile_delete
 
 MB = 1024 * 1024
 

@@ -9,7 +9,8 @@ import pytest
 from billing.models import BillingAccount, LedgerEntry
 from synthesis.models import JobStatus, SynthesisJob
 from synthesis.runner import synthesis_job_execute
-from synthesis.services import synthesis_job_cancel, synthesis_job_create
+from synthesis.services import synthesis_job_create
+from synthesis.transitions import synthesis_job_cancel
 from tests.factories import QueuedJobFactory
 from tests.support.engines import GatedEngine
 

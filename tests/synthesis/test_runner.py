@@ -15,7 +15,8 @@ from billing.services import plan_assign
 from core.metrics import counter_value
 from synthesis.models import JobStatus, SynthesisJob
 from synthesis.runner import synthesis_job_execute
-from synthesis.services import synthesis_job_create, synthesis_jobs_sweep
+from synthesis.services import synthesis_job_create
+from synthesis.sweeper import synthesis_jobs_sweep
 from synthesis.tasks import synthesis_job_run_task
 from tests.factories import QueuedJobFactory
 

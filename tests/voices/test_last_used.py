@@ -15,8 +15,9 @@ from synthesis.models import SynthesisJob
 from synthesis.services import synthesis_job_create
 from tests.factories import ActiveVoiceFactory, QueuedJobFactory
 from voices.models import VoiceProfile
+from voices.retention import voice_profile_expire
 from voices.selectors import voice_profile_used_since, voice_profiles_unused
-from voices.services import voice_profile_expire, voice_profile_mark_used
+from voices.services import voice_profile_mark_used
 
 DAY = timedelta(days=1)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from synthesis.services import synthesis_job_fail
+from synthesis.transitions import synthesis_job_fail
 from tests.factories import QueuedJobFactory
 from webhooks.models import WebhookDelivery
 from webhooks.services import IssuedEndpoint, webhook_endpoint_create

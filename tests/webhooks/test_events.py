@@ -6,12 +6,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from synthesis.services import (
-    synthesis_job_claim,
-    synthesis_job_create,
-    synthesis_job_fail,
-    synthesis_job_succeed,
-)
+from synthesis.services import synthesis_job_create
+from synthesis.transitions import synthesis_job_claim, synthesis_job_fail, synthesis_job_succeed
 from tests.factories import ActiveVoiceFactory, QueuedJobFactory
 from voices.services import voice_profile_decide, voice_profile_reject
 from webhooks.models import WebhookDelivery
