@@ -21,8 +21,9 @@ CACHE_NAMESPACE = "synth"
 CACHE_KEY_VERSION = 1
 
 
-def normalize_text(text: str) -> str:
-    """Unicode NFC with whitespace runs collapsed to one space and the ends trimmed."""
+def text_canonical(text: str) -> str:
+    """Unicode NFC with whitespace runs collapsed to one space and the ends trimmed (not English normalisation:
+    that is `textnorm.normalize`)."""
     return _WHITESPACE.sub(" ", unicodedata.normalize("NFC", text)).strip()
 
 

@@ -24,7 +24,7 @@ from voices.errors import CloningEngineUnavailable
 from voices.selectors import voice_get_for
 from voices.services import voice_profile_mark_used
 
-from .cache import cache_forget, cache_key_for, cache_lookup, normalize_text
+from .cache import cache_forget, cache_key_for, cache_lookup, text_canonical
 from .errors import (
     InvalidFormat,
     InvalidSeed,
@@ -60,7 +60,7 @@ def _text_limit(plan) -> int:
 def _check_request(
     *, text: str, output_format: str, sample_rate: int | None, speed: float, seed: int | None, plan
 ) -> str:
-    normalized = normalize_text(text)
+    normalized = text_canonical(text)
     if not normalized:
         raise TextEmpty()
     limit = _text_limit(plan)
@@ -96,7 +96,7 @@ def _check_cloned_voice(*, voice_id: str, plan, speed: float) -> None:
 
 def _spoken_text_for(*, user, text: str, normalize: bool, plan) -> str:
     """What the engine will say for `text`: the account's pronunciations, then (if asked) English normalisation."""
-    spoken = normalize_text(
+    spoken = text_canonical(
         text_spoken(text, normalize_text=normalize, pronunciations=pronunciation_entries_for(user=user))
     )
     if not spoken:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from synthesis.cache import cache_key_for, normalize_text
+from synthesis.cache import cache_key_for, text_canonical
 
 BASE = {
     "text": "Hello world.",
@@ -58,8 +58,8 @@ def test_seed_zero_differs_from_no_seed():
 
 def test_text_normalisation_is_nfc_and_collapses_whitespace():
     decomposed = "Cafe\u0301  menu\n\n\tplease "
-    assert normalize_text(decomposed) == "Caf\u00e9 menu please"
-    assert normalize_text("  a\u00a0 b  ") == "a b"
+    assert text_canonical(decomposed) == "Caf\u00e9 menu please"
+    assert text_canonical("  a\u00a0 b  ") == "a b"
 
 
 def test_the_cache_is_per_account_unless_global(user, other_user, settings):
