@@ -37,3 +37,9 @@ class SignupsClosed(ApplicationError):
     code = "signups_closed"
     status_code = status.HTTP_403_FORBIDDEN
     default_message = "Sign-ups are closed for now. Please try again later."
+
+
+class AccountBlocked(ApplicationError):
+    code = "account_blocked"
+    status_code = status.HTTP_403_FORBIDDEN
+    default_message = "This account has been blocked."

@@ -85,3 +85,9 @@ class InvalidWebhook(ApplicationError):
     """A webhook whose signature or body does not check out: refused with no effect."""
 
     code = "invalid_signature"
+
+
+class InvalidWebhookPayload(InvalidWebhook):
+    """Correctly signed (or not yet checked) but not a Stripe event we can read."""
+
+    code = "invalid_payload"

@@ -28,3 +28,14 @@ class PlanForbidsCloning(ApplicationError):
     code = "plan_forbids_cloning"
     status_code = status.HTTP_402_PAYMENT_REQUIRED
     default_message = "Your plan does not include voice cloning. Upgrade to Starter or above on the Billing page."
+
+
+class IpBlocked(ApplicationError):
+    code = "ip_blocked"
+    status_code = status.HTTP_403_FORBIDDEN
+    default_message = "Requests from your network address are blocked."
+
+
+class RateLimited(ApplicationError):
+    code = "rate_limited"
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS

@@ -16,6 +16,7 @@ from core.exceptions import error_body
 
 from .abuse import request_subjects, requests_count, throttled_for
 from .blocklist import ip_block_find
+from .errors import IpBlocked, RateLimited
 
 logger = logging.getLogger(__name__)
 
@@ -32,9 +33,9 @@ def _wants_json(request) -> bool:
 
 
 def _blocked_response(request) -> HttpResponse:
-    message = "Requests from your network address are blocked."
+    message = IpBlocked.default_message
     if _wants_json(request):
-        return JsonResponse(error_body("ip_blocked", message), status=403)
+        return JsonResponse(error_body(IpBlocked.code, message), status=IpBlocked.status_code)
     return HttpResponse(
         f"<!doctype html><title>403 Forbidden</title><h1>403 Forbidden</h1><p>{message}</p>",
         status=403,
@@ -46,7 +47,7 @@ def _throttled_response(request, retry_after: int) -> HttpResponse:
     message = "Unusual request volume: requests are paused for a while. Try again later."
     if _wants_json(request):
         response = JsonResponse(
-            error_body("rate_limited", message, {"reason": "abuse_throttle", "retry_after": retry_after}), status=429
+            error_body(RateLimited.code, message, {"reason": "abuse_throttle", "retry_after": retry_after}), status=429
         )
     else:
         response = HttpResponse(message, status=429, content_type="text/plain; charset=utf-8")

@@ -26,6 +26,7 @@ from django_redis import get_redis_connection
 from core.clientip import client_ip
 from core.exceptions import error_body
 
+from .errors import RateLimited
 from .limits import LimitName, limit_value
 
 logger = logging.getLogger(__name__)
@@ -68,7 +69,7 @@ class Verdict:
 
     def body(self) -> dict:
         return error_body(
-            "rate_limited",
+            RateLimited.code,
             f"Too many requests. Try again in {self.retry_after} s, or upgrade for a higher limit.",
             {"retry_after": self.retry_after},
         )

@@ -14,13 +14,14 @@ from rest_framework.views import APIView
 
 from accounts.models import ApiKey
 from core.api import validated_body
-from core.exceptions import InvalidRequest
 from core.http import ranged_file_response
 from core.pagination import Pagination
 
 from .errors import (
     AudioExpired,
+    AudioLinkInvalid,
     AudioNotReady,
+    FormatNotStreamable,
     InvalidBitrate,
     InvalidFormat,
     InvalidSampleRate,
@@ -215,7 +216,7 @@ class TtsAudioApi(APIView):
         elif request.user is not None and request.user.is_authenticated:
             job = job_get_for(user=request.user, job_id=job_id)
         elif token:
-            raise InvalidRequest("The audio link has expired or is invalid.", code="audio_link_invalid")
+            raise AudioLinkInvalid()
         else:
             self.permission_denied(request)
         if job.audio_expired:
@@ -310,10 +311,9 @@ class PronunciationDetailApi(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-def not_streamable(output_format: str) -> InvalidFormat:
-    """The error for a format that is only ever a stored file (`format_not_streamable`); also used by /v1/tts/stream."""
-    return InvalidFormat(
+def not_streamable(output_format: str) -> FormatNotStreamable:
+    """The error for a format that is only ever a stored file; also used by /v1/tts/stream."""
+    return FormatNotStreamable(
         f"Streaming delivers {', '.join(STREAMABLE_FORMATS)}; {output_format} is only a stored file (POST /v1/tts).",
-        code="format_not_streamable",
         detail={"streamable": list(STREAMABLE_FORMATS)},
     )

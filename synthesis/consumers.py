@@ -9,12 +9,14 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
+from accounts.errors import AccountBlocked, AuthenticationFailed
 from billing.throttling import request_limits
 from controls.ratelimit import ratelimit_hit
 from core.clientip import client_ip_from_scope
 from core.events import user_group
 from core.exceptions import error_body
 
+from .errors import StreamBusy
 from .models import SynthesisJob
 from .streaming import stream_relay
 
@@ -22,7 +24,7 @@ from .streaming import stream_relay
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_ACCOUNT_BLOCKED = 4403
 CLOSE_RATE_LIMITED = 4429
-_UNAUTHENTICATED = ("authentication_failed", "Send a valid API key (?api_key= or Authorization) or log in.")
+_UNAUTHENTICATED = (AuthenticationFailed.code, "Send a valid API key (?api_key= or Authorization) or log in.")
 
 
 def _base_url(scope) -> str:
@@ -72,7 +74,7 @@ class UserEventsConsumer(AsyncJsonWebsocketConsumer):
         """Send a streamed job's audio as binary frames while it is made, then `audio.end`. One stream at a time
         per socket (binary frames carry no job id)."""
         if getattr(self, "_audio_task", None) is not None and not self._audio_task.done():
-            await self._error("stream_busy", "This socket is already streaming a job: wait for its audio.end.")
+            await self._error(StreamBusy.code, StreamBusy.default_message)
             return
         problem = await database_sync_to_async(_streamable_job_problem)(self.scope["user"], job_id)
         if problem:
@@ -100,7 +102,7 @@ class UserEventsConsumer(AsyncJsonWebsocketConsumer):
     async def account_blocked(self, event: dict) -> None:
         """An operator blocked the account (accounts.blocking.user_block): say so and close every socket it has."""
         await self.send_json(
-            {"type": "error", "error": error_body("account_blocked", "This account has been blocked.")["error"]}
+            {"type": "error", "error": error_body(AccountBlocked.code, AccountBlocked.default_message)["error"]}
         )
         await self.close(code=CLOSE_ACCOUNT_BLOCKED)
 

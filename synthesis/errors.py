@@ -116,3 +116,24 @@ class JobErrorCode(StrEnum):
     ENGINE_UNAVAILABLE = "engine_unavailable"
     INTERNAL_ERROR = "internal_error"
     GPU_OUT_OF_MEMORY = "gpu_out_of_memory"
+
+
+class AudioLinkInvalid(ApplicationError):
+    code = "audio_link_invalid"
+    default_message = "The audio link has expired or is invalid."
+
+
+class FormatNotStreamable(InvalidFormat):
+    code = "format_not_streamable"
+
+
+class InvalidStreamFormat(ApplicationError):
+    code = "invalid_stream_format"
+    default_message = 'Only stream_format "audio" is supported.'
+
+
+class StreamBusy(ApplicationError):
+    """A websocket asked for a second audio stream while one is running (binary frames carry no job id)."""
+
+    code = "stream_busy"
+    default_message = "This socket is already streaming a job: wait for its audio.end."

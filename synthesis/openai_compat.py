@@ -15,9 +15,7 @@ import uuid
 
 from django.conf import settings
 
-from core.exceptions import InvalidRequest
-
-from .errors import InvalidFormat
+from .errors import InvalidFormat, InvalidStreamFormat
 
 # OpenAI format -> (our format, sample rate or None for the voice's own).
 FORMATS = {
@@ -46,7 +44,7 @@ def openai_request_translate(data: dict, *, known_voice_ids) -> dict:
             detail={"supported": list(FORMATS)},
         )
     if data.get("stream_format") not in (None, "", "audio"):
-        raise InvalidRequest('Only stream_format "audio" is supported.', code="invalid_stream_format")
+        raise InvalidStreamFormat()
     output_format, sample_rate = FORMATS[response_format]
     return {
         "text": data["input"],

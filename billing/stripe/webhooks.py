@@ -13,7 +13,7 @@ from djstripe.models.webhooks import get_remote_ip
 
 from core.tasks import task_send
 
-from ..errors import InvalidWebhook, PaymentsNotConfigured
+from ..errors import InvalidWebhook, InvalidWebhookPayload, PaymentsNotConfigured
 from ..models import StripeEventEffect
 from .handlers import stripe_event_apply
 
@@ -31,7 +31,7 @@ def webhook_receive(*, request) -> tuple[djstripe_models.WebhookEventTrigger, bo
     try:
         body = request.body.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise InvalidWebhook("The body is not UTF-8.", code="invalid_payload") from exc
+        raise InvalidWebhookPayload("The body is not UTF-8.") from exc
     trigger = djstripe_models.WebhookEventTrigger(
         remote_ip=get_remote_ip(request), headers=dict(request.headers), body=body
     )
@@ -39,7 +39,7 @@ def webhook_receive(*, request) -> tuple[djstripe_models.WebhookEventTrigger, bo
         raise InvalidWebhook("The Stripe-Signature header does not match this body, or it is too old.")
     data = trigger.json_body
     if not isinstance(data.get("id"), str) or not isinstance(data.get("type"), str) or "data" not in data:
-        raise InvalidWebhook("The body is not a Stripe event.", code="invalid_payload")
+        raise InvalidWebhookPayload("The body is not a Stripe event.")
     trigger.valid = True
     # A redelivery of an event already applied is kept (as processed) for the record, and not queued again.
     trigger.processed = StripeEventEffect.objects.filter(event_id=data["id"]).exists()
