@@ -319,6 +319,7 @@ class DiaEngine:
         )
         if not compiled and self._compile_off_reason:
             loop.fallback_reason = self._compile_off_reason
+        loop.oom_types = self._oom_errors()
         return loop
 
     def _wants_compile(self) -> bool:

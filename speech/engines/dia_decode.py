@@ -341,6 +341,8 @@ class DecodeLoop:
         self.fail_compile = fail_compile
         self.fallback_reason: str | None = None
         self.warmed: list[str] = []
+        # Errors that mean "out of GPU memory": passed through to the caller, never taken for a compile failure.
+        self.oom_types: tuple[type[BaseException], ...] = (torch.cuda.OutOfMemoryError,)
         self._graphs: dict = {}
         self._proven: set[BucketKey] = set()
         self._graph_pool = None
@@ -511,6 +513,8 @@ class DecodeLoop:
         except Exception as exc:
             for name in _STEP_STATE:
                 v[name].copy_(saved[name])
+            if isinstance(exc, self.oom_types):
+                raise  # out of memory is not a compiler problem: the engine shrinks the batch
             self._fall_back(f"{type(exc).__name__}: {exc}")
             self._step_impl(v)
             return
@@ -598,7 +602,7 @@ class DecodeLoop:
         keys = self.buckets.shapes()
         for n, key in enumerate(keys):
             if time.perf_counter() - started >= budget_s:
-                report["skipped"] = [k.label() for k in keys[n:]]
+                report["skipped"].extend(k.label() for k in keys[n:])
                 break
             t0 = time.perf_counter()
             try:
@@ -608,9 +612,16 @@ class DecodeLoop:
                     self._compiled_run(key, v)
                 if self.device.type == "cuda":
                     self.torch.cuda.synchronize()
+            except self.oom_types as exc:
+                # A bucket too big for this GPU: skip it (a batch that needs it will shrink on OOM) and go on.
+                logger.warning("Dia warm-up: bucket %s does not fit in GPU memory: %s", key.label(), exc)
+                report["skipped"].append(key.label())
+                if self.device.type == "cuda":
+                    self.torch.cuda.empty_cache()
+                continue
             except Exception as exc:
                 self._fall_back(f"{type(exc).__name__}: {exc}")
-                report["skipped"] = [k.label() for k in keys[n:]]
+                report["skipped"].extend(k.label() for k in keys[n:])
                 break
             self._proven.add(key)
             self.warmed.append(key.label())
