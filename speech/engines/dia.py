@@ -363,6 +363,9 @@ class DiaEngine:
 
         def run() -> dict:
             started = time.perf_counter()
+            # The KV cache and step buffers for the largest bucket, allocated now: a GPU too small for the
+            # configured buckets fails here, at worker start, not in a customer's job.
+            self._loop.allocate()
             report = self._loop.warm_up(budget)
             self._codec_warm_up()
             report["seconds"] = round(time.perf_counter() - started, 2)
@@ -527,6 +530,14 @@ class DiaEngine:
         try:
             for start in range(0, len(ready), self.max_batch):
                 self._run_group(ready[start : start + self.max_batch], calls)
+        except Exception as exc:
+            # Not a request's fault (a bug, a CUDA fault): every request still waiting fails with it, none is
+            # reported as a success with missing audio.
+            logger.exception("DIA batch failed")
+            for job in ready:
+                if not job.finished and job.result.error is None:
+                    job.result.error = EngineError(f"synthesis failed: {type(exc).__name__}: {exc}"[:500])
+                    job.result.error.__cause__ = exc
         finally:
             for job in jobs:
                 calls.final(job)  # (once each: a request already final is not announced again)

@@ -325,7 +325,8 @@ class DecodeLoop:
         self.buckets = buckets
         self.sampling = sampling
         self.device = next(model.parameters()).device
-        self.dtype = next(model.parameters()).dtype
+        # The activations' dtype: the first floating-point weight's (8-bit bitsandbytes weights are int8)
+        self.dtype = next(p.dtype for p in model.parameters() if p.is_floating_point())
         config = model.config
         dec = config.decoder_config
         self.delay = [int(d) for d in config.delay_pattern]
@@ -366,6 +367,11 @@ class DecodeLoop:
     # -- buffers -------------------------------------------------------------------------------------------
     def _rows_for(self, batch: int) -> int:
         return 2 * batch if self.sampling.cfg else batch
+
+    def allocate(self) -> int:
+        """Allocate the buffers for the largest bucket now (else at the first batch); returns their bytes."""
+        with self.torch.inference_mode():
+            return self._ensure_buffers().nbytes()
 
     def _ensure_buffers(self) -> _Buffers:
         if self._buffers is not None:

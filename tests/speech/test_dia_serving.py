@@ -562,3 +562,32 @@ def test_a_jobs_segments_go_through_the_scheduler_as_separate_items(engine):
     assert {index for index, _ in streamed} == set(range(len(segments)))
     direct = engine.synthesize_batch(requests)
     assert np.array_equal(np.concatenate([p.samples for _, p in streamed]), np.concatenate([r.audio() for r in direct]))
+
+
+class BrokenEngine(DiaEngine):
+    def _decode_group(self, group, calls):
+        raise RuntimeError("CUDA error: an illegal memory access was encountered (simulated)")
+
+
+def test_an_unexpected_failure_fails_every_waiting_request_and_never_reports_half_a_success(folders):
+    broken = make_engine(folders, BrokenEngine)
+    finals: list[BatchResult] = []
+
+    results = broken.synthesize_batch(mixed_requests()[:3], on_final=lambda index, result: finals.append(result))
+
+    assert len(finals) == 3
+    assert all(r.error is not None and "illegal memory access" in str(r.error) for r in results)
+    with pytest.raises(Exception, match="illegal memory access"):
+        list(broken.synthesize(SynthesisRequest(text="[S1] Hello.", voice="dia", seed=1)))
+
+
+def test_closing_a_stream_early_abandons_the_rest_and_the_engine_carries_on(plain_engine):
+    text = " ".join(f"This is sentence number {n} of a longer text." for n in range(1, 7))
+
+    stream = plain_engine.synthesize(SynthesisRequest(text=text, voice="dia", seed=5))
+    first = next(stream)
+    stream.close()
+    after = plain_engine.synthesize_batch(mixed_requests()[:1])
+
+    assert first.samples.size > 0
+    assert after[0].ok
