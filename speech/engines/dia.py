@@ -159,6 +159,23 @@ class _Calls:
 
 
 class DiaEngine:
+    """Dia behind the Engine protocol, plus batching (`synthesize_batch`), `warm_up` and `describe`.
+
+    Serving settings (keyword-only; the worker maps them from its environment):
+    - compile: "auto" (compiled on CUDA, eager on the CPU), "on" or "off". 8-bit (bitsandbytes) weights decode eagerly.
+    - cuda_graphs: capture each bucket's compiled step as a CUDA graph (CUDA only; default on).
+    - buckets: `DiaBuckets` or a dict of its fields (batch, text, prompt, new_tokens); defaults follow
+      `max_batch` and the generation length.
+    - max_batch: requests decoded together (more are decoded in consecutive batches).
+    - warmup_budget_s: seconds `warm_up()` may spend compiling buckets, likeliest first.
+    - lazy_compile: a bucket warm-up did not reach compiles when first needed (True) or decodes eagerly (False).
+    - compile_cache_dir: where Inductor keeps its caches (FX graphs, kernels, autotuning), so a restart reuses them
+      (sets TORCHINDUCTOR_CACHE_DIR for the process).
+    - stream: `StreamSettings` or a dict (enabled, first_frames, frames, context_frames).
+    - simulate_compile_failure: make compilation fail (tests, and a drill for the eager fallback).
+    - compile_backend: torch.compile backend ("inductor"; tests use "aot_eager").
+    """
+
     name = "dia"
     capabilities = EngineCapabilities(cloning=True, streaming=True, gpu=True)
 
@@ -183,6 +200,7 @@ class DiaEngine:
         stream: StreamSettings | dict | None = None,
         simulate_compile_failure: bool = False,
         compile_backend: str = "inductor",
+        lazy_compile: bool = True,
         prompt_cache_size: int = 32,
     ) -> None:
         self.model_id = model_id
@@ -210,6 +228,7 @@ class DiaEngine:
         self.stream = stream or StreamSettings()
         self.simulate_compile_failure = simulate_compile_failure
         self.compile_backend = compile_backend
+        self.lazy_compile = lazy_compile
         self.device = "cpu"
         self.dtype_name = "float32"
         self._model = None
@@ -316,6 +335,7 @@ class DiaEngine:
             cuda_graphs=self.cuda_graphs,
             compile_backend=self.compile_backend,
             fail_compile=self.simulate_compile_failure,
+            lazy_compile=self.lazy_compile,
         )
         if not compiled and self._compile_off_reason:
             loop.fallback_reason = self._compile_off_reason

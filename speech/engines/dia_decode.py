@@ -55,13 +55,15 @@ class DiaBuckets:
     - `new_tokens`: decode steps (Dia's codebook delay adds 15 steps and EOS one more to the audio frames).
 
     A compiled step is keyed by (batch, text, prompt + new_tokens): the prefix is encoded in one eager forward, so
-    only the cache length it leaves matters to the step. Fewer buckets compile faster; tighter ones waste less
-    attention on padding.
+    only the cache length it leaves matters to the step. Fewer buckets compile faster (each is a compile of its own,
+    ~40 s cold for Dia-1.6B on an H100 by the spike's warm-up, far less from the on-disk cache); tighter ones waste
+    less attention on padding. The defaults make 16 shapes, the 8 with text up to 512 bytes (a 20 s segment plus a
+    10 s prompt's transcript) first.
     """
 
     batch: tuple[int, ...] = (1, 2, 4, 8)
-    text: tuple[int, ...] = (256, 1024)
-    prompt: tuple[int, ...] = (1, 512, 1024)
+    text: tuple[int, ...] = (512, 1024)
+    prompt: tuple[int, ...] = (1, 1024)
     new_tokens: tuple[int, ...] = (2064,)
 
     def __post_init__(self) -> None:
@@ -315,6 +317,7 @@ class DecodeLoop:
         compile_options: dict | None = None,
         sync_every: int = 8,
         fail_compile: bool = False,
+        lazy_compile: bool = True,
     ) -> None:
         import torch
 
@@ -340,6 +343,9 @@ class DecodeLoop:
         self.compile_backend = compile_backend
         self.compile_options = compile_options
         self.fail_compile = fail_compile
+        # A bucket that warm-up did not reach: compiled when a batch first needs it (that batch, and the GPU, wait
+        # for the compiler), or with lazy_compile=False decoded eagerly instead (slower, but no stall).
+        self.lazy_compile = lazy_compile
         self.fallback_reason: str | None = None
         self.warmed: list[str] = []
         # Errors that mean "out of GPU memory": passed through to the caller, never taken for a compile failure.
@@ -510,6 +516,9 @@ class DecodeLoop:
             return
         if key in self._proven:
             self._compiled_run(key, v)
+            return
+        if not self.lazy_compile:
+            self._step_impl(v)
             return
         # The first compiled step of a bucket compiles (and captures) it. Should that fail, the state is put back
         # as it was and the step runs eagerly, as does everything after it: the batch goes on without a seam.

@@ -139,7 +139,7 @@ def test_buckets_default_to_the_batch_size_and_step_budget_and_list_the_likelies
     assert buckets.new_tokens == (300,)
     shapes = buckets.shapes()
     assert shapes[0] == BucketKey(batch=1, text=64, cache=301)
-    assert len(shapes) == len(set(shapes)) == 4 * 2 * 3
+    assert len(shapes) == len(set(shapes)) == 4 * 2 * 2  # batch x text x (prompt + new tokens)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -359,6 +359,20 @@ def test_the_decode_step_compiles_as_one_graph_and_decodes_the_same_tokens(folde
     assert compiled.describe()["compile_mode"] == "compiled"
     for result, expected in zip(results, engine.synthesize_batch(mixed_requests()[:2]), strict=True):
         assert np.array_equal(result.codes, expected.codes)
+
+
+def test_without_lazy_compilation_a_bucket_warm_up_did_not_reach_decodes_eagerly(folders, engine):
+    # (a compiler that would fail shows that nothing was compiled, and that no fallback was needed)
+    strict = make_engine(folders, compile="on", simulate_compile_failure=True, lazy_compile=False)
+
+    results = strict.synthesize_batch(mixed_requests()[:2])
+
+    health = strict.describe()
+    assert (health["compile_mode"], health["fallback_reason"], health["warmed"]) == ("compiled", None, [])
+    for result, expected in zip(
+        codes_of(results), codes_of(engine.synthesize_batch(mixed_requests()[:2])), strict=True
+    ):
+        assert np.array_equal(result, expected)
 
 
 def test_compile_auto_is_eager_on_the_cpu(engine):
