@@ -273,14 +273,14 @@ def out_of_memory(engine: DiaEngine, device: str) -> dict:
     restore = None
     if device == "cuda":
         held = fill_gpu()
-    else:  # no GPU to fill: the model raises what torch raises on a full GPU
-        model = engine._model
-        restore = model.generate
+    else:  # no GPU to fill: the decode loop raises what torch raises on a full GPU
+        loop = engine._loop
+        restore = loop.decode
 
         def full_gpu(*args, **kwargs):
             raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
 
-        model.generate = full_gpu
+        loop.decode = full_gpu
     held_gb = sum(t.numel() for t in held) / 1e9
     try:
         speak(engine, device, text, prompt=prompt)
@@ -292,7 +292,7 @@ def out_of_memory(engine: DiaEngine, device: str) -> dict:
     finally:
         held.clear()
         if restore is not None:
-            engine._model.generate = restore
+            engine._loop.decode = restore
     if device == "cuda":
         torch.cuda.empty_cache()
     used_after = engine.vram()["used_gb"]
@@ -325,6 +325,8 @@ def run_engine(variant: str, args, folder: Path, device: str, emit) -> None:
         use_bnb=variant == "engine-int8",
         device=device,
         generation=GenerationSettings(max_new_tokens=64),
+        # the warm-up and OOM stages generate 64 steps, the timed ones `steps`: a bucket for each
+        buckets={"new_tokens": (64, steps)},
     )
     started = time.perf_counter()
     engine.load()
@@ -528,6 +530,8 @@ def run_serving(variant: str, args, folder: Path, device: str, emit) -> None:
 
 def serving_summary(results: list[dict]) -> dict | None:
     """Batching's gain: aggregate decode throughput at batch 8 (and the largest) over batch 1, per mode."""
+    if not any(str(r.get("variant", "")).startswith("serve-") for r in results):
+        return None
     summary: dict = {"variant": "serving-summary"}
     for mode in ("serve-eager", "serve-compiled"):
         rows = {r["batch"]: r for r in results if r.get("variant") == f"{mode}:batch" and "error" not in r}
@@ -547,7 +551,7 @@ def serving_summary(results: list[dict]) -> dict | None:
     }
     warm = {r["variant"]: r.get("seconds") for r in results if str(r.get("variant", "")).endswith(":warm-up")}
     summary["warm_up_seconds"] = warm
-    return summary if len(summary) > 1 else None
+    return summary
 
 
 def child(args) -> None:

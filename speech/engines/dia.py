@@ -320,17 +320,10 @@ class DiaEngine:
             # restarted worker finds them there and compiles in a fraction of the first time.
             Path(self.compile_cache_dir).mkdir(parents=True, exist_ok=True)
             os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(self.compile_cache_dir)
-        settings = self.generation
         loop = DecodeLoop(
             self._model,
             buckets=self.buckets,
-            sampling=Sampling(
-                guidance_scale=settings.guidance_scale,
-                temperature=settings.temperature,
-                top_p=settings.top_p,
-                top_k=settings.top_k,
-                do_sample=settings.do_sample,
-            ),
+            sampling=self._sampling(),
             compiled=compiled,
             cuda_graphs=self.cuda_graphs,
             compile_backend=self.compile_backend,
@@ -341,6 +334,16 @@ class DiaEngine:
             loop.fallback_reason = self._compile_off_reason
         loop.oom_types = self._oom_errors()
         return loop
+
+    def _sampling(self) -> Sampling:
+        settings = self.generation
+        return Sampling(
+            guidance_scale=settings.guidance_scale,
+            temperature=settings.temperature,
+            top_p=settings.top_p,
+            top_k=settings.top_k,
+            do_sample=settings.do_sample,
+        )
 
     def _wants_compile(self) -> bool:
         on_cuda = self.device.startswith("cuda")
@@ -536,6 +539,8 @@ class DiaEngine:
         `is_cancelled(index)` says a caller no longer wants a request (a batch whose requests are all unwanted
         stops early).
         """
+        # `generation` may have been replaced since loading (tests and benches do): decode with what it says now.
+        self._loop.set_sampling(self._sampling())
         calls = _Calls(on_piece, on_final, is_cancelled or (lambda index: False))
         jobs = [_Job(index=i, request=r) for i, r in enumerate(requests)]
         ready: list[_Job] = []

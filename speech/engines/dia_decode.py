@@ -362,6 +362,17 @@ class DecodeLoop:
         self._delays = torch.tensor(self.delay, dtype=torch.int32, device=self.device)
         self._attn_bool = getattr(config, "_attn_implementation", "sdpa") == "sdpa"
 
+    def set_sampling(self, sampling: Sampling) -> None:
+        """New sampling settings: they are constants of the compiled steps, so those are compiled again."""
+        if sampling == self.sampling:
+            return
+        self.sampling = sampling
+        self._graphs.clear()
+        self._proven.clear()
+        self.warmed.clear()
+        self._compiled_step = None
+        self._buffers = None  # (the rows per request change with classifier-free guidance on or off)
+
     # -- describe ------------------------------------------------------------------------------------------
     @property
     def mode(self) -> str:
