@@ -92,6 +92,17 @@ def configs(preset: str) -> tuple[DiaConfig, DacConfig]:
     return DiaConfig(), DacConfig(sampling_rate=44100, decoder_hidden_size=1536, n_codebooks=9)
 
 
+def source_commit() -> str | None:
+    """The commit the bench ran from (and whether the tree had changes), for the record."""
+    git = ["git", "-C", str(Path(__file__).resolve().parent.parent)]
+    try:
+        head = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True)  # noqa: S603
+        dirty = subprocess.run([*git, "status", "--porcelain"], capture_output=True, text=True, check=True)  # noqa: S603
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return head.stdout.strip()[:12] + ("+changes" if dirty.stdout.strip() else "")
+
+
 def versions() -> dict:
     found = {}
     for name in ("torch", "transformers", "bitsandbytes", "accelerate", "numpy", "huggingface_hub", "regex"):
@@ -660,6 +671,7 @@ def main() -> None:
             "python": platform.python_version(),
             "device": torch.cuda.get_device_name() if device == "cuda" else "cpu",
             "cuda": torch.version.cuda,
+            "commit": source_commit(),
             "cpus": os.cpu_count(),
             "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
             **versions(),

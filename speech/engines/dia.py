@@ -430,6 +430,7 @@ class DiaEngine:
             "dtype": self.dtype_name,
             "cache_gb": round(loop.cache_bytes() / 1e9, 3) if loop is not None else 0.0,
             "streaming": self.stream.enabled,
+            "warm_up_seconds": (self._warm_report or {}).get("seconds"),
             "counters": dict(self.counters),
         }
 
