@@ -214,7 +214,14 @@ class BatchScheduler:
         Later segments decode alongside earlier ones (in the same batch when there is room); their pieces wait
         here until their turn. A segment's error is raised when its turn comes; the rest are then cancelled.
         """
-        tickets = [self.enqueue(request, account_key) for request in requests]
+        tickets: list[Ticket] = []
+        try:
+            for request in requests:
+                tickets.append(self.enqueue(request, account_key))
+        except BaseException:
+            for ticket in tickets:  # a full queue or a shutdown part-way: none of the job's segments stay queued
+                ticket.cancel()
+            raise
         try:
             for index, ticket in enumerate(tickets):
                 for piece in ticket.stream(timeout=timeout):
