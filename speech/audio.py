@@ -70,7 +70,8 @@ def concatenate(chunks: Iterable[PcmChunk]) -> tuple[np.ndarray, int]:
 
 def stitch(chunks: Iterable[PcmChunk], crossfade_seconds: float = 0.015) -> tuple[np.ndarray, int]:
     """Join the chunks of one utterance with a short linear crossfade at each seam (no click where one generation
-    ends and the next begins). The result is shorter than the plain sum by one crossfade per seam."""
+    ends and the next begins). The result is shorter than the plain sum by one crossfade per seam. A chunk marked
+    `continues` (a streamed piece of the same generation) is appended as it is: there is no seam to hide."""
     parts: list[np.ndarray] = []
     tail: np.ndarray | None = None  # the last samples of the audio so far, held back to be faded into the next
     rate = 0
@@ -82,6 +83,9 @@ def stitch(chunks: Iterable[PcmChunk], crossfade_seconds: float = 0.015) -> tupl
         if samples.size == 0:
             continue
         fade = int(rate * crossfade_seconds)
+        if tail is not None and chunk.continues:
+            parts.append(tail)
+            tail = None
         if tail is not None:
             n = min(fade, tail.size, samples.size)
             if n:

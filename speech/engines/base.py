@@ -43,10 +43,16 @@ class SynthesisRequest:
 
 @dataclass(frozen=True)
 class PcmChunk:
-    """Mono float32 samples in [-1, 1] at `sample_rate`; one chunk per sentence for streaming engines."""
+    """Mono float32 samples in [-1, 1] at `sample_rate`; one chunk per sentence for streaming engines.
+
+    `continues`: these samples carry on the previous chunk's with no gap (one generation handed out in pieces as
+    it decodes, as Dia does): join them as they are. Without it a chunk is a new generation, and a seam joining it
+    to the previous one gets a short crossfade.
+    """
 
     samples: np.ndarray
     sample_rate: int
+    continues: bool = False
 
     @property
     def duration(self) -> float:
