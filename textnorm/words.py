@@ -209,7 +209,8 @@ def phrase_heard(phrase: str, words: Iterable[WordLike], *, max_gap: int = 3) ->
     word between them that was not heard): the phrase must be heard as a phrase, not gathered word by word from a
     long recording. A word heard split in two ("sunset" as "sun set", "bishop" as "fish of") counts. A heard word
     that is itself another word of the phrase only ever stands for that word: with the words shuffled, "pocket"
-    heard where "rocket" belongs is not a near miss.
+    heard where "rocket" belongs is not a near miss. Words matched by sound alone, with none by spelling, are not
+    a phrase heard.
     """
     expected = words_of(phrase)
     tokens = _heard_tokens(words)
@@ -263,6 +264,9 @@ def phrase_heard(phrase: str, words: Iterable[WordLike], *, max_gap: int = 3) ->
             expected=expected[i], heard=heard, index=tokens[start][1], distance=distance, similarity=similarity
         )
         end = back[i][c]
+    if chosen and all(match.similarity == SOUNDS_ALIKE for match in chosen.values()):
+        # Sound alone hears a phrase anywhere ("creating" sounds like "garden"): at least one word must be spelt.
+        chosen, top = {}, 0.0
     missing = tuple(word for i, word in enumerate(expected) if i not in chosen)
     return PhraseMatch(
         heard=not missing,

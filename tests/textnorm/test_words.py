@@ -218,3 +218,10 @@ def test_the_product_word_list_has_few_words_within_tolerance_of_each_other():
 
 def test_a_date_after_the_keeps_one_the():
     assert words_of("on the 2nd of March") == ["on", "the", "second", "of", "march"]
+
+
+def test_sound_alone_does_not_hear_a_phrase():
+    # "creating" sounds like "garden" to the key, but nothing of the phrase was heard by its spelling.
+    match = phrase_heard("window thunder fossil garden", heard("a synthetic version, creating my voice"))
+
+    assert (match.heard, match.score, match.matched) == (False, 0.0, ())
