@@ -55,8 +55,13 @@ def _valid_date(year_number: int, month: int, day: int) -> bool:
     return 1 <= month <= 12 and 1 <= day <= calendar.monthrange(max(year_number, 1), month)[1]
 
 
-def _day_first(day: int, month: int, year_text: str | None) -> str:
-    spoken = f"the {ordinal(day)} of {_MONTHS[month - 1]}"
+_THE_BEFORE = re.compile(r"(?:^|\W)the\s+$", re.IGNORECASE)
+
+
+def _day_first(day: int, month: int, year_text: str | None, match: re.Match | None = None) -> str:
+    # "on the 2nd of March" already has its "the": never "on the the second of March".
+    the = "" if match is not None and _THE_BEFORE.search(match.string, 0, match.start()) else "the "
+    spoken = f"{the}{ordinal(day)} of {_MONTHS[month - 1]}"
     return f"{spoken} {year(int(year_text))}" if year_text else spoken
 
 
@@ -84,7 +89,7 @@ def _dates(text: str) -> str:
         y = match.group("year")
         if not _valid_date(int(y) if y else 2000, month, day):
             return None
-        return _day_first(day, month, y)
+        return _day_first(day, month, y, match)
 
     text = _sub(_ISO_DATE, iso, text)
     text = _sub(_NUMERIC_DATE, numeric, text)

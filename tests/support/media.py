@@ -110,3 +110,100 @@ def ulaw_decode(data: bytes) -> np.ndarray:
 
 def pcm16le_decode(data: bytes) -> np.ndarray:
     return np.frombuffer(data, dtype="<i2").astype(np.float32) / 32768.0
+
+
+# The consent wording the product issues (voices/services.py: _PHRASE_WORDS and consent_statement_for), repeated
+# here so benchmarks and speech tests need no Django; tests/speech/test_consent_matrix.py checks the two agree.
+CONSENT_PHRASE_WORDS = (
+    "amber anchor apple arrow autumn badge banjo basket beacon berry bishop blanket blossom border bottle "
+    "bridge bronze bubble butter cactus camera candle canyon carpet castle cedar cherry circle cobalt "
+    "comet copper coral cotton crystal dancer desert diamond dolphin dragon drum eagle echo ember falcon "
+    "feather fiddle forest fossil garden ginger glacier globe granite guitar hammer harbor harvest hazel "
+    "helmet honey island ivory jacket jaguar jungle kettle kitten ladder lantern lemon lily lizard magnet "
+    "mango maple marble meadow melon meteor mirror mosaic nectar needle nickel oasis ocean olive orbit "
+    "orchid oyster paddle panda parrot pebble pepper piano pillow planet pocket pony puzzle quartz rabbit "
+    "radar raven ribbon river rocket saddle salmon satin shadow silver sketch spider spruce stable summit "
+    "sunset tablet temple thunder ticket tiger timber tulip tunnel valley velvet violin walnut willow "
+    "window winter yellow zebra"
+).split()
+
+
+def consent_statement(email: str, phrase: str) -> str:
+    return (
+        f"I am the holder of the ODIADEV-TTS account {email}. I consent to ODIADEV-TTS creating a synthetic "
+        f"version of my own voice from my recordings, for use by my account only, and I know I can delete it "
+        f"at any time. My one-time phrase is: {phrase}."
+    )
+
+
+def consent_phrase(rng, words=CONSENT_PHRASE_WORDS) -> str:
+    """A one-time phrase as the product draws it: four words from `words` (`rng`: random.Random)."""
+    return " ".join(rng.choice(words) for _ in range(4))
+
+
+def with_noise(samples: np.ndarray, snr_db: float, seed: int = 0) -> np.ndarray:
+    """`samples` plus white noise `snr_db` below their power."""
+    power = np.mean(np.square(samples, dtype=np.float64))
+    noise = np.random.default_rng(seed).normal(0, np.sqrt(power / 10 ** (snr_db / 10)), samples.shape)
+    return (samples + noise).astype(np.float32)
+
+
+def unmarked_corpus(seconds: float = 3.0) -> dict[str, tuple[np.ndarray, int]]:
+    """Audio that never carried our mark, at the rate it is made at: tones, a sweep, music-like harmonic signals
+    (chords, a melody with vibrato), white and pink noise, and Piper speech. For the watermark's false positives."""
+    corpus: dict[str, tuple[np.ndarray, int]] = {}
+    rng = np.random.default_rng(3)
+    for rate in (8000, 16000, 22050, 44100):
+        t = np.arange(int(seconds * rate)) / rate
+
+        def note(freq: float, t: np.ndarray = t, rate: int = rate) -> np.ndarray:
+            harmonics = sum(
+                (0.6**k) * np.sin(2 * np.pi * freq * (k + 1) * t) for k in range(6) if freq * (k + 1) < rate / 2
+            )
+            return harmonics / 2.5
+
+        envelope = np.exp(-3 * (t % 0.5))  # a struck note every half second
+        chords = [(261.6, 329.6, 392.0), (220.0, 261.6, 329.6), (174.6, 220.0, 261.6), (196.0, 246.9, 293.7)]
+        chord = (
+            np.concatenate([sum(note(f)[: len(t) // 4] for f in c) / 3 for c in chords] + [np.zeros(len(t) % 4)])
+            * envelope
+        )
+        pitch = 330 * 2 ** (np.floor(t * 4) % 8 / 12) * (1 + 0.01 * np.sin(2 * np.pi * 5.5 * t))  # with vibrato
+        melody = np.sin(2 * np.pi * np.cumsum(pitch) / rate) * envelope
+        white = rng.standard_normal(len(t))
+        spectrum = np.fft.rfft(rng.standard_normal(len(t)))
+        pink = np.fft.irfft(spectrum / np.sqrt(np.maximum(np.fft.rfftfreq(len(t), 1 / rate), 1.0)), len(t))
+        signals = {
+            "tone 220 Hz": np.sin(2 * np.pi * 220 * t),
+            "tone 1 kHz": np.sin(2 * np.pi * 1000 * t),
+            "sweep": np.sin(2 * np.pi * (100 * t + (min(3500, rate / 2 - 100) - 100) / (2 * seconds) * t**2)),
+            "chords": chord,
+            "melody": melody,
+            "white noise": white,
+            "pink noise": pink,
+            "speech": speech(SAMPLE_TEXT, rate=rate)[: len(t)],
+            "speech, slow": speech(SAMPLE_TEXT, rate=rate, speed=0.8)[: len(t)],
+            "speech, other speaker": other_speaker(speech(SAMPLE_TEXT, rate=rate), rate)[: len(t)],
+            "speech with white noise": with_noise(speech(SAMPLE_TEXT, rate=rate)[: len(t)], 20.0),
+            # Speech over a tone or music: the voice opens the speech gate, the rest is what fooled PerTh.
+            "speech over a 220 Hz tone": speech(SAMPLE_TEXT, rate=rate)[: len(t)] + 0.1 * np.sin(2 * np.pi * 220 * t),
+            "speech over chords": speech(SAMPLE_TEXT, rate=rate)[: len(t)] + 0.1 * chord,
+        }
+        for name, signal in signals.items():
+            peak = float(np.max(np.abs(signal))) or 1.0
+            corpus[f"{name} @ {rate} Hz"] = ((0.3 * signal / peak).astype(np.float32), rate)
+    return corpus
+
+
+def mp3_av(samples: np.ndarray, rate: int, bit_rate: int | None = None) -> bytes:
+    """MP3 through FFmpeg's libmp3lame at `rate` (8 kHz MP3 is what a phone recording may arrive as)."""
+    buffer = io.BytesIO()
+    with av.open(buffer, mode="w", format="mp3") as out:
+        stream = out.add_stream("libmp3lame", rate=rate, layout="mono")
+        if bit_rate:
+            stream.bit_rate = bit_rate
+        frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1).astype(np.float32), format="flt", layout="mono")
+        frame.sample_rate = rate
+        for packet in [*stream.encode(frame), *stream.encode(None)]:
+            out.mux(packet)
+    return buffer.getvalue()

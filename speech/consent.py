@@ -1,0 +1,205 @@
+"""The consent decision for a cloned voice: was the statement read, was this challenge's one-time phrase said,
+and is the voice the sample's?
+
+Comparing speaker embeddings alone lets anyone holding two recordings of a person clone them; hearing the one-time
+phrase (random words issued minutes before, spoken in order) is what makes the consent recording fresh, and
+hearing the statement is what makes it consent. Plain Python: the caller transcribes (speech.asr) and scores the
+speaker (speech.encoders), then asks `consent_decide`.
+
+Each check has a threshold and a review band just below it (`review_margin`): a score at or above the threshold
+passes, one inside the band goes to a person (outcome "review"), one below the band is rejected. Checks are read
+in a fixed order, statement, then phrase, then speaker, and the first one that fails names the rejection (a
+recording of the wrong text fails the statement, whatever its phrase). The defaults come from bench/asr.py's
+decision table (Piper speech at 0.8-1.3x speed, clean and at 20 dB SNR, honest and wrong-words recordings):
+see DEFAULT_THRESHOLDS.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from speech.asr import Transcript
+from textnorm.words import Coverage, PhraseMatch, phrase_heard, statement_coverage
+
+POLICY_VERSION = "consent-heard/1"
+
+ACCEPTED, REJECTED, REVIEW = "accepted", "rejected", "review"
+PHRASE_NOT_HEARD = "consent_phrase_not_heard"
+STATEMENT_NOT_HEARD = "consent_statement_not_heard"
+SPEAKER_MISMATCH = "consent_speaker_mismatch"
+
+
+@dataclass(frozen=True)
+class ConsentThresholds:
+    # Mean similarity of the phrase words heard in order (textnorm.words.phrase_heard): 1.0 when every word came
+    # back exact; a word not heard counts 0, so with four words one missing caps the score at 0.75.
+    phrase: float = 0.9
+    # Share of the statement's words heard in order (textnorm.words.statement_coverage).
+    statement: float = 0.6
+    # Cosine similarity of consent and sample speakers: pass the threshold of the encoder that scored it
+    # (SPEAKER_MATCH_THRESHOLDS); 0.75 is Resemblyzer's.
+    speaker: float = 0.75
+    # A score within this much below its threshold goes to review instead of being rejected.
+    review_margin: float = 0.05
+
+    def __post_init__(self) -> None:
+        for name in ("phrase", "statement", "speaker", "review_margin"):
+            value = getattr(self, name)
+            if not (isinstance(value, int | float) and math.isfinite(value) and 0 <= value <= 1):
+                raise ValueError(f"ConsentThresholds.{name} must be a number in [0, 1], not {value!r}")
+
+
+DEFAULT_THRESHOLDS = ConsentThresholds()
+
+
+@dataclass(frozen=True)
+class Decision:
+    outcome: str  # "accepted" | "rejected" | "review"
+    code: str | None  # None when accepted; else the check that rejected it, or that sent it to review
+    message: str  # for the customer
+    phrase_score: float
+    phrase_threshold: float
+    statement_share: float
+    statement_threshold: float
+    speaker_similarity: float
+    speaker_threshold: float
+    review_margin: float
+    missing_phrase_words: tuple[str, ...]
+    phrase: str
+    statement: str
+    phrase_match: PhraseMatch
+    coverage: Coverage
+    transcript: Transcript
+
+    @property
+    def accepted(self) -> bool:
+        return self.outcome == ACCEPTED
+
+    def audit(self) -> dict[str, Any]:
+        """Everything the decision rests on, JSON-safe, to store beside the consent record."""
+        words = self.transcript.words
+
+        def timing(index: int) -> dict[str, float]:
+            return {"start": words[index].start, "end": words[index].end}
+
+        return {
+            "policy": POLICY_VERSION,
+            "outcome": self.outcome,
+            "code": self.code,
+            "message": self.message,
+            "phrase": {
+                "text": self.phrase,
+                "score": self.phrase_score,
+                "threshold": self.phrase_threshold,
+                "heard": [
+                    {"expected": m.expected, "heard": m.heard, "distance": m.distance, **timing(m.index)}
+                    for m in self.phrase_match.matched
+                ],
+                "missing": list(self.missing_phrase_words),
+            },
+            "statement": {
+                "text": self.statement,
+                "share": self.statement_share,
+                "threshold": self.statement_threshold,
+                "words_heard": self.coverage.matched,
+                "words_total": self.coverage.total,
+                "missing": list(self.coverage.missing),
+            },
+            "speaker": {"similarity": _finite(self.speaker_similarity), "threshold": self.speaker_threshold},
+            "review_margin": self.review_margin,
+            "transcript": self.transcript.to_dict(),
+            "asr": {"model_id": self.transcript.model_id, "model_revision": self.transcript.model_revision},
+        }
+
+
+def _finite(value: float) -> float | None:
+    return round(value, 4) if math.isfinite(value) else None
+
+
+def _standing(score: float, threshold: float, margin: float) -> str:
+    if not math.isfinite(score):
+        return REJECTED
+    if score >= threshold:
+        return ACCEPTED
+    return REVIEW if score >= threshold - margin else REJECTED
+
+
+def _quoted(words: tuple[str, ...]) -> str:
+    return "'" + " ".join(words) + "'"
+
+
+def _message(code: str | None, outcome: str, phrase_match: PhraseMatch, coverage: Coverage) -> str:
+    if outcome == ACCEPTED:
+        return "We heard your consent statement and your one-time phrase, and the voices match."
+    if outcome == REVIEW:
+        return (
+            "We need to check your consent recording by hand before your voice can be used; "
+            "we will let you know the result."
+        )
+    if code == STATEMENT_NOT_HEARD:
+        return (
+            f"We did not hear the consent statement in your consent recording (we heard {coverage.share:.0%} of "
+            "its words). Read the statement shown, word for word, including your one-time phrase, and record again."
+        )
+    if code == PHRASE_NOT_HEARD:
+        if phrase_match.missing:
+            return (
+                f"We did not hear the words {_quoted(phrase_match.missing)} in your consent recording. Read the "
+                "statement again, ending with your one-time phrase exactly as shown, and record again."
+            )
+        return (
+            "We did not clearly hear your one-time phrase in your consent recording. Say it slowly and clearly, "
+            "exactly as shown, and record again."
+        )
+    return (
+        "The voice in your consent recording does not match the voice in your sample. Both recordings must be of you."
+    )
+
+
+def consent_decide(
+    *,
+    phrase: str,
+    statement: str,
+    transcript: Transcript,
+    speaker_similarity: float,
+    thresholds: ConsentThresholds = DEFAULT_THRESHOLDS,
+) -> Decision:
+    """Decide a consent recording from what was heard in it and how close its speaker is to the sample's.
+
+    `phrase` is the challenge's one-time phrase (ConsentChallenge.nonce), `statement` the full text issued
+    (ConsentChallenge.statement, phrase included), `transcript` what speech.asr heard in the consent recording.
+    """
+    phrase_match = phrase_heard(phrase, transcript.words)
+    coverage = statement_coverage(statement, transcript.words)
+    margin = thresholds.review_margin
+    checks = (
+        (STATEMENT_NOT_HEARD, _standing(coverage.share, thresholds.statement, margin)),
+        (PHRASE_NOT_HEARD, _standing(phrase_match.score, thresholds.phrase, margin)),
+        (SPEAKER_MISMATCH, _standing(speaker_similarity, thresholds.speaker, margin)),
+    )
+    code: str | None = next((code for code, standing in checks if standing == REJECTED), None)
+    if code is not None:
+        outcome = REJECTED
+    else:
+        code = next((code for code, standing in checks if standing == REVIEW), None)
+        outcome = REVIEW if code is not None else ACCEPTED
+    return Decision(
+        outcome=outcome,
+        code=code,
+        message=_message(code, outcome, phrase_match, coverage),
+        phrase_score=phrase_match.score,
+        phrase_threshold=thresholds.phrase,
+        statement_share=coverage.share,
+        statement_threshold=thresholds.statement,
+        speaker_similarity=round(speaker_similarity, 4) if math.isfinite(speaker_similarity) else speaker_similarity,
+        speaker_threshold=thresholds.speaker,
+        review_margin=margin,
+        missing_phrase_words=phrase_match.missing,
+        phrase=phrase,
+        statement=statement,
+        phrase_match=phrase_match,
+        coverage=coverage,
+        transcript=transcript,
+    )

