@@ -126,13 +126,10 @@ def test_the_audit_of_an_accepted_recording_times_the_phrase(matrix):
 
 
 def test_the_wording_here_is_the_product_wording():
-    try:
-        services = importlib.import_module("voices.services")
-    except ModuleNotFoundError:  # before the apps moved to the top level
-        services = importlib.import_module("odiadev.voices.services")
+    consent = importlib.import_module("voices.consent")
 
-    assert list(CONSENT_PHRASE_WORDS) == list(services._PHRASE_WORDS)
-    assert services.consent_statement_for(email=EMAIL, phrase=PHRASE) == STATEMENT
+    assert list(CONSENT_PHRASE_WORDS) == list(consent._PHRASE_WORDS)
+    assert consent.consent_statement_for(email=EMAIL, phrase=PHRASE) == STATEMENT
 
 
 def test_speaker_scores_are_what_the_threshold_assumes(matrix):
