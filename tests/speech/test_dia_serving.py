@@ -23,7 +23,7 @@ from speech.engines.dia import (
     TextTooLong,
     VoicePromptTooLong,
 )
-from speech.engines.dia_decode import BucketKey, DiaBuckets, RequestTooLong
+from speech.engines.dia_buckets import BucketKey, DiaBuckets, RequestTooLong
 from speech.engines.dia_testing import build_tiny_dia
 
 STEPS = 48  # decode steps per generation: up to 32 frames (Dia's delay pattern takes 16 more)
