@@ -343,6 +343,8 @@ class DiaEngine(DiaBatching, DiaStreaming, DiaPrompts):
         return {
             "compile_mode": loop.mode if loop is not None else ("compiled" if self._wants_compile() else "eager"),
             "fallback_reason": loop.fallback_reason if loop is not None else self._compile_off_reason,
+            # Compilation was tried and failed (not decided against, as for 8-bit weights): a degraded server.
+            "compile_failed": bool(loop is not None and loop.fallback_reason and not self._compile_off_reason),
             "compile_setting": self.compile_setting,
             "cuda_graphs": bool(loop and loop.cuda_graphs),
             "buckets": self.buckets.as_dict(),
