@@ -88,8 +88,16 @@ def _watermarker() -> None:
 WARM_STEPS = (("engines", _engines), ("speaker encoder", _encoder), ("VAD", _vad), ("watermarker", _watermarker))
 
 
+_started_in_pid: int | None = None
+
+
 def worker_process_start() -> None:
-    """Everything a worker process loads before its first task, in order; its heartbeat says `ready` after."""
+    """Everything a worker process loads before its first task, in order; its heartbeat says `ready` after. Once per
+    process (the solo pool fires both signals that call it)."""
+    global _started_in_pid
+    if _started_in_pid == os.getpid():
+        return
+    _started_in_pid = os.getpid()
     heartbeat_start(queues=consumed_queues())
     for step, load in WARM_STEPS:
         heartbeat_report("warming", step)

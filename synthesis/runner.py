@@ -6,6 +6,7 @@ Only worker processes import this module (through tasks); it is the one place wh
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import secrets
 import threading
@@ -176,13 +177,15 @@ def _run(job: SynthesisJob) -> str:
         pieces, total, done = [], len(segments), 0
         if total > 1:
             synthesis_job_progress(job=job, done=0, total=total)
-        for index, piece in _synthesized(job, engine, segments, prompt):
-            while done < index:  # every segment before this one has all its pieces
-                done += 1
-                synthesis_job_progress(job=job, done=done, total=total)
-            pieces.append(piece)
-            if job.streamed:
-                _stream_piece(job, piece)
+        # (closing: whatever fails here, the segments still waiting in a batch scheduler are dropped at once)
+        with contextlib.closing(_synthesized(job, engine, segments, prompt)) as synthesized:
+            for index, piece in synthesized:
+                while done < index:  # every segment before this one has all its pieces
+                    done += 1
+                    synthesis_job_progress(job=job, done=done, total=total)
+                pieces.append(piece)
+                if job.streamed:
+                    _stream_piece(job, piece)
         if total > 1:
             synthesis_job_progress(job=job, done=total, total=total)
         samples, rate = stitch(pieces, crossfade_seconds=settings.TTS_CROSSFADE_MS / 1000)

@@ -81,16 +81,15 @@ def engines_warm() -> list[dict]:
 
 def engines_vram() -> dict:
     """VRAM held by the loaded GPU engines against their budget, for the heartbeat (/health, /metrics)."""
-    with _lock:
-        gpu_engines = {name: engine for name, engine in _engines.items() if isinstance(engine, GpuEngine)}
+    # (no lock: the heartbeat must not wait for an engine that is loading; copying a dict is atomic)
+    gpu_engines = {name: engine for name, engine in dict(_engines).items() if isinstance(engine, GpuEngine)}
     return {name: engine.vram() for name, engine in gpu_engines.items()}
 
 
 def engines_serving() -> dict:
     """How each loaded engine that can say so decodes (compiled or eager, and why), and its scheduler's figures
     (batch size, occupancy, queue wait), for the heartbeat (/health, the ops panel, /metrics)."""
-    with _lock:
-        engines, schedulers = dict(_engines), dict(_schedulers)
+    engines, schedulers = dict(_engines), dict(_schedulers)  # (no lock, as for engines_vram)
     report = {}
     for name, engine in engines.items():
         describe = getattr(engine, "describe", None)
