@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 EMBEDDED_REDIS_PORT ?= 6379
 
-.PHONY: run install migrate demo test lint format check-deploy bench clean
+.PHONY: run install migrate demo test lint format check-deploy bench clean gpu-worker
 
 $(VENV)/.installed: requirements/web.txt requirements/worker.txt requirements/dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,14 @@ run: demo
 		REDIS_URL=redis://127.0.0.1:$(EMBEDDED_REDIS_PORT)/0 EMBEDDED_REDIS_PORT=$(EMBEDDED_REDIS_PORT) \
 		WEB_PORT=$(PORT) $(VENV)/bin/honcho start -f Procfile.embedded; \
 	fi
+
+# One GPU worker (one per GPU): Dia, its jobs batched across task threads (README "GPU serving"). Needs
+# requirements/gpu.txt, the Dia weights (DIA_MODEL_ID, a pinned DIA_MODEL_REV) and REDIS_URL/DATABASE_URL of the
+# deployment; the web processes need CLONING_ENGINE=dia too. Concurrency: about twice DIA_MAX_BATCH.
+GPU_CONCURRENCY ?= 16
+gpu-worker: install
+	CLONING_ENGINE=dia SPEECH_WARM_ENGINES=dia $(VENV)/bin/celery -A odiadev worker -Q $${DIA_QUEUE:-synth_gpu} --pool threads \
+	  --concurrency $(GPU_CONCURRENCY) --prefetch-multiplier 1 --loglevel INFO -n gpu@%h
 
 # The whole suite. pytest exits 5 when it collects no test, which fails this target like any other failure.
 test: install

@@ -21,12 +21,27 @@ logger = logging.getLogger(__name__)
 _started_in_pid: int | None = None
 # What this process has loaded, by kind ("engines", "encoder"), reported with every beat.
 _loaded: dict[str, object] = {}
+# Set to beat at once (without waiting out the interval): when the worker becomes ready.
+_wake = threading.Event()
 
 
 def heartbeat_report(kind: str, info: object) -> None:
     """Record what this worker process has loaded; the next heartbeat carries it. A callable is called at
     every beat (for figures that change, such as VRAM in use)."""
     _loaded[kind] = info
+
+
+def heartbeat_ready() -> None:
+    """This worker process has loaded and warmed everything: it says so now, not at the next beat."""
+    _loaded.pop("warming", None)
+    _loaded["ready"] = True
+    _wake.set()
+
+
+def worker_is_ready(worker: dict) -> bool:
+    """Whether a heartbeat comes from a worker that takes jobs (a worker still warming up does not; heartbeats from
+    before the flag existed count as ready)."""
+    return bool(worker.get("ready", True))
 
 
 def _current_report() -> dict:
@@ -53,11 +68,13 @@ def worker_is_alive(worker: str) -> bool:
 
 
 def heartbeat_start(*, queues: list[str]) -> None:
-    """Start the heartbeat thread of this process (once per process; safe to call again after a fork)."""
+    """Start the heartbeat thread of this process (once per process; safe to call again after a fork). It says
+    `ready: false` until `heartbeat_ready()`: /health counts the worker as serving its queues only then."""
     global _started_in_pid
     if _started_in_pid == os.getpid():
         return
     _started_in_pid = os.getpid()
+    _loaded.setdefault("ready", False)
     interval = settings.WORKER_HEARTBEAT_INTERVAL
     key = f"{_prefix()}{worker_id()}"
     info = {
@@ -74,7 +91,8 @@ def heartbeat_start(*, queues: list[str]) -> None:
                 get_redis_connection("default").set(key, payload, ex=interval * 3)
             except Exception:
                 logger.warning("worker heartbeat failed", exc_info=True)
-            time.sleep(interval)
+            _wake.wait(interval)
+            _wake.clear()
 
     threading.Thread(target=beat, name="odiadev-heartbeat", daemon=True).start()
 

@@ -4,9 +4,13 @@
    mark (it runs synthesis or provenance checks) refuses to start without PerTh: free-plan audio must never be
    delivered unmarked, and the one hint that the watermarker is missing is `perth` setting its class to None.
 2. In each pool process (in the main process for the solo and threads pools, which never fire
-   `worker_process_init`): engines -> speaker encoder -> VAD -> watermarker -> heartbeat. Models load once per
-   process, before the first task, and the first heartbeat already reports what loaded. A model that fails to
-   warm is logged and loads on first use instead (a watermarker that cannot load fails each marked job).
+   `worker_process_init`): heartbeat (`ready: false`) -> engines (loaded, warmed up: Dia compiles its buckets
+   within DIA_WARMUP_BUDGET_S; batch schedulers started) -> speaker encoder -> VAD -> watermarker -> heartbeat
+   `ready: true`. Models load once per process, before the first task (for the solo and threads pools the start
+   runs in `worker_ready`, before the consumer's loop takes a message). A model that fails to warm is logged and
+   loads on first use instead (a watermarker that cannot load fails each marked job).
+3. At shutdown (after Celery has let the running tasks finish): the batch schedulers stop, then the engines'
+   GPU threads.
 """
 
 from __future__ import annotations
@@ -15,10 +19,10 @@ import logging
 import os
 
 from celery import current_app
-from celery.signals import worker_init, worker_process_init, worker_ready
+from celery.signals import worker_init, worker_process_init, worker_process_shutdown, worker_ready, worker_shutdown
 from django.conf import settings
 
-from core.heartbeat import heartbeat_report, heartbeat_start
+from core.heartbeat import heartbeat_ready, heartbeat_report, heartbeat_start
 
 logger = logging.getLogger(__name__)
 
@@ -54,8 +58,9 @@ def _warm(step: str, load) -> None:
 
 
 def _engines() -> None:
-    from synthesis.runner import engines_vram, engines_warm
+    from synthesis.serving import engines_serving, engines_vram, engines_warm
 
+    heartbeat_report("serving", engines_serving)  # (reported while warming up too: the compile mode so far)
     heartbeat_report("engines", engines_warm())
     heartbeat_report("vram", engines_vram)
 
@@ -83,11 +88,31 @@ def _watermarker() -> None:
 WARM_STEPS = (("engines", _engines), ("speaker encoder", _encoder), ("VAD", _vad), ("watermarker", _watermarker))
 
 
+_started_in_pid: int | None = None
+
+
 def worker_process_start() -> None:
-    """Everything a worker process loads before its first task, in order, then its heartbeat."""
-    for step, load in WARM_STEPS:
-        _warm(step, load)
+    """Everything a worker process loads before its first task, in order; its heartbeat says `ready` after. Once per
+    process (the solo pool fires both signals that call it)."""
+    global _started_in_pid
+    if _started_in_pid == os.getpid():
+        return
+    _started_in_pid = os.getpid()
     heartbeat_start(queues=consumed_queues())
+    for step, load in WARM_STEPS:
+        heartbeat_report("warming", step)
+        _warm(step, load)
+    heartbeat_ready()
+
+
+def worker_process_stop() -> None:
+    """Stop the batch schedulers and engine threads of this process (nothing to do where none started)."""
+    from synthesis.serving import engines_shutdown
+
+    try:
+        engines_shutdown()
+    except Exception:
+        logger.exception("engines did not shut down cleanly")
 
 
 @worker_init.connect(weak=False)
@@ -111,3 +136,14 @@ def _on_worker_ready(sender=None, **_kwargs) -> None:
     pool_module = type(getattr(sender, "pool", None)).__module__
     if pool_module in {"celery.concurrency.solo", "celery.concurrency.thread"}:
         worker_process_start()
+
+
+@worker_shutdown.connect(weak=False)
+def _on_worker_shutdown(**_kwargs) -> None:
+    # After the pool has stopped (the running tasks finished): the solo and threads pools' engines live here.
+    worker_process_stop()
+
+
+@worker_process_shutdown.connect(weak=False)
+def _on_worker_process_shutdown(**_kwargs) -> None:
+    worker_process_stop()

@@ -13,7 +13,7 @@ from django_redis import get_redis_connection
 
 from controls.breaker import oom_count
 from controls.limits import LimitName, limit_value
-from core.heartbeat import workers_alive
+from core.heartbeat import worker_is_ready, workers_alive
 from core.metrics import queue_lengths
 
 
@@ -55,23 +55,78 @@ def health_report() -> tuple[str, dict]:
     if checks["redis"]["status"] == "ok":
         checks["workers"] = _timed(lambda: {"alive": workers_alive()})
         if checks["workers"]["status"] == "ok":
-            checks["workers"]["count"] = len(checks["workers"]["alive"])
+            ready = [worker for worker in checks["workers"]["alive"] if worker_is_ready(worker)]
+            checks["workers"]["count"] = len(ready)
+            checks["workers"]["warming"] = len(checks["workers"]["alive"]) - len(ready)
     else:
         checks["workers"] = {"status": "unknown", "count": 0, "alive": []}
+    serving = serving_status(checks["workers"].get("alive", []))
     reasons = []
     if any(checks[name]["status"] != "ok" for name in ("database", "redis", "storage")):
         overall = "down"
     else:
         if not checks["workers"].get("count"):
-            reasons.append("no worker has a fresh heartbeat: jobs queue up and nothing runs them")
+            warming = checks["workers"].get("warming")
+            reasons.append(
+                f"no worker is ready ({warming} warming up): jobs queue up and nothing runs them"
+                if warming
+                else "no worker has a fresh heartbeat: jobs queue up and nothing runs them"
+            )
         gpu_queues = {
             queue for engine, queue in settings.SPEECH_ENGINE_QUEUES.items() if engine == settings.CLONING_ENGINE
         }
-        served = {queue for worker in checks["workers"].get("alive", []) for queue in worker.get("queues", [])}
+        served = {
+            queue
+            for worker in checks["workers"].get("alive", [])
+            if worker_is_ready(worker)
+            for queue in worker.get("queues", [])
+        }
         if settings.CLONING_ENGINE and checks["workers"].get("count") and not gpu_queues <= served:
             reasons.append(f"no worker serves {', '.join(sorted(gpu_queues))}: cloned voices wait")
+        for entry in serving:
+            if entry["compile_failed"]:
+                reasons.append(
+                    f"{entry['engine']} on {entry['worker']} decodes eagerly, several times slower: compilation "
+                    f"failed ({entry['fallback_reason']})"
+                )
         overall = "degraded" if reasons else "ok"
-    return overall, {"status": overall, "reasons": reasons, "version": settings.VERSION, "checks": checks}
+    body = {"status": overall, "reasons": reasons, "version": settings.VERSION, "checks": checks, "serving": serving}
+    return overall, body
+
+
+def serving_status(workers: list[dict]) -> list[dict]:
+    """Per worker and serving engine (from the heartbeats): how it decodes (compiled or eager, and why) and its
+    batch scheduler's figures. For /health, the ops panel and /metrics."""
+    rows = []
+    for worker in workers:
+        for engine, info in sorted((worker.get("serving") or {}).items()):
+            batching = info.get("batching") or {}
+            rows.append(
+                {
+                    "worker": f"{worker.get('hostname')}:{worker.get('pid')}",
+                    "engine": engine,
+                    "ready": worker_is_ready(worker),
+                    "compile_mode": info.get("compile_mode"),
+                    "compile_setting": info.get("compile_setting"),
+                    "fallback_reason": info.get("fallback_reason"),
+                    "compile_failed": bool(info.get("compile_failed")),
+                    "cuda_graphs": info.get("cuda_graphs"),
+                    "device": info.get("device"),
+                    "warmed": len(info.get("warmed") or []),
+                    "warm_up_seconds": info.get("warm_up_seconds"),
+                    "warm_up_error": info.get("warm_up_error"),
+                    "max_batch": batching.get("max_batch", info.get("max_batch")),
+                    "batches": batching.get("batches"),
+                    "requests": batching.get("requests"),
+                    "pending": batching.get("pending"),
+                    "batch_size_mean": batching.get("batch_size_mean"),
+                    "occupancy": batching.get("occupancy"),
+                    "queue_wait_p50_s": batching.get("queue_wait_p50_s"),
+                    "queue_wait_p95_s": batching.get("queue_wait_p95_s"),
+                    "utilisation": batching.get("utilisation"),
+                }
+            )
+    return rows
 
 
 def live_status() -> dict:
@@ -90,6 +145,7 @@ def live_status() -> dict:
         "queue_alert": any(length > settings.OPS_QUEUE_ALERT for length in queues.values()),
         "workers": workers,
         "gpu_workers": gpu_workers,
+        "serving": serving_status(workers),
         "oom_breaker_count": oom_count(),
         "oom_breaker_threshold": limit_value(LimitName.OOM_BREAKER_THRESHOLD),
     }

@@ -5,9 +5,11 @@ blocks; one scheduler thread gathers what arrives within `window_ms` (up to `max
 to the engine's `synthesize_batch`, and gives every thread its own pieces or its own exception. While a batch
 decodes, new requests queue; the next batch forms as soon as the engine is free.
 
-Fairness: while several accounts wait, one account gets at most `account_share` of a batch's slots (at least
-one); slots nobody else wants go to whoever is waiting, so a lone account still fills a batch. Within an account,
-first come first served; across accounts, round robin from the account that has waited longest.
+Fairness: requests are taken first come first served, except that while several accounts wait, one account gets
+at most `account_share` of a batch's slots (at least one); slots nobody else wants then go to whoever is waiting,
+oldest first, so a lone account still fills a batch. `account_share=1` is plain first come first served: an account
+that queued eight requests a moment earlier takes all of a batch of eight, and the next account waits a whole
+generation.
 
 What `seed` guarantees under batching: every request samples from its own generator seeded with its seed, so its
 randomness does not depend on its neighbours. Its logits are computed in a batch, though: on a GPU in bf16 the
@@ -53,6 +55,10 @@ class Cancelled(EngineError):
     code = "cancelled"
 
 
+class SynthesisTimeout(TimeoutError):
+    """A request did not finish within the time its caller waits for it."""
+
+
 class BatchEngine(Protocol):
     max_batch: int
 
@@ -82,6 +88,8 @@ class Ticket:
     pieces: list[PcmChunk] = field(default_factory=list)
     error: BaseException | None = None
     cancelled: bool = False
+    batch: int | None = None  # the scheduler's number of the batch it decoded in (from 1)
+    batch_size: int | None = None  # requests in that batch
     _queue: queue.SimpleQueue = field(default_factory=queue.SimpleQueue)
     _done: threading.Event = field(default_factory=threading.Event)
 
@@ -93,7 +101,7 @@ class Ticket:
             try:
                 item = self._queue.get(timeout=wait)
             except queue.Empty:
-                raise TimeoutError("the synthesis did not finish in time") from None
+                raise SynthesisTimeout("the synthesis did not finish in time") from None
             if item is _FINAL:
                 break
             yield item
@@ -102,7 +110,7 @@ class Ticket:
 
     def result(self, timeout: float | None = None) -> list[PcmChunk]:
         if not self._done.wait(timeout):
-            raise TimeoutError("the synthesis did not finish in time")
+            raise SynthesisTimeout("the synthesis did not finish in time")
         if self.error is not None:
             raise self.error
         return list(self.pieces)
@@ -214,14 +222,24 @@ class BatchScheduler:
         Later segments decode alongside earlier ones (in the same batch when there is room); their pieces wait
         here until their turn. A segment's error is raised when its turn comes; the rest are then cancelled.
         """
+        yield from self.stream_tickets(self.enqueue_all(requests, account_key), timeout=timeout)
+
+    def enqueue_all(self, requests: Sequence[SynthesisRequest], account_key: str) -> list[Ticket]:
+        """Queue the segments of one job; if any cannot be queued (a full queue, a shutdown), none stay queued."""
         tickets: list[Ticket] = []
         try:
             for request in requests:
                 tickets.append(self.enqueue(request, account_key))
         except BaseException:
-            for ticket in tickets:  # a full queue or a shutdown part-way: none of the job's segments stay queued
+            for ticket in tickets:
                 ticket.cancel()
             raise
+        return tickets
+
+    @staticmethod
+    def stream_tickets(tickets: Sequence[Ticket], *, timeout: float | None = None) -> Iterator[tuple[int, PcmChunk]]:
+        """(ticket index, piece) in order, each ticket's pieces as they decode (`timeout` per ticket); a ticket's
+        error is raised when its turn comes. Closing early, or an error, cancels the tickets not yet done."""
         try:
             for index, ticket in enumerate(tickets):
                 for piece in ticket.stream(timeout=timeout):
@@ -313,33 +331,38 @@ class BatchScheduler:
                 del self._pending[account]
 
     def _form_batch(self) -> list[Ticket]:
-        """Up to max_batch tickets: round robin across accounts (longest-waiting first), each capped at its share
-        while others wait; leftover slots then go to whoever still waits."""
-        accounts = sorted(self._pending, key=lambda a: self._pending[a][0].enqueued)
-        cap = max(1, int(self.max_batch * self.account_share)) if len(accounts) > 1 else self.max_batch
-        taken: dict[str, int] = dict.fromkeys(accounts, 0)
-        batch: list[Ticket] = []
+        """Up to max_batch tickets, oldest first, each account capped at its share while others wait; leftover
+        slots then go to whoever still waits, oldest first."""
+        waiting = sorted((t for q in self._pending.values() for t in q), key=lambda t: t.number)
+        several = len(self._pending) > 1
+        cap = max(1, int(self.max_batch * self.account_share)) if several else self.max_batch
+        taken: dict[str, int] = dict.fromkeys(self._pending, 0)
+        chosen: set[int] = set()
         for capped in (True, False):
-            progress = True
-            while len(batch) < self.max_batch and progress:
-                progress = False
-                for account in accounts:
-                    q = self._pending.get(account)
-                    if not q or len(batch) >= self.max_batch or (capped and taken[account] >= cap):
-                        continue
-                    batch.append(q.popleft())
-                    taken[account] += 1
-                    progress = True
-        for account in accounts:
-            if not self._pending.get(account):
-                self._pending.pop(account, None)
+            for ticket in waiting:
+                if len(chosen) >= self.max_batch:
+                    break
+                if ticket.number in chosen or (capped and taken[ticket.account] >= cap):
+                    continue
+                chosen.add(ticket.number)
+                taken[ticket.account] += 1
+        batch = [t for t in waiting if t.number in chosen]
+        for account in list(self._pending):
+            kept = deque(t for t in self._pending[account] if t.number not in chosen)
+            if kept:
+                self._pending[account] = kept
+            else:
+                del self._pending[account]
         self._count -= len(batch)
         return batch
 
     def _execute(self, batch: list[Ticket]) -> None:
         started = time.monotonic()
+        with self._cond:
+            number = self._stats["batches"] + 1
         for ticket in batch:
             ticket.started = started
+            ticket.batch, ticket.batch_size = number, len(batch)
             self._waits.append(started - ticket.enqueued)
 
         def on_piece(index: int, piece: PcmChunk) -> None:

@@ -80,6 +80,14 @@ class SynthesisJob(TimestampedModel):
     clone_similarity = models.FloatField(
         null=True, blank=True, help_text="Cloned voices: speaker similarity of the output to the voice."
     )
+    # Batching engines (Dia on a GPU worker): how many requests shared the job's largest batch, and how long its
+    # first segment waited in the worker's batch scheduler. Empty for engines that do not batch.
+    batch_size = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Requests decoded together in this job's largest batch."
+    )
+    batch_wait_seconds = models.FloatField(
+        null=True, blank=True, help_text="Seconds the job waited in the worker's batch scheduler."
+    )
 
     queued_at = models.DateTimeField()
     enqueued_at = models.DateTimeField(null=True, blank=True, help_text="When the task message was last sent.")

@@ -6,62 +6,43 @@ Only worker processes import this module (through tasks); it is the one place wh
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import secrets
 import threading
 import time
 import uuid
+from collections import deque
+from collections.abc import Iterator
 
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.utils.module_loading import import_string
 
 from billing.selectors import plan_for
 from controls.admission import admit_job
 from controls.breaker import oom_record
 from core.exceptions import ApplicationError
 from speech.audio import OggOpusStream, encode, mp3_stream_piece, stitch
-from speech.engines.base import Engine, GpuEngine, SynthesisRequest
+from speech.batching import BatchScheduler, SynthesisTimeout
+from speech.engines.base import Engine, PcmChunk, SynthesisRequest, VoicePrompt
 from speech.errors import EngineError, TransientEngineError
 from speech.watermark import watermark_apply
 from voices.runner import clone_similarity, voice_prompt_for
 
 from .errors import JobErrorCode
 from .models import JobStatus, SynthesisJob, audio_upload_to
+from .serving import engine_get, scheduler_get
 from .streaming import stream_finish, stream_publish
-from .transitions import synthesis_job_claim, synthesis_job_fail, synthesis_job_progress, synthesis_job_succeed
+from .transitions import (
+    synthesis_job_batch_record,
+    synthesis_job_claim,
+    synthesis_job_fail,
+    synthesis_job_progress,
+    synthesis_job_succeed,
+)
 
 logger = logging.getLogger(__name__)
-
-_engines: dict[str, Engine] = {}
-_engines_lock = threading.Lock()
-
-
-def engine_get(name: str) -> Engine:
-    """The process-wide instance of engine `name`, loaded on first use."""
-    with _engines_lock:
-        if name not in _engines:
-            engine = import_string(settings.SPEECH_ENGINES[name])(**settings.SPEECH_ENGINE_OPTIONS.get(name, {}))
-            engine.load()
-            _engines[name] = engine
-        return _engines[name]
-
-
-def engines_warm() -> list[dict]:
-    """Load the engines this worker serves (at process start, so the first job does not pay for it)."""
-    loaded = []
-    for name in settings.SPEECH_WARM_ENGINES:
-        engine = engine_get(name)
-        loaded.append({"name": name, "model_id": engine.model_id, "model_revision": engine.model_revision})
-    return loaded
-
-
-def engines_vram() -> dict:
-    """VRAM held by the loaded GPU engines against their budget, for the heartbeat (/health, /metrics)."""
-    with _engines_lock:
-        gpu_engines = {name: engine for name, engine in _engines.items() if isinstance(engine, GpuEngine)}
-    return {name: engine.vram() for name, engine in gpu_engines.items()}
-
 
 # Ogg Opus streams of the jobs this process is streaming (one encoder across the pieces of a job).
 _ogg_streams: dict = {}
@@ -92,6 +73,68 @@ def _segments(engine: Engine, text: str) -> list[str]:
     """A long text in the engine's own segments (Dia: dialogue-aware, its generation length) or, for the others,
     paragraph- and sentence-bounded pieces of at most TTS_SEGMENT_CHARS: each is one unit of progress."""
     return engine.segments(text, max_chars=settings.TTS_SEGMENT_CHARS) or [text]
+
+
+def _synthesized(
+    job: SynthesisJob, engine: Engine, segments: list[str], prompt: VoicePrompt | None
+) -> Iterator[tuple[int, PcmChunk]]:
+    """(segment index, piece) in order as the engine makes them. Each segment has the same voice, prompt and seed,
+    so a long text keeps one voice throughout. An engine that batches gets the segments through this process's
+    batch scheduler, where they decode together with each other and with other jobs' segments."""
+    scheduler = scheduler_get(job.engine)
+    if scheduler is None:
+        for index, segment in enumerate(segments):
+            request = SynthesisRequest(
+                text=segment, voice=job.engine_voice, speed=job.speed, seed=job.seed, prompt=prompt
+            )
+            for piece in engine.synthesize(request):
+                yield index, piece
+        return
+    # Without a seed one is drawn for the whole job, not per segment: its segments are one take of one voice.
+    seed = job.seed if job.seed is not None else secrets.randbits(63)
+    requests = [
+        SynthesisRequest(text=segment, voice=job.engine_voice, speed=job.speed, seed=seed, prompt=prompt)
+        for segment in segments
+    ]
+    tickets = scheduler.enqueue_all(requests, str(job.user_id))
+    recorded = 0
+    try:
+        for index, piece in BatchScheduler.stream_tickets(tickets, timeout=settings.TTS_JOB_TIME_LIMIT):
+            recorded = _batch_record(job, tickets, recorded)
+            yield index, piece
+    except EngineError as exc:
+        failed = next((t for t in tickets if t.error is exc), None)
+        if failed is not None and failed.batch is not None:
+            exc.batch_key = (id(scheduler), failed.batch)  # (for the OOM breaker: one count per batch)
+        raise
+    _batch_record(job, tickets, recorded)
+
+
+def _batch_record(job: SynthesisJob, tickets, recorded: int) -> int:
+    """Record the job's largest batch so far, when it grew (the first piece of its first batch, then seldom)."""
+    size = max((t.batch_size or 0 for t in tickets), default=0)
+    if size > recorded:
+        first = tickets[0]
+        wait = round(first.started - first.enqueued, 4) if first.started is not None else None
+        synthesis_job_batch_record(job=job, size=size, wait_seconds=wait)
+        logger.info("job %s decodes in batch %s of %d (waited %.3f s)", job.id, first.batch, size, wait or 0.0)
+    return max(size, recorded)
+
+
+# The OOM breaker counts one out-of-memory per batch: the jobs of a batch that ran dry together are one incident.
+_oom_batches: deque = deque(maxlen=256)
+_oom_lock = threading.Lock()
+
+
+def _oom_first_in_batch(batch) -> bool:
+    """Whether an out-of-memory in `batch` (None: a job decoded alone) is the first this process saw of it."""
+    if batch is None:
+        return True
+    with _oom_lock:
+        if batch in _oom_batches:
+            return False
+        _oom_batches.append(batch)
+        return True
 
 
 class JobRetry(Exception):
@@ -131,20 +174,20 @@ def _run(job: SynthesisJob) -> str:
         started = time.perf_counter()
         # Jobs from before normalisation have no spoken text: they were always read as sent.
         segments = _segments(engine, job.spoken_text or job.text)
-        pieces, total = [], len(segments)
+        pieces, total, done = [], len(segments), 0
         if total > 1:
             synthesis_job_progress(job=job, done=0, total=total)
-        for done, segment in enumerate(segments, start=1):
-            # Each segment with the same voice, prompt and seed: a long text keeps one voice throughout.
-            request = SynthesisRequest(
-                text=segment, voice=job.engine_voice, speed=job.speed, seed=job.seed, prompt=prompt
-            )
-            for piece in engine.synthesize(request):
+        # (closing: whatever fails here, the segments still waiting in a batch scheduler are dropped at once)
+        with contextlib.closing(_synthesized(job, engine, segments, prompt)) as synthesized:
+            for index, piece in synthesized:
+                while done < index:  # every segment before this one has all its pieces
+                    done += 1
+                    synthesis_job_progress(job=job, done=done, total=total)
                 pieces.append(piece)
                 if job.streamed:
                     _stream_piece(job, piece)
-            if total > 1:
-                synthesis_job_progress(job=job, done=done, total=total)
+        if total > 1:
+            synthesis_job_progress(job=job, done=total, total=total)
         samples, rate = stitch(pieces, crossfade_seconds=settings.TTS_CROSSFADE_MS / 1000)
         engine_seconds = time.perf_counter() - started
         if samples.size == 0:
@@ -159,9 +202,15 @@ def _run(job: SynthesisJob) -> str:
         raise JobRetry(str(exc)) from exc
     except EngineError as exc:
         synthesis_job_fail(job_id=job.id, code=exc.code, message=str(exc))
-        if exc.code == JobErrorCode.GPU_OUT_OF_MEMORY:
-            oom_record(detail=f"job {job.id}")
+        if exc.code == JobErrorCode.GPU_OUT_OF_MEMORY and _oom_first_in_batch(getattr(exc, "batch_key", None)):
+            oom_record(detail=f"job {job.id}" + (f" in a batch of {job.batch_size}" if job.batch_size else ""))
         return "failed"
+    except SynthesisTimeout:
+        # The batch scheduler's wait ran out (thread pools enforce no Celery time limit): as a soft time limit does.
+        synthesis_job_fail(
+            job_id=job.id, code=JobErrorCode.TIMEOUT, message="Synthesis took longer than the time limit."
+        )
+        return "timeout"
 
     name = audio_upload_to(job, "")
     # The name is the job's own, so an earlier attempt's file is replaced, never duplicated.

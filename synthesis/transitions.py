@@ -42,7 +42,13 @@ def synthesis_job_claim(*, job_id: uuid.UUID) -> SynthesisJob | None:
     now = timezone.now()
     claimable = Q(status=JobStatus.QUEUED) | Q(status=JobStatus.RUNNING, started_at__lt=stale_running_cutoff())
     claimed = SynthesisJob.objects.filter(claimable, pk=job_id).update(
-        status=JobStatus.RUNNING, started_at=now, attempts=F("attempts") + 1, worker=worker_id(), updated_at=now
+        status=JobStatus.RUNNING,
+        started_at=now,
+        attempts=F("attempts") + 1,
+        worker=worker_id(),
+        batch_size=None,
+        batch_wait_seconds=None,
+        updated_at=now,
     )
     if not claimed:
         return None
@@ -142,6 +148,16 @@ def synthesis_job_progress(*, job: SynthesisJob, done: int, total: int) -> None:
     if updated:
         job.chunks_done, job.chunks_total = done, total
         job_event_send(job)
+
+
+def synthesis_job_batch_record(*, job: SynthesisJob, size: int, wait_seconds: float | None) -> None:
+    """Record the batch the running attempt `job` decodes in: its largest batch so far, and how long it waited in
+    the worker's batch scheduler (only while this attempt runs)."""
+    updated = SynthesisJob.objects.filter(pk=job.pk, status=JobStatus.RUNNING, attempts=job.attempts).update(
+        batch_size=size, batch_wait_seconds=wait_seconds, updated_at=timezone.now()
+    )
+    if updated:
+        job.batch_size, job.batch_wait_seconds = size, wait_seconds
 
 
 def synthesis_job_requeue(*, job: SynthesisJob) -> bool:

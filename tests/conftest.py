@@ -173,7 +173,7 @@ def _wait_for(predicate, timeout: float, what: str, procs: list[subprocess.Popen
 def stack(django_db_setup, django_db_blocker, tmp_path_factory, stripe_server):
     from django.db import connection
 
-    from core.heartbeat import workers_alive
+    from core.heartbeat import worker_is_ready, workers_alive
     from speech.engines.dia_testing import build_tiny_dia
 
     port = _free_port()
@@ -240,7 +240,8 @@ def stack(django_db_setup, django_db_blocker, tmp_path_factory, stripe_server):
             stack,
         )
         with django_db_blocker.unblock():
-            _wait_for(lambda: len(workers_alive()) > 0, 60, "celery worker", procs, stack)
+            # (a worker's heartbeat says `ready` once its engines are loaded and warmed up)
+            _wait_for(lambda: any(worker_is_ready(w) for w in workers_alive()), 60, "celery worker", procs, stack)
         yield stack
     finally:
         for proc in procs:

@@ -11,7 +11,7 @@ SPEECH_ENGINES = {
     "dia": "speech.engines.dia.DiaEngine",
 }
 # The Celery queue each engine's jobs go to: GPU engines have their own, served by GPU workers.
-SPEECH_ENGINE_QUEUES = {"piper": "synth", "dia": "synth_gpu"}
+SPEECH_ENGINE_QUEUES = {"piper": "synth", "dia": env("DIA_QUEUE", default="") or "synth_gpu"}
 # Keyword arguments each engine is built with.
 SPEECH_ENGINE_OPTIONS = {
     # onnxruntime threads per worker process; 0 uses every core. With N worker processes on one machine,
@@ -33,6 +33,44 @@ SPEECH_ENGINE_OPTIONS = {
             # A cap on decode steps per chunk (default: enough for chunk_seconds).
             "max_new_tokens": env.int("DIA_MAX_NEW_TOKENS", default=0) or None,
         },
+        # Serving (README "GPU serving"): "auto" compiles the decode step on CUDA and decodes eagerly on the CPU;
+        # "on" compiles anywhere; "off" never. A compilation that fails falls back to eager, with its reason in
+        # /health. 8-bit weights always decode eagerly.
+        "compile": env("DIA_COMPILE", default="auto"),
+        "cuda_graphs": env.bool("DIA_CUDA_GRAPHS", default=True),
+        # Jobs decoded together in one batched generation (classifier-free guidance doubles the rows).
+        "max_batch": env.int("DIA_MAX_BATCH", default=8),
+        # Seconds a worker may spend at start compiling buckets (likeliest first) before it reports ready.
+        "warmup_budget_s": env.float("DIA_WARMUP_BUDGET_S", default=120.0),
+        # Inductor's caches (graphs, kernels, autotuning) on disk, so a restarted worker compiles in a fraction of
+        # the time; one folder per machine (and torch version).
+        "compile_cache_dir": env("DIA_COMPILE_CACHE_DIR", default="") or str(VAR_DIR / "dia-compile-cache"),
+        # The shapes the step is compiled for (empty: the engine's defaults; batch sizes follow DIA_MAX_BATCH and
+        # the step budget the generation length). Each text x (prompt + new tokens) x batch is one compile.
+        "buckets": {
+            name: tuple(sizes)
+            for name, sizes in {
+                "text": env.list("DIA_BUCKETS_TEXT", cast=int, default=[]),
+                "prompt": env.list("DIA_BUCKETS_PROMPT", cast=int, default=[]),
+                "batch": env.list("DIA_BUCKETS_BATCH", cast=int, default=[]),
+                "new_tokens": env.list("DIA_BUCKETS_NEW_TOKENS", cast=int, default=[]),
+            }.items()
+            if sizes
+        },
+        # A drill (and the tests): compilation fails, so the worker serves eagerly and says why.
+        "simulate_compile_failure": env.bool("DIA_SIMULATE_COMPILE_FAILURE", default=False),
+    },
+}
+# Engines whose jobs a worker batches: one BatchScheduler per worker process gathers the jobs its task threads
+# submit (run the worker with `--pool threads --concurrency N`) into batched generations on the engine.
+SPEECH_BATCHING = {
+    "dia": {
+        # How long the scheduler waits for more jobs after the first arrives (latency traded for batch size).
+        "window_ms": env.float("DIA_BATCH_WINDOW_MS", default=5.0),
+        # While several accounts wait, one account gets at most this share of a batch's slots (at least one).
+        "account_share": env.float("DIA_ACCOUNT_SHARE", default=0.5),
+        # Requests queued in one worker's scheduler beyond which new ones are refused (and retried elsewhere).
+        "max_pending": env.int("DIA_MAX_PENDING", default=1024),
     },
 }
 BUILTIN_VOICES = {

@@ -20,145 +20,70 @@ tokens in every test, but on a GPU in bf16 the matrix kernels round differently 
 request decoded in a batch of 8 can come out as a different (equally valid) take from the same request alone. Same
 seed, same bucket shape, same neighbours' count: the same audio. Cached audio is keyed by seed and stays valid; a
 re-synthesis may differ.
+
+Where the parts live: `dia_settings` (constants, errors, settings, results), `dia_buckets` (shape buckets),
+`dia_prompts` (requests into decode items), `dia_batch` (the GPU thread, batching, the OOM shrink), `dia_stream`
+(codec windows), and the decode loop in `dia_decode` on `dia_step` (compiled step, CUDA graphs, warm-up),
+`dia_cache` (static KV cache) and `dia_sampling` (token selection, delay pattern).
 """
 
 from __future__ import annotations
 
 import concurrent.futures
-import hashlib
 import logging
 import os
-import queue
 import secrets
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
-
-from speech.errors import EngineError
 from speech.text import dialogue_chunks
 
-from .base import EngineCapabilities, EngineVoice, PcmChunk, SynthesisRequest, VoicePrompt
-from .dia_decode import DecodeItem, DiaBuckets, RequestTooLong, Sampling
+from .base import EngineCapabilities, EngineVoice, PcmChunk, SynthesisRequest
+from .dia_batch import DiaBatching
+from .dia_buckets import DiaBuckets
+from .dia_prompts import DiaPrompts
+from .dia_sampling import Sampling
+from .dia_settings import (
+    CHARS_PER_SECOND,
+    HOP,
+    SAMPLE_RATE,
+    TOKENS_PER_SECOND,
+    BatchResult,
+    GenerationSettings,
+    GpuOutOfMemory,
+    InvalidVoicePrompt,
+    PieceCallback,
+    StreamSettings,
+    TextTooLong,
+    VoicePromptTooLong,
+)
+from .dia_stream import DiaStreaming
+
+# The engine's public names, importable from here as before the split.
+__all__ = [
+    "CHARS_PER_SECOND",
+    "HOP",
+    "SAMPLE_RATE",
+    "TOKENS_PER_SECOND",
+    "BatchResult",
+    "DiaBuckets",
+    "DiaEngine",
+    "GenerationSettings",
+    "GpuOutOfMemory",
+    "InvalidVoicePrompt",
+    "PieceCallback",
+    "StreamSettings",
+    "TextTooLong",
+    "VoicePromptTooLong",
+]
 
 logger = logging.getLogger(__name__)
 
-SAMPLE_RATE = 44100
-# Dia speaks roughly this many characters of English text per second of audio; used to size chunks.
-CHARS_PER_SECOND = 14.0
-TOKENS_PER_SECOND = 86  # DAC frames per second at 44.1 kHz with hop 512
-HOP = 512  # samples per DAC frame
 
-
-class GpuOutOfMemory(EngineError):
-    code = "gpu_out_of_memory"
-
-
-class TextTooLong(EngineError):
-    code = "text_too_long"
-
-
-class InvalidVoicePrompt(EngineError):
-    code = "invalid_voice_prompt"
-
-
-class VoicePromptTooLong(EngineError):
-    code = "voice_prompt_too_long"
-
-
-@dataclass(frozen=True)
-class GenerationSettings:
-    guidance_scale: float = 3.0
-    temperature: float = 1.8
-    top_p: float = 0.9
-    top_k: int = 45
-    chunk_seconds: float = 20.0
-    max_new_tokens: int | None = None  # None: enough for one chunk (chunk_seconds of audio)
-    do_sample: bool = True  # False: greedy (tests and comparisons; Dia sounds best sampled)
-
-    @property
-    def new_tokens(self) -> int:
-        return self.max_new_tokens or int(self.chunk_seconds * TOKENS_PER_SECOND * 1.2)
-
-
-@dataclass(frozen=True)
-class StreamSettings:
-    """How decoded frames become audio pieces.
-
-    A piece is cut from a codec decode of its frames plus `context_frames` on each side (the DAC decoder's
-    receptive field: with 12 frames the cut pieces match a whole-utterance decode to float rounding), so a piece
-    waits for `context_frames` frames after it. The first piece is short (time to first audio); later ones longer
-    (fewer codec calls and stream messages). `enabled=False`: one piece per generation, decoded at the end.
-    """
-
-    enabled: bool = True
-    first_frames: int = 16
-    frames: int = 86
-    context_frames: int = 12
-
-
-@dataclass
-class BatchResult:
-    """One request's outcome in a batch: its pieces in order, or the error that failed it alone."""
-
-    pieces: list[PcmChunk] = field(default_factory=list)
-    error: EngineError | None = None
-    codes: np.ndarray | None = None  # the undelayed DAC codes (frames x codebooks)
-    steps: int = 0
-    seed: int | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
-    def audio(self) -> np.ndarray:
-        if not self.pieces:
-            return np.zeros(0, dtype=np.float32)
-        return np.concatenate([piece.samples for piece in self.pieces])
-
-
-PieceCallback = Callable[[int, PcmChunk], None]
-
-
-@dataclass
-class _Job:
-    """A request on its way through a batch: prepared input, pieces so far, and whether anyone still wants it."""
-
-    index: int
-    request: SynthesisRequest
-    item: DecodeItem | None = None
-    result: BatchResult = field(default_factory=BatchResult)
-    emitted_frames: int = 0
-    finished: bool = False  # decoded to the end: its result stands whatever happens to the rest of the batch
-
-
-class _Calls:
-    """The caller's hooks for one synthesize call, each request announced final exactly once."""
-
-    def __init__(self, on_piece, on_final, is_cancelled) -> None:
-        self._on_piece, self._on_final, self._is_cancelled = on_piece, on_final, is_cancelled
-        self._announced: set[int] = set()
-
-    def piece(self, job: _Job, piece: PcmChunk) -> None:
-        if self._on_piece is not None:
-            self._on_piece(job.index, piece)
-
-    def final(self, job: _Job) -> None:
-        if job.index in self._announced:
-            return
-        self._announced.add(job.index)
-        if self._on_final is not None:
-            self._on_final(job.index, job.result)
-
-    def cancelled(self, job: _Job) -> bool:
-        return bool(self._is_cancelled(job.index))
-
-
-class DiaEngine:
+class DiaEngine(DiaBatching, DiaStreaming, DiaPrompts):
     """Dia behind the Engine protocol, plus batching (`synthesize_batch`), `warm_up` and `describe`.
 
     Serving settings (keyword-only; the worker maps them from its environment):
@@ -245,9 +170,6 @@ class DiaEngine:
         self._warm_report: dict | None = None
         self._compile_off_reason: str | None = None
         self.counters = {"batches": 0, "items": 0, "failed_items": 0, "oom_shrinks": 0, "steps": 0}
-
-    def _mark_gpu_thread(self) -> None:
-        self._gpu_thread_id = threading.get_ident()
 
     # ------------------------------------------------------------------------------------------------------
     # Loading
@@ -421,6 +343,8 @@ class DiaEngine:
         return {
             "compile_mode": loop.mode if loop is not None else ("compiled" if self._wants_compile() else "eager"),
             "fallback_reason": loop.fallback_reason if loop is not None else self._compile_off_reason,
+            # Compilation was tried and failed (not decided against, as for 8-bit weights): a degraded server.
+            "compile_failed": bool(loop is not None and loop.fallback_reason and not self._compile_off_reason),
             "compile_setting": self.compile_setting,
             "cuda_graphs": bool(loop and loop.cuda_graphs),
             "buckets": self.buckets.as_dict(),
@@ -454,273 +378,3 @@ class DiaEngine:
             for segment in self.segments(request.text)
         ]
         yield from self.stream_many(requests)
-
-    def stream_many(self, requests: Sequence[SynthesisRequest]) -> Iterator[PcmChunk]:
-        """Decode `requests` as batch items; yield request 0's pieces as they decode, then request 1's, ...
-
-        A request that fails raises its error when its turn comes (the ones before it have been yielded). A request
-        that decodes to no audio at all yields one empty piece. Closing the iterator early abandons the rest.
-        """
-        queues: list[queue.SimpleQueue] = [queue.SimpleQueue() for _ in requests]
-        abandoned = threading.Event()
-
-        def on_piece(index: int, piece: PcmChunk) -> None:
-            queues[index].put(piece)
-
-        def on_final(index: int, result: BatchResult) -> None:
-            queues[index].put(result)
-
-        future = self._submit_gpu(
-            lambda: self._synthesize(requests, on_piece, on_final=on_final, is_cancelled=lambda i: abandoned.is_set())
-        )
-        try:
-            for q in queues:
-                got_any = False
-                while not isinstance(item := q.get(), BatchResult):
-                    got_any = True
-                    yield item
-                if item.error is not None:
-                    raise item.error
-                if not got_any:
-                    yield PcmChunk(samples=np.zeros(0, dtype=np.float32), sample_rate=SAMPLE_RATE)
-            future.result()
-        finally:
-            abandoned.set()
-
-    def synthesize_batch(
-        self,
-        requests: Sequence[SynthesisRequest],
-        on_piece: PieceCallback | None = None,
-        *,
-        on_final: Callable[[int, BatchResult], None] | None = None,
-        is_cancelled: Callable[[int], bool] | None = None,
-    ) -> list[BatchResult]:
-        """Decode up to `max_batch` requests at a time together; each comes back with its pieces or its own error.
-
-        A request is one generation (call `segments` first for long text). A request that cannot be prepared (a
-        bad voice prompt, a text too long for the largest bucket) fails alone. A CUDA out-of-memory error halves
-        the batch and retries the halves; a request that runs out of memory alone, or after part of its audio was
-        already handed to `on_piece`, fails with GpuOutOfMemory. `on_piece(index, piece)` is called on the engine's
-        GPU thread as pieces decode, in order for each request; the pieces are also in the results. Keep it quick
-        (hand the piece to a queue): the whole batch waits for it. `on_final(index, result)` comes once per request
-        as soon as its result is settled (before the batch ends); `is_cancelled(index)` lets a caller drop one.
-        """
-        self.load()
-        return self._on_gpu(lambda: self._synthesize(requests, on_piece, on_final, is_cancelled))
-
-    # -- the GPU thread ---------------------------------------------------------------------------------------
-    def _submit_gpu(self, fn) -> concurrent.futures.Future:
-        if threading.get_ident() == self._gpu_thread_id:
-            future: concurrent.futures.Future = concurrent.futures.Future()
-            try:
-                future.set_result(fn())
-            except BaseException as exc:
-                future.set_exception(exc)
-            return future
-        return self._gpu.submit(fn)
-
-    def _on_gpu(self, fn):
-        return self._submit_gpu(fn).result()
-
-    def close(self) -> None:
-        """Stop the engine's GPU thread (after the work already queued)."""
-        self._gpu.shutdown(wait=True)
-
-    # -- one call of synthesize_batch, on the GPU thread ---------------------------------------------------
-    def _synthesize(
-        self,
-        requests: Sequence[SynthesisRequest],
-        on_piece: PieceCallback | None,
-        on_final: Callable[[int, BatchResult], None] | None = None,
-        is_cancelled: Callable[[int], bool] | None = None,
-    ) -> list[BatchResult]:
-        """Prepare each request (failures stay with their request), then decode them in groups of `max_batch`.
-
-        `on_final(index, result)` is called once per request when its result can no longer change;
-        `is_cancelled(index)` says a caller no longer wants a request (a batch whose requests are all unwanted
-        stops early).
-        """
-        # `generation` may have been replaced since loading (tests and benches do): decode with what it says now.
-        self._loop.set_sampling(self._sampling())
-        calls = _Calls(on_piece, on_final, is_cancelled or (lambda index: False))
-        jobs = [_Job(index=i, request=r) for i, r in enumerate(requests)]
-        ready: list[_Job] = []
-        for job in jobs:
-            try:
-                job.item = self._prepare(job.request)
-                job.result.seed = job.item.seed
-                ready.append(job)
-            except EngineError as exc:
-                job.result.error = exc
-                calls.final(job)
-        try:
-            for start in range(0, len(ready), self.max_batch):
-                self._run_group(ready[start : start + self.max_batch], calls)
-        except Exception as exc:
-            # Not a request's fault (a bug, a CUDA fault): every request still waiting fails with it, none is
-            # reported as a success with missing audio.
-            logger.exception("DIA batch failed")
-            for job in ready:
-                if not job.finished and job.result.error is None:
-                    job.result.error = EngineError(f"synthesis failed: {type(exc).__name__}: {exc}"[:500])
-                    job.result.error.__cause__ = exc
-        finally:
-            for job in jobs:
-                calls.final(job)  # (once each: a request already final is not announced again)
-            self.counters["items"] += len(jobs)
-            self.counters["failed_items"] += sum(1 for job in jobs if job.result.error is not None)
-        return [job.result for job in jobs]
-
-    def _run_group(self, group: list[_Job], calls: _Calls) -> None:
-        import torch
-
-        try:
-            self._decode_group(group, calls)
-            return
-        except self._oom_errors() as exc:
-            if self.device.startswith("cuda"):
-                torch.cuda.empty_cache()
-            logger.warning("DIA batch of %d ran out of GPU memory: %s", len(group), str(exc).splitlines()[0][:200])
-            failure = exc
-        # Requests that finished keep their audio. Audio already streamed cannot be taken back: those requests
-        # fail, as does a request alone. The rest retry in halves.
-        retry = []
-        for job in group:
-            if job.finished:
-                continue
-            if job.emitted_frames or len(group) == 1:
-                job.result.error = GpuOutOfMemory("The GPU ran out of memory for this job.")
-                job.result.error.__cause__ = failure
-                calls.final(job)
-            else:
-                retry.append(job)
-        if retry:
-            self.counters["oom_shrinks"] += 1
-            half = (len(retry) + 1) // 2
-            for part in (retry[:half], retry[half:]):
-                if part:
-                    self._run_group(part, calls)
-
-    def _oom_errors(self) -> tuple[type[BaseException], ...]:
-        """The exception types that mean "out of GPU memory" (a test double may widen this)."""
-        import torch
-
-        return (torch.cuda.OutOfMemoryError,)
-
-    def _decode_group(self, group: list[_Job], calls: _Calls) -> None:
-        from .dia_decode import DecodeCancelled
-
-        settings = self.stream
-
-        def emit(job: _Job, frames: np.ndarray, end: int) -> None:
-            start = job.emitted_frames
-            piece = PcmChunk(
-                samples=self._decode_window(frames, start, end), sample_rate=SAMPLE_RATE, continues=start > 0
-            )
-            job.emitted_frames = end
-            job.result.pieces.append(piece)
-            calls.piece(job, piece)
-
-        def on_frames(i: int, frames: np.ndarray, finished: bool) -> None:
-            job = group[i]
-            available = frames.shape[0]
-            if settings.enabled and not calls.cancelled(job):
-                while job.emitted_frames < available:
-                    size = settings.first_frames if job.emitted_frames == 0 else settings.frames
-                    end = min(job.emitted_frames + size, available)
-                    if not finished and (end - job.emitted_frames < size or end + settings.context_frames > available):
-                        break  # wait for a whole piece and its right-hand context
-                    emit(job, frames, end)
-            if finished:
-                if not settings.enabled and available and not calls.cancelled(job):
-                    emit(job, frames, available)
-                job.result.codes = frames
-                job.finished = True
-                calls.final(job)
-
-        self.counters["batches"] += 1
-        try:
-            outputs = self._loop.decode(
-                [job.item for job in group],
-                on_frames=on_frames,
-                should_stop=lambda: all(calls.cancelled(job) for job in group),
-            )
-        except DecodeCancelled:
-            for job in group:
-                if not job.finished:
-                    job.result.error = EngineError("abandoned by the caller")
-                    calls.final(job)
-            return
-        for job, out in zip(group, outputs, strict=True):
-            job.result.steps = out.steps
-            self.counters["steps"] += out.steps
-
-    def decode_codes(self, codes: np.ndarray) -> np.ndarray:
-        """The whole-utterance codec decode of undelayed codes (frames x codebooks), as mono float32 in [-1, 1]."""
-        self.load()
-        if codes.shape[0] == 0:
-            return np.zeros(0, dtype=np.float32)
-        return self._on_gpu(lambda: self._decode_window(codes, 0, codes.shape[0]))
-
-    def _decode_window(self, frames: np.ndarray, start: int, end: int) -> np.ndarray:
-        """Audio of frames [start, end), decoded with up to `context_frames` neighbours on each side and cut."""
-        import torch
-
-        ctx = self.stream.context_frames
-        lo, hi = max(0, start - ctx), min(frames.shape[0], end + ctx)
-        codes = torch.as_tensor(frames[lo:hi].T[None].copy(), dtype=torch.long, device=self.device)
-        with torch.inference_mode():
-            audio = self._codec.decode(audio_codes=codes).audio_values
-        audio = audio.reshape(-1)[(start - lo) * HOP : (end - lo) * HOP]
-        return np.clip(audio.detach().float().cpu().numpy(), -1.0, 1.0)
-
-    # -- preparing one request -----------------------------------------------------------------------------
-    def _prepare(self, request: SynthesisRequest) -> DecodeItem:
-        text = request.text.strip()
-        if not text:
-            raise EngineError("there is no text to speak")
-        prompt = request.prompt
-        full_text = f"{prompt.transcript.strip()} {text}" if prompt is not None else text
-        inputs = self._processor(text=[full_text], padding=True, return_tensors="pt")
-        text_ids = inputs["input_ids"][0]
-        # Without a prompt the prefix is BOS (and BOS on each channel until its delay runs out), as the processor
-        # makes it; with one, the prompt's frames (encoded once per voice).
-        prefix = self._prompt_prefix(prompt) if prompt is not None else inputs["decoder_input_ids"][0].long()
-        new_tokens = self.generation.new_tokens
-        max_delay = max(self._model.config.delay_pattern)
-        try:
-            self.buckets.check(
-                text=int(text_ids.shape[0]), prompt=int(prefix.shape[0]) - max_delay, new_tokens=new_tokens
-            )
-        except RequestTooLong as exc:
-            if exc.dimension == "prompt":
-                seconds = (self.buckets.prompt[-1] - 1) / TOKENS_PER_SECOND
-                raise VoicePromptTooLong(
-                    f"The voice sample is too long to clone from (at most {seconds:.1f} s): {exc}."
-                ) from exc
-            raise TextTooLong(f"This text is too long for one generation: {exc}.") from exc
-        seed = request.seed if request.seed is not None else secrets.randbits(63)
-        return DecodeItem(text_ids=text_ids, prefix=prefix, max_new_tokens=new_tokens, seed=seed)
-
-    def _prompt_prefix(self, prompt: VoicePrompt):
-        """The prompt's frames through the codec with the delay pattern applied (cached: one voice, many jobs)."""
-        audio = np.asarray(prompt.audio)
-        if audio.ndim != 1 or audio.size < HOP or not np.issubdtype(audio.dtype, np.floating):
-            raise InvalidVoicePrompt("The voice prompt must be mono floating-point audio of at least a few ms.")
-        if not np.isfinite(audio).all():
-            raise InvalidVoicePrompt("The voice prompt contains invalid samples (NaN or infinity).")
-        audio = audio.astype(np.float32, copy=False)
-        key = hashlib.sha1(audio.tobytes(), usedforsecurity=False).hexdigest()
-        cached = self._prompt_cache.get(key)
-        if cached is not None:
-            self._prompt_cache.move_to_end(key)
-            return cached
-        try:
-            inputs = self._processor(text=["x"], audio=[audio], padding=True, return_tensors="pt")
-        except Exception as exc:  # the codec or feature extractor refused it
-            raise InvalidVoicePrompt(f"The voice prompt could not be encoded: {exc}") from exc
-        prefix = inputs["decoder_input_ids"][0].long().cpu()
-        self._prompt_cache[key] = prefix
-        while len(self._prompt_cache) > self._prompt_cache_size:
-            self._prompt_cache.popitem(last=False)
-        return prefix

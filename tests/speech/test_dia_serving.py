@@ -23,7 +23,7 @@ from speech.engines.dia import (
     TextTooLong,
     VoicePromptTooLong,
 )
-from speech.engines.dia_decode import BucketKey, DiaBuckets, RequestTooLong
+from speech.engines.dia_buckets import BucketKey, DiaBuckets, RequestTooLong
 from speech.engines.dia_testing import build_tiny_dia
 
 STEPS = 48  # decode steps per generation: up to 32 frames (Dia's delay pattern takes 16 more)
@@ -513,6 +513,25 @@ def test_one_account_cannot_take_every_slot_while_another_waits():
     second = engine.batches[1]
     assert sorted(second) == ["busy 0", "busy 1", "quiet 0", "quiet 1"]
     assert engine.batches[2] == ["busy 2", "busy 3", "busy 4", "busy 5"]  # alone again: it may fill the batch
+
+
+def test_an_account_share_of_one_is_first_come_first_served():
+    hold = threading.Event()
+    engine = RecordingEngine(hold=hold)
+    scheduler = BatchScheduler(engine, window_ms=1, account_share=1.0)
+    blocker = scheduler.enqueue(SynthesisRequest(text="first", voice="dia"), "busy")
+    time.sleep(0.1)
+    tickets = [scheduler.enqueue(SynthesisRequest(text=f"busy {n}", voice="dia"), "busy") for n in range(5)]
+    tickets += [scheduler.enqueue(SynthesisRequest(text="quiet 0", voice="dia"), "quiet")]
+
+    hold.set()
+    for ticket in [blocker, *tickets]:
+        ticket.result(timeout=10)
+    scheduler.shutdown()
+
+    assert engine.batches[1:] == [["busy 0", "busy 1", "busy 2", "busy 3"], ["busy 4", "quiet 0"]]
+    assert [t.batch for t in tickets] == [2, 2, 2, 2, 3, 3]
+    assert [t.batch_size for t in tickets] == [4, 4, 4, 4, 2, 2]
 
 
 def test_cancelled_and_shut_down_requests_fail_cleanly():

@@ -1,10 +1,14 @@
-"""A speech engine for tests of failure handling: it plugs in through SPEECH_ENGINES like any engine, fails in
-the way it is told to, and otherwise speaks with the real Piper voice."""
+"""Speech engines for tests of failure handling and batching: they plug in through SPEECH_ENGINES like any
+engine, fail in the way they are told to, and otherwise speak with the real Piper voice (or the tests' tiny Dia)."""
 
 from __future__ import annotations
 
-from speech.engines.base import SynthesisRequest
-from speech.engines.dia import GpuOutOfMemory
+import threading
+
+import numpy as np
+
+from speech.engines.base import EngineCapabilities, EngineVoice, PcmChunk, SynthesisRequest
+from speech.engines.dia import BatchResult, DiaEngine, GpuOutOfMemory
 from speech.engines.piper import PiperEngine
 from speech.errors import TransientEngineError
 
@@ -41,3 +45,63 @@ class GatedEngine(PiperEngine):
     def synthesize(self, request: SynthesisRequest):
         assert GatedEngine.gate.wait(timeout=30), "the test never opened the gate"
         yield from super().synthesize(request)
+
+
+class GatedBatchEngine:
+    """A plain-Python batching engine (SPEECH_BATCHING): its first batch waits for the test's gate, so that jobs
+    queue up behind it in the batch scheduler; every batch is recorded by the texts it held."""
+
+    name = "gated_batch"
+    capabilities = EngineCapabilities(streaming=True)
+    model_id = "tests/gated-batch"
+    model_revision = "1"
+    max_batch = 4
+    gate: threading.Event | None = None  # opened by the test
+    entered: threading.Event | None = None  # set when the first batch reaches the engine
+    batches: list[list[str]] = []
+
+    def __init__(self, **_options) -> None:
+        self._first = True
+
+    def load(self) -> None:
+        pass
+
+    def voices(self) -> list[EngineVoice]:
+        return [EngineVoice(id="gated", language="en", sample_rate=22050)]
+
+    def segments(self, text: str, *, max_chars: int) -> list[str]:
+        return [text]
+
+    def synthesize(self, request: SynthesisRequest):
+        raise AssertionError("a batching engine's jobs go through the batch scheduler")
+
+    def synthesize_batch(self, requests, on_piece=None, *, on_final=None, is_cancelled=None):
+        if self._first:
+            self._first = False
+            GatedBatchEngine.entered.set()
+            assert GatedBatchEngine.gate.wait(timeout=30), "the test never opened the gate"
+        GatedBatchEngine.batches.append([r.text for r in requests])
+        results = []
+        for index, _request in enumerate(requests):
+            piece = PcmChunk(samples=np.full(2205, 0.1, dtype=np.float32), sample_rate=22050)
+            if on_piece is not None:
+                on_piece(index, piece)
+            results.append(BatchResult(pieces=[piece]))
+        return results
+
+
+class FakeOutOfMemory(RuntimeError):
+    """Stands in for torch.cuda.OutOfMemoryError (no GPU in the tests)."""
+
+
+class OutOfMemoryDiaEngine(DiaEngine):
+    """Dia on a GPU too small for even one request: every batch runs out of memory, shrinks to single requests,
+    and each fails with GpuOutOfMemory."""
+
+    name = "dia_oom"
+
+    def _oom_errors(self):
+        return (FakeOutOfMemory,)
+
+    def _decode_group(self, group, calls):
+        raise FakeOutOfMemory("CUDA out of memory (simulated)")

@@ -1,6 +1,6 @@
-"""`check --deploy` warns when Dia runs from an unpinned revision."""
+"""`check --deploy` warns when Dia runs from an unpinned revision; Dia serving settings out of range are errors."""
 
-from synthesis.checks import dia_revision_pinned
+from synthesis.checks import dia_revision_pinned, dia_serving_settings
 
 
 def _options(settings, **changes):
@@ -23,3 +23,14 @@ def test_pinned_revision_or_no_dia_is_quiet(settings):
     settings.SPEECH_WARM_ENGINES = ["piper"]
     settings.SPEECH_ENGINE_OPTIONS = _options(settings, revision="main")
     assert dia_revision_pinned(None) == []
+
+
+def test_dia_serving_settings_out_of_range_are_errors(settings):
+    assert dia_serving_settings(None) == []
+
+    settings.SPEECH_ENGINE_OPTIONS = _options(settings, compile="yes", max_batch=0, simulate_compile_failure=True)
+    settings.SPEECH_BATCHING = {"dia": {**settings.SPEECH_BATCHING["dia"], "account_share": 0}}
+    found = dia_serving_settings(None)
+
+    assert [message.id for message in found] == ["odiadev.E001"] * 3 + ["odiadev.W002"]
+    assert "DIA_COMPILE" in found[0].msg
