@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.db import connection
 
 from billing.selectors import plan_for
 from controls.admission import admit_job
@@ -157,6 +158,14 @@ def synthesis_job_execute(*, job_id: uuid.UUID | str) -> str:
         stream_finish(job_id=job.id, status=status or "gone")
 
 
+def _db_release() -> None:
+    """Give this thread's database connection back while the engine works: a GPU worker runs about twice
+    `DIA_MAX_BATCH` job threads that mostly wait on the batch scheduler, against a pool of DATABASE_POOL_MAX_SIZE
+    connections per process. The next query takes one again."""
+    if not connection.in_atomic_block:
+        connection.close()
+
+
 def _run(job: SynthesisJob) -> str:
     cloned = job.voice_kind == "cloned"
     try:
@@ -178,11 +187,13 @@ def _run(job: SynthesisJob) -> str:
         if total > 1:
             synthesis_job_progress(job=job, done=0, total=total)
         # (closing: whatever fails here, the segments still waiting in a batch scheduler are dropped at once)
+        _db_release()
         with contextlib.closing(_synthesized(job, engine, segments, prompt)) as synthesized:
             for index, piece in synthesized:
                 while done < index:  # every segment before this one has all its pieces
                     done += 1
                     synthesis_job_progress(job=job, done=done, total=total)
+                    _db_release()
                 pieces.append(piece)
                 if job.streamed:
                     _stream_piece(job, piece)

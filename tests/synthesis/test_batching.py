@@ -13,6 +13,7 @@ import pytest
 import soundfile as sf
 import torch
 from django.core.files.storage import default_storage
+from django.db import connection
 from django_redis import get_redis_connection
 
 from controls.breaker import oom_count
@@ -83,7 +84,10 @@ def run_jobs(jobs) -> dict:
     outcomes: dict = {}
 
     def run(job):
-        outcomes[job.id] = synthesis_job_execute(job_id=job.id)
+        try:
+            outcomes[job.id] = synthesis_job_execute(job_id=job.id)
+        finally:
+            connection.close()  # as Celery's Django fix-up does after each task: the pool gets it back
 
     threads = [threading.Thread(target=run, args=(job,)) for job in jobs]
     for thread in threads:
