@@ -19,8 +19,9 @@ the phrase alone) scored at most 0.073 for the statement when it was not read an
 0.80 for the statement (one Whisper hallucination aside) and were accepted 126 times in 144 (87.5%; 93% with
 phrases drawn from the product's list as it is); 2 went to review (two words heard only by their sound), 1 was
 the hallucination and 15 missed a phrase word (one word missed caps the score at 0.75, where a shuffle keeping
-three words in order also lands, so no threshold tells them apart). The 95% target needs a better recogniser than tiny.en (pass a
-small.en folder to speech.asr) or a phrase word list tiny.en hears better; see the bench for the words it misses.
+three words in order also lands, so no threshold tells them apart). The 95% target needs a better recogniser
+than tiny.en (pass a small.en folder to speech.asr) or a phrase word list it hears better (see the bench for the
+words it misses).
 """
 
 from __future__ import annotations
