@@ -103,21 +103,7 @@ def matrix() -> dict[str, Decision]:
     return decisions
 
 
-# Known gap (issue 11 stays open): Whisper tiny.en misses a phrase word of this recording at 0.8x with 20 dB noise,
-# so the honest reader is refused. The thresholds are to be set from bench/asr.py's decision table; strict, so the
-# mark must go once the case is accepted.
-KNOWN_GAPS = {"honest, slow, 20 dB noise"}
-
-
-@pytest.mark.parametrize(
-    "case",
-    [
-        pytest.param(case, marks=pytest.mark.xfail(strict=True, reason="tiny.en misses a phrase word (issue 11)"))
-        if case in KNOWN_GAPS
-        else case
-        for case in CASES
-    ],
-)
+@pytest.mark.parametrize("case", list(CASES))
 def test_consent_matrix(matrix, case):
     decision = matrix[case]
 
