@@ -22,6 +22,7 @@ Plain Python: no Django, no engine, no third-party import.
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -202,6 +203,18 @@ class Coverage:
     missing: tuple[str, ...]
 
 
+def _split_merged(tokens: list[tuple[str, int]], expected: list[str]) -> list[tuple[str, int]]:
+    """Heard tokens, with one that is two consecutive phrase words run together ("hazel bridge" written
+    "Hazelbridge", "hammer berry" as "hammerberry") split back into those two. Only an exact join of the two
+    expected words, in the phrase's order, is split: the split never makes a word that was not said."""
+    joins = {a + b: (a, b) for a, b in itertools.pairwise(expected)}
+    out: list[tuple[str, int]] = []
+    for token, index in tokens:
+        pair = joins.get(token)
+        out.extend([(pair[0], index), (pair[1], index)] if pair and token not in expected else [(token, index)])
+    return out
+
+
 def phrase_heard(phrase: str, words: Iterable[WordLike], *, max_gap: int = 3) -> PhraseMatch:
     """Whether every word of `phrase` was heard, in order, within `words` (strings, or objects with `.text` such as
     speech.asr.Word), allowing near misses of spelling or sound (word_similarity).
@@ -214,7 +227,7 @@ def phrase_heard(phrase: str, words: Iterable[WordLike], *, max_gap: int = 3) ->
     a phrase heard.
     """
     expected = words_of(phrase)
-    tokens = _heard_tokens(words)
+    tokens = _split_merged(_heard_tokens(words), expected)
     if not expected:
         return PhraseMatch(heard=True, score=1.0, matched=(), missing=())
     own = set(expected)

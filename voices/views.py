@@ -12,6 +12,7 @@ from controls.switches import SwitchName, switch_is_on
 from core.exceptions import ApplicationError
 
 from .selectors import voice_profile_get_for, voice_profiles_for
+from .serializers import voice_profile_payload
 from .services import voice_profile_delete
 
 SUGGESTED_SCRIPT = (
@@ -24,8 +25,13 @@ SUGGESTED_SCRIPT = (
 @ensure_csrf_cookie
 def voices_page(request):
     plan = plan_for(user=request.user)
+    profiles = list(voice_profiles_for(user=request.user))
     context = {
-        "profiles": voice_profiles_for(user=request.user),
+        "profiles": profiles,
+        # The page renders live state from the same payloads the API and websocket send.
+        "payloads": [voice_profile_payload(profile) for profile in profiles],
+        "challenge_minutes": settings.CONSENT_CHALLENGE_TTL // 60,
+        "statement_share": f"{settings.CONSENT_STATEMENT_THRESHOLD:.0%}",
         "plan": plan,
         "cloning_on": switch_is_on(SwitchName.VOICE_CLONING),
         "suggested_script": SUGGESTED_SCRIPT,

@@ -78,9 +78,97 @@
     return "webm";
   }
 
-  function renderVoice(incoming) {
+  function el(tag, attrs, text) {
+    const node = document.createElement(tag);
+    Object.entries(attrs || {}).forEach(([key, value]) => node.setAttribute(key, value));
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+
+  async function api(path, options) {
+    const response = await fetch(path, Object.assign({ credentials: "same-origin" }, options || {}));
+    let data = null;
+    try { data = await response.json(); } catch (err) { data = null; }
+    return { ok: response.ok, data };
+  }
+
+  // What the speech recogniser heard in the consent recording, with the phrase words it missed marked.
+  function renderCheck(box, check) {
+    box.textContent = "";
+    if (!check) {
+      box.append(el("p", { class: "hint" }, "Still checking your recordings."));
+      return;
+    }
+    if (check.message) box.append(el("p", { class: check.outcome === "accepted" ? "" : "error" }, check.message));
+    const phrase = el("p", { "data-testid": "phrase-words" }, "One-time phrase: ");
+    (check.phrase.words || []).forEach((word) => {
+      const span = el("span", { class: word.ok ? "word-ok" : "word-missing" }, word.word);
+      span.title = word.ok ? "heard as “" + word.heard + "”" : "not heard";
+      phrase.append(span, " ");
+    });
+    box.append(phrase);
+    box.append(el("p", {}, "What we heard in your consent recording:"));
+    box.append(el("blockquote", { class: "heard", "data-testid": "heard-transcript" }, check.transcript || "(nothing)"));
+    const pct = (value) => (value === null || value === undefined ? "–" : Math.round(value * 100) + "%");
+    box.append(el("p", { class: "hint" },
+      "Statement heard: " + pct(check.statement.share) + " (needs " + pct(check.statement.threshold) + "). " +
+      "Phrase: " + pct(check.phrase.score) + " (needs " + pct(check.phrase.threshold) + "). " +
+      "Same voice as the sample: " + (check.speaker.similarity === null ? "–" : check.speaker.similarity.toFixed(2)) +
+      " (needs " + check.speaker.threshold.toFixed(2) + "). Heard by " + check.asr.model_id + "."));
+  }
+
+  function consentDetails(voice, open) {
+    const details = el("details", { class: "consent-check", "data-testid": "consent-check" });
+    details.append(el("summary", {}, "What we heard"));
+    const box = el("div");
+    details.append(box);
+    let loaded = false;
+    async function load() {
+      if (loaded) return;
+      loaded = true;
+      const { ok, data } = await api("/v1/voices/" + voice.id + "/consent");
+      if (ok) renderCheck(box, data.check);
+      else box.append(el("p", { class: "error" }, errorText(data)));
+    }
+    details.addEventListener("toggle", () => { if (details.open) load(); });
+    if (open) details.open = true;
+    return details;
+  }
+
+  // The sample's transcript (Dia reads it with the sample): shown, flagged when it disagrees with what we heard,
+  // and editable by the owner.
+  function transcriptDetails(voice) {
+    const details = el("details", { class: "transcript", "data-testid": "transcript" });
+    const source = voice.sample_transcript_source === "asr" ? " (transcribed by us)" : "";
+    details.append(el("summary", {}, "Sample transcript" + source));
+    if (voice.transcript_warning) {
+      details.append(el("p", { class: "warning", "data-testid": "transcript-warning" }, voice.transcript_warning.message));
+      details.open = true;
+    }
+    const area = el("textarea", { rows: "3", maxlength: "5000" });
+    area.value = voice.sample_transcript || "";
+    const save = el("button", { type: "button" }, "Save transcript");
+    const note = el("span", { class: "hint", role: "status" });
+    save.addEventListener("click", async () => {
+      save.disabled = true;
+      const { ok, data } = await api("/v1/voices/" + voice.id, {
+        method: "PATCH",
+        headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
+        body: JSON.stringify({ sample_transcript: area.value }),
+      });
+      save.disabled = false;
+      note.textContent = ok ? " Saved." : " " + errorText(data);
+      if (ok) renderVoice(data, true);
+    });
+    details.append(area, save, note);
+    return details;
+  }
+
+  function renderVoice(incoming, force) {
     const seen = latest[incoming.id];
-    const voice = !seen || RANK[incoming.status] >= RANK[seen.status] ? incoming : seen;
+    const voice = force || !seen || RANK[incoming.status] >= RANK[seen.status] ? incoming : seen;
+    const changed = !seen || seen.status !== voice.status || seen.version !== voice.version ||
+      seen.sample_transcript !== voice.sample_transcript || seen.consent_outcome !== voice.consent_outcome;
     latest[voice.id] = voice;
     let row = document.querySelector('tr[data-voice-id="' + voice.id + '"]');
     if (!row) {
@@ -88,17 +176,29 @@
       if (empty) empty.remove();
       row = document.createElement("tr");
       row.dataset.voiceId = voice.id;
-      row.innerHTML = "<td></td><td><span data-testid=\"voice-status\"></span></td><td></td><td></td>";
+      row.innerHTML = "<td></td><td><span data-testid=\"voice-status\"></span>" +
+        "<small class=\"error voice-rejection\" data-testid=\"voice-rejection\"></small>" +
+        "<div class=\"voice-more\"></div></td><td></td><td></td>";
       row.children[0].textContent = voice.name;
       row.children[2].textContent = voice.created_at.replace("T", " ").slice(0, 16);
       $("voice-rows").prepend(row);
     }
     const status = row.querySelector('[data-testid="voice-status"]');
-    status.textContent = voice.status;
+    const waitingForPerson = voice.status === "verifying" && voice.consent_outcome === "review";
+    status.textContent = waitingForPerson ? "in review" : voice.status;
     status.className = "status " + voice.status;
-    if (voice.id === currentVoiceId) {
-      document.querySelector('[data-testid="clone-status"]').textContent = voice.status;
+    row.querySelector(".voice-rejection").textContent = voice.rejection ? voice.rejection.message : "";
+    const mine = voice.id === currentVoiceId;
+    if (mine) {
+      document.querySelector('[data-testid="clone-status"]').textContent = status.textContent;
       if (voice.rejection) showError(voice.rejection.message + " (" + voice.rejection.code + ")");
+    }
+    if (changed) {
+      const more = row.querySelector(".voice-more");
+      more.textContent = "";
+      const decided = voice.status !== "verifying" || waitingForPerson;
+      if (decided) more.append(consentDetails(voice, mine && voice.status !== "active"));
+      if (voice.status !== "rejected" && voice.sample_transcript !== undefined) more.append(transcriptDetails(voice));
     }
   }
 
@@ -112,9 +212,16 @@
     socket.onclose = () => setTimeout(connect, 2000);
   }
 
+  const initial = $("voice-data");
+  if (initial) JSON.parse(initial.textContent).reverse().forEach((voice) => renderVoice(voice));
   connect();
   if (!form) return;
   document.querySelectorAll(".recorder").forEach(setUpRecorder);
+  // An uploaded file says something else than our script: leave its transcript to the recogniser unless typed.
+  $("sample-file").addEventListener("change", () => {
+    const area = $("sample-transcript");
+    if (area.value.trim() === area.dataset.script.trim()) area.value = "";
+  });
 
   $("get-statement").addEventListener("click", async () => {
     showError("");

@@ -1,0 +1,120 @@
+"""The consent check in a real browser with a fake microphone: a consent recording with the wrong one-time phrase is
+refused with the words we did not hear, and reading the statement as shown makes the voice active.
+
+Chromium's fake capture device plays a file as the microphone, and reads it again each time a recording starts:
+the test writes what the "person" says next into that file, after the page has shown the statement to read.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+import numpy as np
+import pytest
+from playwright.sync_api import expect
+
+from billing.services import plan_assign
+from tests.factories import UserFactory
+from tests.support.media import CONSENT_PHRASE_WORDS, SAMPLE_TEXT, encode_sf, speech
+from textnorm import normalize
+
+from .browser import browser_page, log_in
+
+pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+RATE = 48000
+
+
+class Microphone:
+    """What the fake microphone plays: Piper reading a text, as a person would read it off the page."""
+
+    def __init__(self, path):
+        self.path = path
+        self.say(SAMPLE_TEXT)
+
+    def say(self, text: str) -> float:
+        """Play `text` (once, then a short pause; the device loops it) from the next recording on; its seconds."""
+        samples = np.concatenate([speech(normalize(text), rate=RATE), np.zeros(RATE // 2, dtype=np.float32)])
+        partial = f"{self.path}.partial"
+        with open(partial, "wb") as f:
+            f.write(encode_sf(samples, RATE, "WAV", "PCM_16"))
+        os.replace(partial, self.path)  # the browser never opens a half-written file
+        return len(samples) / RATE
+
+
+@pytest.fixture
+def microphone(tmp_path):
+    return Microphone(tmp_path / "microphone.wav")
+
+
+@pytest.fixture
+def customer():
+    user = UserFactory()
+    plan_assign(user=user, slug="pro")
+    return user
+
+
+@pytest.fixture
+def page(stack, customer, microphone):
+    fake_microphone = (
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-audio-capture={microphone.path}",
+    )
+    with browser_page(stack.base_url, extra_args=fake_microphone, permissions=("microphone",)) as page:
+        yield page
+
+
+def _record(page, kind: str, seconds: float) -> None:
+    box = page.locator(f'.recorder[data-kind="{kind}"]')
+    box.locator(".rec-start").click()
+    page.wait_for_timeout(seconds * 1000)
+    box.locator(".rec-stop").click()
+    expect(box).to_have_attribute("data-recorded", "true")
+
+
+def _statement(page) -> tuple[str, str]:
+    """A fresh consent statement from the page, and its one-time phrase."""
+    page.click("#get-statement")
+    statement = page.locator("#statement")
+    expect(statement).to_contain_text("My one-time phrase is")
+    text = statement.inner_text()
+    phrase = re.search(r"My one-time phrase is: (.+?)\.?$", text.strip()).group(1)
+    return text, phrase
+
+
+def test_wrong_phrase_is_refused_with_the_words_not_heard_then_the_honest_recording_works(customer, microphone, page):
+    log_in(page, customer.email)
+    page.goto("/voices/")
+    expect(page.locator("#how-we-check")).to_contain_text("every word of your one-time phrase")
+
+    # A consent recording made for another challenge: the statement as issued, but another phrase at its end.
+    statement, phrase = _statement(page)
+    others = [word for word in CONSENT_PHRASE_WORDS if word not in phrase.split()][:4]
+    replayed = statement.replace(phrase, " ".join(others))
+    _record(page, "consent", microphone.say(replayed) + 0.3)
+    _record(page, "sample", microphone.say(SAMPLE_TEXT) + 0.3)
+    page.fill("#voice-name", "Replayed consent")
+    page.click("#clone-submit")
+
+    error = page.locator("#clone-error")
+    expect(error).to_contain_text(f"We did not hear the words '{phrase}' in your consent recording", timeout=90_000)
+    expect(error).to_contain_text("consent_phrase_not_heard")
+    row = page.locator("#voice-rows tr", has_text="Replayed consent")
+    expect(row.get_by_test_id("voice-status")).to_have_text("rejected")
+    # What we heard, with each phrase word marked missing.
+    check = row.get_by_test_id("consent-check")
+    expect(check.get_by_test_id("heard-transcript")).to_contain_text(re.compile(others[0], re.IGNORECASE))
+    expect(check.locator(".word-missing")).to_have_count(4)
+
+    # The same person reads the new statement as shown: the voice goes active.
+    statement, phrase = _statement(page)
+    _record(page, "consent", microphone.say(statement) + 0.3)
+    page.fill("#voice-name", "Honest consent")
+    page.click("#clone-submit")
+    expect(page.get_by_test_id("clone-status")).to_have_text("active", timeout=90_000)
+    row = page.locator("#voice-rows tr", has_text="Honest consent")
+    expect(row.get_by_test_id("voice-status")).to_have_text("active")
+    row.get_by_test_id("consent-check").locator("summary").click()
+    expect(row.get_by_test_id("consent-check").locator(".word-ok")).to_have_count(len(phrase.split()))
