@@ -21,6 +21,7 @@ from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
 logger = logging.getLogger(__name__)
 
 LATENCY_BUCKETS = (0.25, 0.5, 1.0, 2.0, 3.5, 5.0, 6.0, 10.0, 20.0, 30.0, 60.0, 120.0)
+WER_BUCKETS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.35, 0.5, 0.75, 1.0)
 
 
 @dataclass(frozen=True)
@@ -57,8 +58,21 @@ METRICS: dict[str, MetricSpec] = {
         MetricSpec(
             "odiadev_clone_results",
             "counter",
-            "Cloned syntheses by outcome (success: output similar enough to the voice).",
+            "Cloned syntheses by outcome, once scored (success: similar enough to the voice and intelligible).",
             ("outcome",),
+        ),
+        MetricSpec(
+            "odiadev_clone_checks",
+            "counter",
+            "The two parts of a clone's success (similarity, intelligibility), by outcome (pass or fail).",
+            ("check", "outcome"),
+        ),
+        MetricSpec(
+            "odiadev_intelligibility_wer",
+            "histogram",
+            "Word error rate of scored outputs against their text (speech recogniser), by voice kind.",
+            ("voice_kind",),
+            WER_BUCKETS,
         ),
     )
 }

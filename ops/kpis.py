@@ -8,7 +8,12 @@ Definitions (all over jobs that *finished* in the window; cancelled jobs are lef
 - cache hit rate: succeeded jobs answered from the cache / succeeded jobs;
 - error rate: failed / finished; OOMs: jobs failed with gpu_out_of_memory;
 - clone success rate: cloned jobs that succeeded with an output-to-voice similarity at or above
-  CLONE_SUCCESS_THRESHOLD (or unscored) / cloned jobs finished;
+  CLONE_SUCCESS_THRESHOLD (or not measurable) and a word error rate at or below INTELLIGIBILITY_WER_THRESHOLD /
+  cloned jobs finished. A succeeded job counts only once its WER is known (synthesis.intelligibility scores it
+  seconds after it succeeds): until then, or where scoring failed, it counts neither way. A failed job counts as
+  a failure. A late score lands in its job's bucket: the rollups recompute the buckets of jobs scored lately.
+  `clone_quality` gives the parts (similarity pass rate, intelligibility pass rate) and the built-in voices' WER
+  (a sample of their jobs) beside the cloned voices', straight from the jobs;
 - revenue per GPU-hour: revenue entries (paid invoices minus refunds and lost disputes) / GPU engine hours;
 - refunds/chargebacks: refunds and disputes recorded (PaymentIncident).
 """
@@ -20,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Q, Sum
+from django.db.models import Avg, Count, Q, Sum
 from django.utils import timezone
 
 from billing.models import PaymentIncident, RevenueEntry
@@ -90,6 +95,74 @@ def revenue_per_gpu_hour(*, since, until) -> dict:
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# Clone success and its parts
+# ---------------------------------------------------------------------------------------------------------------
+# A finished cloned job counts once it failed, or succeeded and has its WER.
+CLONE_COUNTED = Q(status=JobStatus.FAILED) | Q(status=JobStatus.SUCCEEDED, intelligibility_wer__isnull=False)
+
+
+def clone_sounds_like() -> Q:
+    """Succeeded, and sounds like the voice (or its similarity could not be measured)."""
+    similar = Q(clone_similarity__isnull=True) | Q(clone_similarity__gte=settings.CLONE_SUCCESS_THRESHOLD)
+    return Q(status=JobStatus.SUCCEEDED) & similar
+
+
+def clone_understood() -> Q:
+    """Succeeded, and the recogniser understood it."""
+    return Q(status=JobStatus.SUCCEEDED, intelligibility_wer__lte=settings.INTELLIGIBILITY_WER_THRESHOLD)
+
+
+def clone_quality(*, since: datetime, until: datetime) -> dict:
+    """The parts of clone success in a window, from the jobs (cloned ones and the few scored built-in ones, by two
+    partial indexes): counted cloned jobs (CLONE_COUNTED), how many pass each part and both, and the mean WER of
+    cloned and of built-in voices' scored outputs. Rates are None without counted jobs."""
+    window = Q(finished_at__gte=since, finished_at__lt=until)
+    cloned = SynthesisJob.objects.filter(window, voice_kind="cloned").aggregate(
+        counted=Count("pk", filter=CLONE_COUNTED),
+        similar=Count("pk", filter=CLONE_COUNTED & clone_sounds_like()),
+        understood=Count("pk", filter=clone_understood()),
+        both=Count("pk", filter=clone_sounds_like() & clone_understood()),
+        scored=Count("intelligibility_wer"),
+        wer=Avg("intelligibility_wer"),
+    )
+    builtin = (
+        SynthesisJob.objects.filter(window, intelligibility_scored_at__isnull=False)
+        .exclude(voice_kind="cloned")
+        .aggregate(scored=Count("intelligibility_wer"), wer=Avg("intelligibility_wer"))
+    )
+    counted = cloned["counted"]
+
+    def rate(passed: int) -> float | None:
+        return passed / counted if counted else None
+
+    return {
+        "clone_jobs": counted,
+        "clone_similarity_pass_rate": rate(cloned["similar"]),
+        "clone_intelligibility_pass_rate": rate(cloned["understood"]),
+        "clone_success_rate": rate(cloned["both"]),
+        "clone_scored": cloned["scored"],
+        "clone_wer_mean": cloned["wer"],
+        "builtin_scored": builtin["scored"],
+        "builtin_wer_mean": builtin["wer"],
+        "similarity_threshold": settings.CLONE_SUCCESS_THRESHOLD,
+        "wer_threshold": settings.INTELLIGIBILITY_WER_THRESHOLD,
+    }
+
+
+def clone_quality_window(window: str, *, now: datetime | None = None) -> dict:
+    """`clone_quality` over the last `window`, with `display` strings for the panel."""
+    now = now or timezone.now()
+    quality = clone_quality(since=now - WINDOWS[window], until=now)
+    rates = ("clone_similarity_pass_rate", "clone_intelligibility_pass_rate", "clone_success_rate")
+    display = {key: _display(quality[key], "%") for key in rates}
+    display |= {
+        key: "no data" if quality[key] is None else f"{quality[key]:.3f}"
+        for key in ("clone_wer_mean", "builtin_wer_mean")
+    }
+    return quality | {"display": display}
+
+
+# ---------------------------------------------------------------------------------------------------------------
 # Rollups
 # ---------------------------------------------------------------------------------------------------------------
 def rollup_bucket(start: datetime) -> KpiRollup:
@@ -102,16 +175,13 @@ def rollup_bucket(start: datetime) -> KpiRollup:
     histogram = [0] * (len(LATENCY_BOUNDS) + 1)
     for queued_at, finished_at in succeeded.filter(cached=False).values_list("queued_at", "finished_at"):
         histogram[bisect.bisect_left(LATENCY_BOUNDS, (finished_at - queued_at).total_seconds())] += 1
-    cloned = finished.filter(voice_kind="cloned")
-    threshold = settings.CLONE_SUCCESS_THRESHOLD
+    cloned = finished.filter(voice_kind="cloned").filter(CLONE_COUNTED)
     values = {
         "jobs_finished": finished.count(),
         "jobs_failed": finished.filter(status=JobStatus.FAILED).count(),
         "cache_hits": succeeded.filter(cached=True).count(),
         "clone_jobs": cloned.count(),
-        "clone_successes": cloned.filter(status=JobStatus.SUCCEEDED)
-        .filter(Q(clone_similarity__isnull=True) | Q(clone_similarity__gte=threshold))
-        .count(),
+        "clone_successes": cloned.filter(clone_sounds_like(), clone_understood()).count(),
         "oom_count": finished.filter(error_code=JobErrorCode.GPU_OUT_OF_MEMORY).count(),
         "gpu_seconds": finished.filter(engine__in=gpu_engines()).aggregate(total=Sum("engine_seconds"))["total"] or 0.0,
         "revenue_cents": RevenueEntry.objects.filter(occurred_at__gte=start, occurred_at__lt=end).aggregate(
@@ -131,6 +201,12 @@ def rollups_refresh(*, now: datetime | None = None, backfill: timedelta = timede
     now = now or timezone.now()
     current = bucket_floor(now)
     wanted = {current, current - BUCKET, current - 2 * BUCKET}  # late finishes and clock skew land here
+    # Cloned jobs scored for intelligibility lately (a backlog on the queue can delay a score past the buckets
+    # above); built-in voices' scores are read from the jobs (clone_quality), not the rollups.
+    scored_lately = SynthesisJob.objects.filter(
+        intelligibility_scored_at__gte=now - 3 * BUCKET, finished_at__gte=now - backfill, voice_kind="cloned"
+    ).values_list("finished_at", flat=True)
+    wanted |= {bucket_floor(finished_at) for finished_at in scored_lately}
     have = set(KpiRollup.objects.filter(bucket_start__gte=current - backfill).values_list("bucket_start", flat=True))
     oldest, bucket = bucket_floor(now - backfill), current - 3 * BUCKET
     missing = []

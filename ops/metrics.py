@@ -13,9 +13,16 @@ from core.heartbeat import workers_alive
 from core.metrics import queue_lengths
 
 from .health import serving_status
-from .kpis import KPI_SPECS, window_figures
+from .kpis import KPI_SPECS, clone_quality_window, window_figures
 
 logger = logging.getLogger(__name__)
+
+CLONE_QUALITY_KPIS = (
+    "clone_similarity_pass_rate",
+    "clone_intelligibility_pass_rate",
+    "clone_wer_mean",
+    "builtin_wer_mean",
+)
 
 
 class OpsCollector:
@@ -113,6 +120,11 @@ class OpsCollector:
                     value = values[spec.key]
                     if value is not None and value != float("inf"):
                         kpi.add_metric([spec.key, window], float(value))
+                # The parts of clone success, and the WER of cloned and built-in voices (straight from the jobs).
+                quality = clone_quality_window(window)
+                for key in CLONE_QUALITY_KPIS:
+                    if quality[key] is not None:
+                        kpi.add_metric([key, window], float(quality[key]))
             yield kpi
         except Exception:
             logger.warning("switch and KPI figures unavailable", exc_info=True)

@@ -15,7 +15,7 @@ from core.exceptions import ApplicationError
 
 from .actions import breaker_reset, cache_clear_all, queue_purge, switch_flip
 from .health import health_report, live_status
-from .kpis import WINDOWS, kpi_series, kpi_tiles
+from .kpis import WINDOWS, clone_quality_window, kpi_series, kpi_tiles
 from .models import KpiRollup, OpsAction
 
 ACTIONS = {"purge_queue": queue_purge, "clear_cache": cache_clear_all, "reset_breaker": breaker_reset}
@@ -45,6 +45,7 @@ def ops_panel(request):
         "window": window,
         "windows": list(WINDOWS),
         "tiles": kpi_tiles(window),
+        "clone_quality": clone_quality_window(window),
         "live": live_status(),
         "switches": [{**switch_state(name), "description": spec.description} for name, spec in SWITCHES.items()],
         "recent_actions": OpsAction.objects.select_related("user")[:15],

@@ -80,6 +80,15 @@ class SynthesisJob(TimestampedModel):
     clone_similarity = models.FloatField(
         null=True, blank=True, help_text="Cloned voices: speaker similarity of the output to the voice."
     )
+    # Intelligibility (synthesis/intelligibility.py): every cloned job and a share of built-in ones, scored after
+    # they succeed. `intelligibility_scored_at` set with no WER: scoring was tried and failed (logged).
+    intelligibility_wer = models.FloatField(
+        null=True, blank=True, help_text="Word error rate of the output, as the recogniser heard it, against its text."
+    )
+    intelligibility_transcript = models.TextField(blank=True, help_text="What the recogniser heard.")
+    intelligibility_model = models.CharField(max_length=200, blank=True, help_text="Recogniser model and revision.")
+    intelligibility_seconds = models.FloatField(null=True, blank=True, help_text="Seconds of the output heard.")
+    intelligibility_scored_at = models.DateTimeField(null=True, blank=True)
     # Batching engines (Dia on a GPU worker): how many requests shared the job's largest batch, and how long its
     # first segment waited in the worker's batch scheduler. Empty for engines that do not batch.
     batch_size = models.PositiveSmallIntegerField(
@@ -99,6 +108,13 @@ class SynthesisJob(TimestampedModel):
         indexes = [
             models.Index(fields=["user", "-created_at"], name="job_user_created"),
             models.Index(fields=["status", "queued_at"], name="job_status_queued"),
+            # The clone KPIs and the sweeper read cloned jobs by finish time; the rollups find late scores.
+            models.Index(fields=["finished_at"], condition=Q(voice_kind="cloned"), name="job_cloned_finished"),
+            models.Index(
+                fields=["intelligibility_scored_at"],
+                condition=Q(intelligibility_scored_at__isnull=False),
+                name="job_intelligibility_scored",
+            ),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(speed__gte=0.5, speed__lte=2.0), name="job_speed_range"),

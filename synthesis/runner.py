@@ -32,6 +32,7 @@ from speech.watermark import watermark_apply
 from voices.runner import clone_similarity, voice_prompt_for
 
 from .errors import JobErrorCode
+from .intelligibility import intelligibility_due, intelligibility_enqueue
 from .models import JobStatus, SynthesisJob, audio_upload_to
 from .serving import engine_get, scheduler_get
 from .streaming import stream_finish, stream_publish
@@ -243,4 +244,6 @@ def _run(job: SynthesisJob) -> str:
             default_storage.delete(stored_name)
         return "discarded"
     logger.info("job %s succeeded in %.2fs engine time", job.id, engine_seconds)
+    if intelligibility_due(job):  # scored by its own task: the audio is delivered already
+        intelligibility_enqueue(job_id=job.id)
     return "succeeded"

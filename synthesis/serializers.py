@@ -1,7 +1,9 @@
 """The public shape of a job, shared by the REST API, the websocket events and the dashboard."""
 
+from django.conf import settings
 from django.core import signing
 from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from .models import Pronunciation, SynthesisJob
@@ -30,6 +32,16 @@ class JobErrorSerializer(serializers.Serializer):
     message = serializers.CharField()
 
 
+class JobIntelligibilitySerializer(serializers.Serializer):
+    wer = serializers.FloatField(allow_null=True, help_text="Word error rate of the output against its text.")
+    heard = serializers.CharField(help_text="What the speech recogniser heard.")
+    model = serializers.CharField(help_text="The recogniser (model and revision).")
+    threshold = serializers.FloatField(help_text="The highest WER that counts as intelligible.")
+    seconds = serializers.FloatField(
+        allow_null=True, help_text="Seconds of the output heard (the start of a long one)."
+    )
+
+
 class JobOutputSerializer(serializers.ModelSerializer):
     """`audio_url` is relative unless the context gives `base_url` (the API and websocket layers do)."""
 
@@ -37,6 +49,7 @@ class JobOutputSerializer(serializers.ModelSerializer):
     spoken_text = serializers.SerializerMethodField()
     audio_url = serializers.SerializerMethodField()
     error = serializers.SerializerMethodField()
+    intelligibility = serializers.SerializerMethodField()
 
     class Meta:
         model = SynthesisJob
@@ -64,6 +77,7 @@ class JobOutputSerializer(serializers.ModelSerializer):
             "audio_url",
             "audio_expired_at",
             "error",
+            "intelligibility",
             "created_at",
             "queued_at",
             "started_at",
@@ -84,6 +98,20 @@ class JobOutputSerializer(serializers.ModelSerializer):
         if not job.error_code:
             return None
         return {"code": job.error_code, "message": job.error_message}
+
+    @extend_schema_field(JobIntelligibilitySerializer(allow_null=True))
+    def get_intelligibility(self, job: SynthesisJob) -> dict | None:
+        """How well a speech recogniser understood the output: every cloned-voice job and a sample of built-in
+        ones, a few seconds after they succeed; null until then, for the others, and where scoring failed."""
+        if job.intelligibility_wer is None:
+            return None
+        return {
+            "wer": job.intelligibility_wer,
+            "heard": job.intelligibility_transcript,
+            "model": job.intelligibility_model,
+            "threshold": settings.INTELLIGIBILITY_WER_THRESHOLD,
+            "seconds": job.intelligibility_seconds,
+        }
 
 
 class PronunciationOutputSerializer(serializers.ModelSerializer):

@@ -7,10 +7,12 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db.models import Q
 from django.utils import timezone
 
 from core.heartbeat import worker_is_alive
+from core.tasks import task_send
 
 from .errors import (
     JobErrorCode,
@@ -20,6 +22,8 @@ from .services import synthesis_job_enqueue
 from .transitions import stale_running_cutoff, synthesis_job_fail
 
 logger = logging.getLogger(__name__)
+
+INTELLIGIBILITY_TASK = "synthesis.score_intelligibility"  # (synthesis.intelligibility, which loads speech/)
 
 
 def synthesis_jobs_sweep() -> dict[str, int]:
@@ -60,3 +64,29 @@ def synthesis_jobs_sweep() -> dict[str, int]:
         ):
             resent += synthesis_job_enqueue(job_id=job_id, engine=engine)
     return {"resent": resent, "failed": failed}
+
+
+def synthesis_intelligibility_sweep(*, now=None) -> int:
+    """Send again the scoring of cloned jobs that succeeded 15 min to a day ago and still have no score (the message
+    was lost): at most once an hour per job (a marker in the cache), so a backlog on the queue is not multiplied.
+    Returns how many were sent."""
+    now = now or timezone.now()
+    unscored = SynthesisJob.objects.filter(
+        voice_kind="cloned",
+        finished_at__gte=now - timedelta(days=1),
+        finished_at__lt=now - timedelta(minutes=15),
+        status=JobStatus.SUCCEEDED,
+        cached=False,
+        intelligibility_scored_at__isnull=True,
+    ).exclude(audio="")
+    sent = 0
+    for job_id in unscored.values_list("pk", flat=True)[:100]:
+        if cache.add(f"synthesis:intelligibility-resent:{job_id}", 1, timeout=3600):
+            sent += task_send(
+                INTELLIGIBILITY_TASK,
+                args=[str(job_id)],
+                queue="default",
+                failure=f"could not resend the intelligibility score of job {job_id}",
+                logger=logger,
+            )
+    return sent

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db import OperationalError
 
 from .errors import JobErrorCode
-from .sweeper import synthesis_jobs_sweep
+from .sweeper import synthesis_intelligibility_sweep, synthesis_jobs_sweep
 from .transitions import synthesis_job_fail, synthesis_job_requeue
 
 logger = logging.getLogger(__name__)
@@ -61,4 +61,12 @@ def synthesis_job_run_task(self, job_id: str) -> str:
 
 @shared_task(name="synthesis.sweep_stale_jobs", acks_late=True)
 def synthesis_jobs_sweep_task() -> dict[str, int]:
-    return synthesis_jobs_sweep()
+    return {**synthesis_jobs_sweep(), "scores_resent": synthesis_intelligibility_sweep()}
+
+
+@shared_task(name="synthesis.score_intelligibility", acks_late=True, soft_time_limit=300, time_limit=330)
+def synthesis_job_intelligibility_task(job_id: str) -> str:
+    """Score a succeeded job's output (synthesis.intelligibility); idempotent, never changes the job's status."""
+    from .intelligibility import synthesis_job_intelligibility_score
+
+    return synthesis_job_intelligibility_score(job_id=job_id)

@@ -92,11 +92,26 @@ def synthesis_job_succeed(
     cache_store(job.cache_key, job.id)
     _record_finished(job)
     counter_inc("odiadev_engine_runs", {"engine": job.engine})
-    if clone_similarity is not None:
-        success = clone_similarity >= settings.CLONE_SUCCESS_THRESHOLD
-        counter_inc("odiadev_clone_results", {"outcome": "success" if success else "failure"})
+    # (a clone's success is counted once its intelligibility is known: synthesis.intelligibility)
     histogram_observe("odiadev_job_engine_seconds", engine_seconds, {"engine": job.engine})
     return True
+
+
+def synthesis_job_intelligibility_record(
+    *, job_id: uuid.UUID, wer: float | None, heard: str, model: str, seconds: float | None
+) -> bool:
+    """Record a succeeded job's intelligibility score (`wer` None: scoring failed), once: False if it was scored
+    (or tried) already. Touches nothing else, so it never races the job's own transitions."""
+    now = timezone.now()
+    return bool(
+        SynthesisJob.objects.filter(pk=job_id, intelligibility_scored_at__isnull=True).update(
+            intelligibility_wer=wer,
+            intelligibility_transcript=heard,
+            intelligibility_model=model,
+            intelligibility_seconds=seconds,
+            intelligibility_scored_at=now,
+        )
+    )
 
 
 def synthesis_job_fail(*, job_id: uuid.UUID, code: str, message: str) -> bool:

@@ -172,6 +172,7 @@ CELERY_IMPORTS = ["odiadev.worker"]
 PROVENANCE_QUEUE = env("PROVENANCE_QUEUE", default="default")
 CELERY_TASK_ROUTES = {
     "synthesis.run_job": {"queue": "synth"},
+    "synthesis.score_intelligibility": {"queue": "default"},
     "voices.*": {"queue": "default"},
     "webhooks.*": {"queue": "default"},
     "provenance.*": {"queue": PROVENANCE_QUEUE},

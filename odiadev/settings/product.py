@@ -122,6 +122,22 @@ OOM_BREAKER_THRESHOLD = env.int("OOM_BREAKER_THRESHOLD", default=3)
 OOM_BREAKER_WINDOW = env.int("OOM_BREAKER_WINDOW", default=600)
 # Clone success: a cloned synthesis whose output is at least this similar to the voice (speaker encoder).
 CLONE_SUCCESS_THRESHOLD = env.float("CLONE_SUCCESS_THRESHOLD", default=0.75)
+# ... and that the recogniser (speech recognition, below) understands: word error rate of the output against the text
+# the engine spoke, at most this (synthesis/intelligibility.py). Measured with Whisper tiny.en on Piper outputs of
+# 38 typical job texts as stored (bench/intelligibility.py, bench/measured/intelligibility_2core.json): honest
+# speech scores 0.03-0.04 on average in wav, mp3 32k, Opus and 8 kHz mu-law, at worst 0.22 (wideband) and 0.33
+# (8 kHz: one short sentence, 3 of 9 words); outputs with their second half lost score at least 0.43, reversed
+# speech, noise and another text's speech at least 0.82. 0.35 passes every honest output measured and fails every
+# broken one. (A short 8 kHz sentence can still miss it: "between nine and noon" was heard "but we're not in a
+# noon", 0.5; a larger Whisper in ASR_MODEL_DIR hears telephony audio better.)
+INTELLIGIBILITY_WER_THRESHOLD = env.float("INTELLIGIBILITY_WER_THRESHOLD", default=0.35)
+# Share of built-in-voice jobs scored too (every cloned job is), for comparison: chosen by a hash of the job id, so
+# the same job is always in or out. Each scored job costs the `default` queue ~0.1 s of CPU per audio second.
+INTELLIGIBILITY_BUILTIN_SHARE = env.float("INTELLIGIBILITY_BUILTIN_SHARE", default=0.05)
+# Seconds of an output heard at most: a longer one is scored on its beginning against the matching beginning of
+# its text (synthesis/intelligibility.py says how), so one long job costs the queue at most ~6 s. Measured: a 67 s
+# output scored 0.055 heard whole and 0.047 heard for its first 60 s.
+INTELLIGIBILITY_MAX_SECONDS = env.float("INTELLIGIBILITY_MAX_SECONDS", default=60.0)
 VOICE_UPLOAD_MAX_BYTES = env.int("VOICE_UPLOAD_MAX_BYTES", default=10 * 1024 * 1024)
 VOICE_SAMPLE_SECONDS = (5.0, 60.0)
 # A consent recording is the statement read aloud (about 30 words): 45 s leaves room for a slow reader.

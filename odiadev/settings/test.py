@@ -32,3 +32,6 @@ STORAGES["default"] = {  # noqa: F405
 REDIS_KEY_PREFIX = "odiadev-test"
 CACHES["default"]["KEY_PREFIX"] = REDIS_KEY_PREFIX  # noqa: F405
 TTS_WAIT_TIMEOUT = 20.0
+# Built-in jobs are scored only where a test asks (a sampled job would put a scoring task between two e2e jobs on the
+# stack's one worker, by chance); cloned jobs always are.
+INTELLIGIBILITY_BUILTIN_SHARE = float(os.environ.get("INTELLIGIBILITY_BUILTIN_SHARE", "0"))

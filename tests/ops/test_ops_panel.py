@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -9,6 +10,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.test import Client
+from django.utils import timezone
 from django_redis import get_redis_connection
 from rest_framework.test import APIClient
 
@@ -25,7 +27,7 @@ from billing.services import account_refresh, usage_admit, usage_reserve
 from controls.switches import switch_is_on
 from odiadev.celery import app
 from ops.actions import cache_clear_all, queue_purge, switch_flip
-from ops.kpis import kpi_tiles, rollups_refresh, window_figures
+from ops.kpis import clone_quality_window, kpi_tiles, rollups_refresh, window_figures
 from ops.models import KpiRollup, OpsAction, OpsActionKind
 from synthesis.cache import cache_lookup, cache_store
 from synthesis.models import JobStatus, SynthesisJob
@@ -57,7 +59,7 @@ def seeded(db):
         _finished(user, seconds_ago=90 + index * 60, latency=0.01, cached=True)
     _finished(user, seconds_ago=100, latency=1, status=JobStatus.FAILED, error_code="engine_error")
     _finished(user, seconds_ago=200, latency=1, status=JobStatus.FAILED, error_code="gpu_out_of_memory", engine="dia")
-    for index, similarity in enumerate([0.9, 0.8, 0.76, 0.5]):
+    for index, (similarity, wer) in enumerate([(0.9, 0.05), (0.8, 0.1), (0.76, 0.2), (0.5, 0.0)]):
         _finished(
             user,
             seconds_ago=300 + index,
@@ -65,6 +67,8 @@ def seeded(db):
             engine="dia",
             voice_kind="cloned",
             clone_similarity=similarity,
+            intelligibility_wer=wer,
+            intelligibility_scored_at=NOW,
             engine_seconds=900,
         )
     for kind, cents, ref in [(RevenueKind.INVOICE_PAID, 4500, "in_1"), (RevenueKind.REFUND, -500, "re_1")]:
@@ -112,6 +116,88 @@ def test_kpis_on_seeded_data_have_the_known_answers(seeded, settings):
     assert tiles["clone_success_rate"]["status"] == "alert"  # 75% < 95%
     assert tiles["refunds_chargebacks"]["status"] == "alert"
     assert tiles["refunds_chargebacks"]["target"] == "= 0"
+
+
+def _cloned(user, *, similarity=0.9, wer=None, scored=None, seconds_ago=600, status=JobStatus.SUCCEEDED, **fields):
+    scored = wer is not None if scored is None else scored
+    return _finished(
+        user,
+        seconds_ago=seconds_ago,
+        latency=5,
+        status=status,
+        engine="dia",
+        voice_kind="cloned",
+        clone_similarity=similarity if status == JobStatus.SUCCEEDED else None,
+        intelligibility_wer=wer,
+        intelligibility_scored_at=NOW - timedelta(seconds=seconds_ago - 5) if scored else None,
+        **fields,
+    )
+
+
+def test_clone_success_needs_both_parts_and_counts_a_job_once_it_is_scored(db, user, settings):
+    settings.CLONE_SUCCESS_THRESHOLD, settings.INTELLIGIBILITY_WER_THRESHOLD = 0.75, 0.35
+    _cloned(user, similarity=0.9, wer=0.05)  # a success
+    _cloned(user, similarity=0.9, wer=0.6)  # sounds like the voice, but nobody understands it
+    _cloned(user, similarity=0.5, wer=0.05)  # understood, in someone else's voice
+    _cloned(user, status=JobStatus.FAILED, error_code="engine_error")  # a failure, with no output to hear
+    _cloned(user, similarity=0.9)  # not scored yet: counts neither way
+    _cloned(user, similarity=0.9, scored=True)  # scoring failed: counts neither way
+    late = _cloned(user, similarity=0.9, seconds_ago=600)
+    for wer in (0.04, 0.06):
+        _finished(user, seconds_ago=700, latency=1, intelligibility_wer=wer, intelligibility_scored_at=NOW)
+    _finished(user, seconds_ago=700, latency=1)  # a built-in job outside the sample
+
+    rollups_refresh(now=NOW, limit=3000)
+    quality = clone_quality_window("1h", now=NOW)
+
+    assert window_figures("1h", now=NOW)["clone_success_rate"] == pytest.approx(1 / 4)
+    assert quality["clone_jobs"] == 4
+    assert quality["clone_similarity_pass_rate"] == pytest.approx(2 / 4)
+    assert quality["clone_intelligibility_pass_rate"] == pytest.approx(2 / 4)
+    assert quality["clone_success_rate"] == pytest.approx(1 / 4)
+    assert quality["clone_wer_mean"] == pytest.approx((0.05 + 0.6 + 0.05) / 3)
+    assert (quality["builtin_scored"], quality["builtin_wer_mean"]) == (2, pytest.approx(0.05))
+    assert quality["display"]["clone_success_rate"] == "25.0%"
+
+    # A score that arrives half an hour later still lands in its job's bucket.
+    later = NOW + timedelta(minutes=30)
+    SynthesisJob.objects.filter(pk=late.pk).update(intelligibility_wer=0.1, intelligibility_scored_at=later)
+    rollups_refresh(now=later + timedelta(minutes=1), limit=3000)
+
+    assert window_figures("1h", now=later)["clone_success_rate"] == pytest.approx(2 / 5)
+
+
+def test_the_panel_and_metrics_show_both_parts_of_clone_success(db, user, client, settings):
+    settings.CLONE_SUCCESS_THRESHOLD, settings.INTELLIGIBILITY_WER_THRESHOLD = 0.75, 0.35
+    now = timezone.now()
+    for similarity, wer in ((0.9, 0.05), (0.9, 0.6), (0.5, 0.1), (0.8, 0.2)):
+        QueuedJobFactory(
+            user=user,
+            status=JobStatus.SUCCEEDED,
+            audio="audio/x.wav",
+            finished_at=now - timedelta(minutes=3),
+            voice_kind="cloned",
+            clone_similarity=similarity,
+            intelligibility_wer=wer,
+            intelligibility_scored_at=now,
+        )
+    staff = UserFactory(is_staff=True)
+    operator = Client()
+    operator.login(email=staff.email, password=PASSWORD)
+
+    page = operator.get("/ops/?window=1h").content.decode()
+    metrics = client.get("/metrics").content.decode()
+
+    assert 'data-testid="clone-quality"' in page
+    assert "75.0%" in page  # similarity and intelligibility each pass 3 of 4
+    assert "50.0%" in page  # both: 2 of 4
+    assert "word error rate ≤ 0.35" in page
+    assert 'odiadev_kpi{kpi="clone_similarity_pass_rate",window="1h"} 0.75' in metrics
+    assert 'odiadev_kpi{kpi="clone_intelligibility_pass_rate",window="1h"} 0.75' in metrics
+    wer_mean = re.search(r'odiadev_kpi\{kpi="clone_wer_mean",window="24h"\} ([0-9.e-]+)', metrics)
+    assert float(wer_mean.group(1)) == pytest.approx((0.05 + 0.6 + 0.1 + 0.2) / 4)
+    assert "# TYPE odiadev_intelligibility_wer histogram" in metrics
+    assert "# TYPE odiadev_clone_checks_total counter" in metrics
 
 
 def test_rollups_are_idempotent(seeded):
