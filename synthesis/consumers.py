@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
@@ -14,16 +15,20 @@ from billing.throttling import request_limits
 from controls.ratelimit import ratelimit_hit
 from core.clientip import client_ip_from_scope
 from core.events import user_group
-from core.exceptions import error_body
+from core.exceptions import ServiceUnavailable, error_body, is_backend_outage
 
 from .errors import StreamBusy
 from .models import SynthesisJob
 from .streaming import stream_relay
 
+logger = logging.getLogger(__name__)
+
 # Application close codes (4000-4999): 4401, 4403 and 4429 mirror HTTP 401, 403 and 429.
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_ACCOUNT_BLOCKED = 4403
 CLOSE_RATE_LIMITED = 4429
+# RFC 6455 (IANA registry) 1013 "Try Again Later": Redis (rate limits, the channel layer) is out of reach.
+CLOSE_TRY_AGAIN_LATER = 1013
 _UNAUTHENTICATED = (AuthenticationFailed.code, "Send a valid API key (?api_key= or Authorization) or log in.")
 
 
@@ -37,6 +42,22 @@ class UserEventsConsumer(AsyncJsonWebsocketConsumer):
     """One socket per browser tab or client: `job.updated` and `voice.updated` for the user's own objects."""
 
     async def connect(self) -> None:
+        try:
+            await self._connect()
+        except Exception as exc:
+            if not is_backend_outage(exc):
+                raise
+            # Accept, explain, close (as below): never a half-open socket that would miss its events, never a 500.
+            logger.warning("websocket refused: Redis unavailable (%s)", exc)
+            unavailable = ServiceUnavailable()
+            detail = {"retry_after": unavailable.retry_after}
+            await self.accept()
+            await self.send_json(
+                {"type": "error", "error": error_body(unavailable.code, unavailable.message, detail)["error"]}
+            )
+            await self.close(code=CLOSE_TRY_AGAIN_LATER)
+
+    async def _connect(self) -> None:
         user = self.scope.get("user")
         verdict = await database_sync_to_async(_connect_verdict)(self.scope)
         if not verdict.allowed:
@@ -51,8 +72,9 @@ class UserEventsConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json({"type": "error", "error": error_body(*_UNAUTHENTICATED)["error"]})
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
-        self.group = user_group(user.pk)
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        group = user_group(user.pk)
+        await self.channel_layer.group_add(group, self.channel_name)
+        self.group = group  # only once joined: `disconnect` leaves it
         await self.accept()
         await self.send_json({"type": "hello", "user": str(user.public_id)})
 
@@ -60,7 +82,12 @@ class UserEventsConsumer(AsyncJsonWebsocketConsumer):
         if getattr(self, "_audio_task", None) is not None:
             self._audio_task.cancel()
         if getattr(self, "group", None):
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+            try:
+                await self.channel_layer.group_discard(self.group, self.channel_name)
+            except Exception as exc:  # Redis away: the membership expires with the group (channels' group_expiry)
+                if not is_backend_outage(exc):
+                    raise
+                logger.warning("could not leave %s: Redis unavailable", self.group)
 
     async def receive_json(self, content, **kwargs) -> None:
         if not isinstance(content, dict):
