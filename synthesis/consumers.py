@@ -6,6 +6,7 @@ import asyncio
 import logging
 
 from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -23,12 +24,13 @@ from .streaming import stream_relay
 
 logger = logging.getLogger(__name__)
 
-# Application close codes (4000-4999): 4401, 4403 and 4429 mirror HTTP 401, 403 and 429.
+# Application close codes (4000-4999): 4401, 4403, 4429 and 4503 mirror HTTP 401, 403, 429 and 503 (4503: Redis,
+# which rate limits and the channel layer need, is out of reach; try again later). Daphne's websocket library lets a
+# server send only 1000 or 3000-4999, so not RFC 6455's 1013.
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_ACCOUNT_BLOCKED = 4403
 CLOSE_RATE_LIMITED = 4429
-# RFC 6455 (IANA registry) 1013 "Try Again Later": Redis (rate limits, the channel layer) is out of reach.
-CLOSE_TRY_AGAIN_LATER = 1013
+CLOSE_SERVICE_UNAVAILABLE = 4503
 _UNAUTHENTICATED = (AuthenticationFailed.code, "Send a valid API key (?api_key= or Authorization) or log in.")
 
 
@@ -55,7 +57,10 @@ class UserEventsConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json(
                 {"type": "error", "error": error_body(unavailable.code, unavailable.message, detail)["error"]}
             )
-            await self.close(code=CLOSE_TRY_AGAIN_LATER)
+            await self.close(code=CLOSE_SERVICE_UNAVAILABLE)
+            # End the consumer now: its channel-layer read fails too while Redis is away, and a consumer that dies
+            # of that makes Daphne close with 1011 instead.
+            raise StopConsumer() from exc
 
     async def _connect(self) -> None:
         user = self.scope.get("user")

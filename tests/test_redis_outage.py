@@ -7,8 +7,6 @@ Daphne and a worker) is in test_redis_outage_stack.py."""
 from __future__ import annotations
 
 import logging
-import signal
-import subprocess
 import uuid
 
 import pytest
@@ -16,35 +14,11 @@ from django.conf import settings as django_settings
 from django.core.cache import cache
 
 from billing.models import LedgerEntry
-from odiadev.embedded_redis import _free_port, _wait_until_up, server_command
 from synthesis.cache import cache_lookup
 from synthesis.models import JobStatus, SynthesisJob
 from synthesis.transitions import synthesis_job_claim, synthesis_job_succeed
 from tests.factories import QueuedJobFactory, SucceededJobFactory
-
-
-class KillableRedis:
-    """A Redis server of this test's own on a fixed port: started, SIGKILLed and started again on the same port."""
-
-    def __init__(self, data_dir) -> None:
-        self.port = _free_port()
-        self.data_dir = str(data_dir)
-        self.proc: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            server_command(self.port, self.data_dir), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        _wait_until_up(self.port, self.proc)
-
-    def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait()
+from tests.support.killable_redis import KillableRedis
 
 
 @pytest.fixture
