@@ -59,7 +59,9 @@ def account_ensure(*, user) -> BillingAccount:
 def account_lock(*, user) -> BillingAccount:
     """The user's account row, locked until the surrounding transaction ends. Call inside transaction.atomic."""
     account_ensure(user=user)
-    account = BillingAccount.objects.select_for_update().select_related("plan").get(user=user)
+    # of=("self",): the account row only. Without it PostgreSQL also locks the joined plan row, so submits from
+    # different accounts on the same plan waited for each other.
+    account = BillingAccount.objects.select_for_update(of=("self",)).select_related("plan").get(user=user)
     _roll_period(account)
     return account
 

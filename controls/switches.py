@@ -16,6 +16,8 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 
+from core.exceptions import is_backend_outage
+
 from .models import Switch, SwitchChange
 
 logger = logging.getLogger(__name__)
@@ -78,13 +80,25 @@ def switch_is_on(name: str) -> bool:
     spec = SWITCHES[name]
     if _env_forces_off(spec):
         return False
-    cached = cache.get(_cache_key(name))
+    try:
+        cached = cache.get(_cache_key(name))
+    except Exception as exc:
+        # The database is the source of truth and the cache only spares it: a worker starting a job while Redis
+        # is away must not fail the job for it.
+        if not is_backend_outage(exc):
+            raise
+        logger.warning("switch %s read from the database: Redis unavailable", name)
+        return _stored_state(spec)
     if cached is not None:
         return bool(cached)
-    row = Switch.objects.filter(name=name).values_list("enabled", flat=True).first()
-    enabled = spec.default if row is None else bool(row)
+    enabled = _stored_state(spec)
     cache.set(_cache_key(name), int(enabled), timeout=SWITCH_CACHE_SECONDS)
     return enabled
+
+
+def _stored_state(spec: SwitchSpec) -> bool:
+    row = Switch.objects.filter(name=spec.name).values_list("enabled", flat=True).first()
+    return spec.default if row is None else bool(row)
 
 
 def engine_enabled(engine: str) -> bool:

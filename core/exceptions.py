@@ -6,13 +6,20 @@ Every error a client can see is `{"error": {"code", "message", "detail"}}` with 
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404, JsonResponse
+from django_redis.exceptions import ConnectionInterrupted
+from kombu.exceptions import OperationalError as BrokerUnavailable
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from rest_framework import exceptions as drf_exceptions
 from rest_framework import status
 from rest_framework.response import Response
+
+logger = logging.getLogger(__name__)
 
 
 class ApplicationError(Exception):
@@ -21,6 +28,7 @@ class ApplicationError(Exception):
     code = "application_error"
     status_code = status.HTTP_400_BAD_REQUEST
     default_message = "The request could not be completed."
+    retry_after: int | None = None  # seconds; sent as the Retry-After header when set
 
     def __init__(self, message: str | None = None, *, code: str | None = None, detail: Any = None) -> None:
         self.message = message or self.default_message
@@ -45,6 +53,27 @@ class ServiceUnavailable(ApplicationError):
     code = "service_unavailable"
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     default_message = "The service is temporarily unavailable. Try again shortly."
+    retry_after = 5
+
+
+# Redis (cache, rate limits, switches, channel layer) or the broker out of reach: the client may retry, we are not
+# broken. `ConnectionInterrupted` is django-redis's wrapper; its cause says whether it was the connection.
+_OUTAGE_ERRORS = (RedisConnectionError, RedisTimeoutError, BrokerUnavailable)
+
+
+def is_backend_outage(exc: BaseException | None) -> bool:
+    """True when `exc` means Redis or the broker cannot be reached (not a bug in how we use them)."""
+    if isinstance(exc, ConnectionInterrupted):
+        return isinstance(exc.__cause__, (*_OUTAGE_ERRORS, OSError))  # socket.timeout is an OSError
+    return isinstance(exc, _OUTAGE_ERRORS)
+
+
+def service_unavailable_from(exc: BaseException) -> ServiceUnavailable | None:
+    """The API error for a Redis or broker outage, or None when `exc` is something else."""
+    if not is_backend_outage(exc):
+        return None
+    logger.warning("a request found Redis or the broker unavailable: %s", exc)
+    return ServiceUnavailable()
 
 
 class AudioInvalid(ApplicationError):
@@ -80,8 +109,12 @@ _DRF_CODES: list[tuple[type[Exception], str, str]] = [
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """Render any exception raised in an API view as our error body; unknown exceptions stay 500s."""
+    exc = service_unavailable_from(exc) or exc
     if isinstance(exc, ApplicationError):
-        return Response(error_body(exc.code, exc.message, exc.detail), status=exc.status_code)
+        response = Response(error_body(exc.code, exc.message, exc.detail), status=exc.status_code)
+        if exc.retry_after:
+            response["Retry-After"] = str(exc.retry_after)
+        return response
     if isinstance(exc, Http404):
         exc = drf_exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):

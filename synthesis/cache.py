@@ -9,12 +9,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
+import threading
 import unicodedata
 import uuid
+from collections import deque
 
 from django.conf import settings
 from django.core.cache import cache
+
+from core.exceptions import is_backend_outage
+
+logger = logging.getLogger(__name__)
 
 _WHITESPACE = re.compile(r"\s+")
 CACHE_NAMESPACE = "synth"
@@ -83,8 +90,48 @@ def cache_lookup(cache_key: str) -> uuid.UUID | None:
     return uuid.UUID(value) if value else None
 
 
-def cache_store(cache_key: str, job_id: uuid.UUID) -> None:
-    cache.set(_entry(cache_key), str(job_id), timeout=settings.TTS_CACHE_TTL)
+# Entries this process could not write because Redis was away, written by its next successful store. Bounded: an
+# entry past the bound, or left when the process ends, is skipped (logged): the job keeps its audio, and the next
+# identical request synthesizes again.
+PENDING_MAX = 1000
+_pending: deque[tuple[str, str]] = deque()
+_pending_lock = threading.Lock()
+
+
+def cache_store(cache_key: str, job_id: uuid.UUID) -> bool:
+    """Index the job's audio under `cache_key`. With Redis out of reach, keep the entry for this process's next
+    store and return False; any other error raises."""
+    try:
+        cache.set(_entry(cache_key), str(job_id), timeout=settings.TTS_CACHE_TTL)
+    except Exception as exc:
+        if not is_backend_outage(exc):
+            raise
+        with _pending_lock:
+            if len(_pending) < PENDING_MAX:
+                _pending.append((cache_key, str(job_id)))
+            else:
+                logger.warning("cache entry of job %s skipped: %d entries already wait for Redis", job_id, PENDING_MAX)
+        return False
+    cache_store_pending()
+    return True
+
+
+def cache_store_pending() -> int:
+    """Write the entries kept while Redis was away; how many were written. An entry never replaces a newer one."""
+    written = 0
+    with _pending_lock:
+        while _pending:
+            cache_key, job_id = _pending[0]
+            try:
+                cache.add(_entry(cache_key), job_id, timeout=settings.TTS_CACHE_TTL)
+            except Exception:
+                logger.warning("%d cache entries still wait for Redis", len(_pending), exc_info=True)
+                break
+            _pending.popleft()
+            written += 1
+    if written:
+        logger.info("wrote %d cache entries kept while Redis was unavailable", written)
+    return written
 
 
 def cache_forget(cache_key: str) -> None:

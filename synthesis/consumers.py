@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -14,16 +16,21 @@ from billing.throttling import request_limits
 from controls.ratelimit import ratelimit_hit
 from core.clientip import client_ip_from_scope
 from core.events import user_group
-from core.exceptions import error_body
+from core.exceptions import ServiceUnavailable, error_body, is_backend_outage
 
 from .errors import StreamBusy
 from .models import SynthesisJob
 from .streaming import stream_relay
 
-# Application close codes (4000-4999): 4401, 4403 and 4429 mirror HTTP 401, 403 and 429.
+logger = logging.getLogger(__name__)
+
+# Application close codes (4000-4999): 4401, 4403, 4429 and 4503 mirror HTTP 401, 403, 429 and 503 (4503: Redis,
+# which rate limits and the channel layer need, is out of reach; try again later). Daphne's websocket library lets a
+# server send only 1000 or 3000-4999, so not RFC 6455's 1013.
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_ACCOUNT_BLOCKED = 4403
 CLOSE_RATE_LIMITED = 4429
+CLOSE_SERVICE_UNAVAILABLE = 4503
 _UNAUTHENTICATED = (AuthenticationFailed.code, "Send a valid API key (?api_key= or Authorization) or log in.")
 
 
@@ -37,6 +44,25 @@ class UserEventsConsumer(AsyncJsonWebsocketConsumer):
     """One socket per browser tab or client: `job.updated` and `voice.updated` for the user's own objects."""
 
     async def connect(self) -> None:
+        try:
+            await self._connect()
+        except Exception as exc:
+            if not is_backend_outage(exc):
+                raise
+            # Accept, explain, close (as below): never a half-open socket that would miss its events, never a 500.
+            logger.warning("websocket refused: Redis unavailable (%s)", exc)
+            unavailable = ServiceUnavailable()
+            detail = {"retry_after": unavailable.retry_after}
+            await self.accept()
+            await self.send_json(
+                {"type": "error", "error": error_body(unavailable.code, unavailable.message, detail)["error"]}
+            )
+            await self.close(code=CLOSE_SERVICE_UNAVAILABLE)
+            # End the consumer now: its channel-layer read fails too while Redis is away, and a consumer that dies
+            # of that makes Daphne close with 1011 instead.
+            raise StopConsumer() from exc
+
+    async def _connect(self) -> None:
         user = self.scope.get("user")
         verdict = await database_sync_to_async(_connect_verdict)(self.scope)
         if not verdict.allowed:
@@ -51,8 +77,9 @@ class UserEventsConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json({"type": "error", "error": error_body(*_UNAUTHENTICATED)["error"]})
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
-        self.group = user_group(user.pk)
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        group = user_group(user.pk)
+        await self.channel_layer.group_add(group, self.channel_name)
+        self.group = group  # only once joined: `disconnect` leaves it
         await self.accept()
         await self.send_json({"type": "hello", "user": str(user.public_id)})
 
@@ -60,7 +87,12 @@ class UserEventsConsumer(AsyncJsonWebsocketConsumer):
         if getattr(self, "_audio_task", None) is not None:
             self._audio_task.cancel()
         if getattr(self, "group", None):
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+            try:
+                await self.channel_layer.group_discard(self.group, self.channel_name)
+            except Exception as exc:  # Redis away: the membership expires with the group (channels' group_expiry)
+                if not is_backend_outage(exc):
+                    raise
+                logger.warning("could not leave %s: Redis unavailable", self.group)
 
     async def receive_json(self, content, **kwargs) -> None:
         if not isinstance(content, dict):

@@ -89,7 +89,12 @@ def synthesis_job_succeed(
         storage_record(user=job.user, delta=audio_bytes, kind=StorageKind.STORE, ref=_storage_ref(job.pk))
         job_event_send(job)
         job_webhook_emit(job)
-    cache_store(job.cache_key, job.id)
+    # Recorded and committed: from here on Redis is optional. Without it the entry waits in this process (see
+    # cache_store) and the success is still a success, not "job failed".
+    if not cache_store(job.cache_key, job.id):
+        logger.warning(
+            "job %s succeeded; Redis is unavailable, so its cache entry is written when Redis returns", job.id
+        )
     _record_finished(job)
     counter_inc("odiadev_engine_runs", {"engine": job.engine})
     # (a clone's success is counted once its intelligibility is known: synthesis.intelligibility)

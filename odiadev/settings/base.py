@@ -10,6 +10,9 @@ The embedded default (no environment at all) is one machine: SQLite, a local med
 from pathlib import Path
 
 from celery.schedules import crontab
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from .environment import BASE_DIR, VAR_DIR, env
 
@@ -213,10 +216,28 @@ CELERY_BEAT_SCHEDULE = {
 # ------------------------------------------------------------------------------------------------------------
 # CHANNELS
 # ------------------------------------------------------------------------------------------------------------
+# channels-redis waits for a socket's next message with a blocking read of `brpop_timeout` (5 s, fixed in
+# channels_redis.core), then loops. redis-py's default socket timeout is also 5 s, so an idle socket's read raced
+# it, timed out and closed the socket with 1011: the read timeout must outlast the blocking read.
+CHANNEL_LAYER_SOCKET_TIMEOUT = env.float("CHANNEL_LAYER_SOCKET_TIMEOUT", default=15.0)
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_CHANNEL_URL], "prefix": f"{REDIS_KEY_PREFIX}:asgi"},
+        "CONFIG": {
+            "hosts": [
+                {
+                    "address": REDIS_CHANNEL_URL,
+                    "socket_timeout": CHANNEL_LAYER_SOCKET_TIMEOUT,
+                    "socket_connect_timeout": 2,
+                    # A pooled connection that died with a restarted Redis fails its next command once: retry it
+                    # on a fresh connection (without this the first websocket after a restart got HTTP 500).
+                    "retry": Retry(ExponentialBackoff(cap=1.0, base=0.05), 3),
+                    "retry_on_error": [RedisConnectionError],
+                    "health_check_interval": 30,
+                }
+            ],
+            "prefix": f"{REDIS_KEY_PREFIX}:asgi",
+        },
     }
 }
 
