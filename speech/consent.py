@@ -27,13 +27,43 @@ words it misses).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from speech.asr import Transcript
-from textnorm.words import Coverage, PhraseMatch, phrase_heard, statement_coverage
+from textnorm.words import Coverage, PhraseMatch, phrase_heard, statement_coverage, words_of
 
-POLICY_VERSION = "consent-heard/1"
+POLICY_VERSION = "consent-heard/2"
+
+# The words one-time phrases are drawn from (four, at random, with repeats). Every word here was heard by Whisper
+# tiny.en every time in bench/asr.py's vocabulary run (each said in statements at three speeds, clean and with
+# noise). Left out, as measured there: words it missed (tulip, globe, meadow, quartz, berry, ...); one of each pair
+# within the spelling tolerance of each other (amber/ember, paddle/saddle, pocket/rocket, pillow/willow); words it
+# heard as others in the decision table (canyon as "cannon", shadow as "channel", lizard as "blizzard", badge as
+# "bad", ticket as "take it", dragon as "driving"); and words that begin with a vowel, which it runs into the "is"
+# before them ("phrase is oasis" heard as "phrases voices"). 73 words: 28 million phrases.
+PHRASE_WORDS = tuple(
+    (
+        "basket blanket blossom border bridge bubble cactus camera candle carpet castle cherry circle cobalt copper "
+        "coral cotton crystal dancer desert diamond drum feather fiddle forest fossil garden ginger glacier hammer "
+        "harbor harvest hazel helmet jacket jaguar jungle kettle lantern lemon lily marble melon mirror mosaic "
+        "needle nickel paddle pebble pepper piano pillow planet pocket puzzle rabbit radar ribbon river salmon "
+        "silver sketch spider spruce stable temple valley violin walnut window winter yellow zebra"
+    ).split()
+)
+PHRASE_LENGTH = 4
+
+
+def consent_statement(*, email: str, phrase: str) -> str:
+    """The statement a customer reads aloud. The phrase is written with commas between its words: people (and
+    Piper) pause at them, and the recogniser then hears four words rather than running them together."""
+    return (
+        f"I am the holder of the ODIADEV-TTS account {email}. I consent to ODIADEV-TTS creating a synthetic "
+        f"version of my own voice from my recordings, for use by my account only, and I know I can delete it "
+        f"at any time. My one-time phrase is: {', '.join(phrase.split())}."
+    )
+
 
 ACCEPTED, REJECTED, REVIEW = "accepted", "rejected", "review"
 PHRASE_NOT_HEARD = "consent_phrase_not_heard"
@@ -82,6 +112,11 @@ class Decision:
     phrase_match: PhraseMatch
     coverage: Coverage
     transcript: Transcript
+    # The second listen to the end of the recording (see `consent_decide`), when there was one: the seconds it
+    # started at, and what it heard there (timings relative to that start).
+    relisten_from: float | None = None
+    relistened: Transcript | None = None
+    phrase_from_relisten: bool = False  # the phrase's words were heard in the second listen
 
     @property
     def accepted(self) -> bool:
@@ -89,10 +124,12 @@ class Decision:
 
     def audit(self) -> dict[str, Any]:
         """Everything the decision rests on, JSON-safe, to store beside the consent record."""
-        words = self.transcript.words
+        relistened = self.phrase_from_relisten and self.relistened is not None
+        words = self.relistened.words if relistened else self.transcript.words
+        offset = (self.relisten_from or 0.0) if relistened else 0.0
 
         def timing(index: int) -> dict[str, float]:
-            return {"start": words[index].start, "end": words[index].end}
+            return {"start": round(words[index].start + offset, 3), "end": round(words[index].end + offset, 3)}
 
         return {
             "policy": POLICY_VERSION,
@@ -120,6 +157,13 @@ class Decision:
             "speaker": {"similarity": _finite(self.speaker_similarity), "threshold": self.speaker_threshold},
             "review_margin": self.review_margin,
             "transcript": self.transcript.to_dict(),
+            "relisten": None
+            if self.relistened is None
+            else {
+                "from": self.relisten_from,
+                "used_for_phrase": self.phrase_from_relisten,
+                "transcript": self.relistened.to_dict(),
+            },
             "asr": {"model_id": self.transcript.model_id, "model_revision": self.transcript.model_revision},
         }
 
@@ -168,6 +212,23 @@ def _message(code: str | None, outcome: str, phrase_match: PhraseMatch, coverage
     )
 
 
+# Words the statement says just before the phrase ("... My one-time phrase is: ..."), as Whisper may write them.
+_LEAD_IN = frozenset({"phrase", "phrases", "phase", "phases", "praise", "raises"})
+# Without a lead-in heard, the second listen hears the recording's last seconds.
+RELISTEN_TAIL_SECONDS = 8.0
+# ... starting a little before the lead-in's end, so a phrase word run into it is heard whole.
+RELISTEN_LEAD = 0.3
+
+
+def relisten_start(transcript: Transcript) -> float:
+    """Where the one-time phrase should begin in a consent recording: the end of the last "phrase" heard (the
+    statement's "My one-time phrase is:"), else the last RELISTEN_TAIL_SECONDS."""
+    for word in reversed(transcript.words):
+        if set(words_of(word.text)) & _LEAD_IN:
+            return max(0.0, word.end - RELISTEN_LEAD)
+    return max(0.0, transcript.duration - RELISTEN_TAIL_SECONDS)
+
+
 def consent_decide(
     *,
     phrase: str,
@@ -175,15 +236,30 @@ def consent_decide(
     transcript: Transcript,
     speaker_similarity: float,
     thresholds: ConsentThresholds = DEFAULT_THRESHOLDS,
+    relisten: Callable[[float], Transcript] | None = None,
 ) -> Decision:
     """Decide a consent recording from what was heard in it and how close its speaker is to the sample's.
 
     `phrase` is the challenge's one-time phrase (ConsentChallenge.nonce), `statement` the full text issued
     (ConsentChallenge.statement, phrase included), `transcript` what speech.asr heard in the consent recording.
+
+    `relisten(start_seconds)`, when given, transcribes the recording again from `start_seconds` on. It is called
+    once, only when the phrase is not heard in full in the first listen: Whisper hears four short words alone
+    better than at the end of a 30-second window, where it runs them into their neighbours ("phrase is oasis"
+    as "phrases voices"). The phrase is then judged on whichever listen heard more of it, still in order and with
+    the same tolerance; the statement is judged on the first listen. Nothing primes the second listen.
     """
     phrase_match = phrase_heard(phrase, transcript.words)
     coverage = statement_coverage(statement, transcript.words)
     margin = thresholds.review_margin
+    relisten_from = relistened = None
+    from_relisten = False
+    if relisten is not None and _standing(phrase_match.score, thresholds.phrase, 0.0) != ACCEPTED:
+        relisten_from = round(relisten_start(transcript), 3)
+        relistened = relisten(relisten_from)
+        second = phrase_heard(phrase, relistened.words)
+        if second.score > phrase_match.score:
+            phrase_match, from_relisten = second, True
     checks = (
         (STATEMENT_NOT_HEARD, _standing(coverage.share, thresholds.statement, margin)),
         (PHRASE_NOT_HEARD, _standing(phrase_match.score, thresholds.phrase, margin)),
@@ -212,4 +288,7 @@ def consent_decide(
         phrase_match=phrase_match,
         coverage=coverage,
         transcript=transcript,
+        relisten_from=relisten_from,
+        relistened=relistened,
+        phrase_from_relisten=from_relisten,
     )
