@@ -115,3 +115,65 @@ def test_audit_keeps_what_the_decision_rests_on():
 def test_thresholds_must_be_between_zero_and_one(field):
     with pytest.raises(ValueError, match=field):
         ConsentThresholds(**{field: 1.5})
+
+
+class Relisten:
+    """A second listen that hears `text` (timings relative to where it starts), recording each call."""
+
+    def __init__(self, text: str):
+        self.text = text
+        self.starts: list[float] = []
+
+    def __call__(self, start: float) -> Transcript:
+        self.starts.append(start)
+        return transcript(self.text)
+
+
+def test_a_phrase_run_into_its_neighbours_is_heard_on_a_second_listen_to_the_end():
+    heard = f"{HEARD_STATEMENT.removesuffix(' phrase is,')} phrases, harbour land, turn river window."
+    relisten = Relisten("Harbor, Lantern, River, Window.")
+
+    decision = consent_decide(
+        phrase=PHRASE,
+        statement=STATEMENT,
+        transcript=transcript(heard),
+        speaker_similarity=0.9,
+        thresholds=THRESHOLDS,
+        relisten=relisten,
+    )
+
+    assert (decision.outcome, decision.phrase_score) == ("accepted", 1.0)
+    # Heard again from just before the end of "phrases", the statement's lead-in to the phrase.
+    lead_in = next(w for w in transcript(heard).words if w.text.startswith("phrases"))
+    assert relisten.starts == [pytest.approx(lead_in.end - 0.3)]
+    audit = decision.audit()
+    assert audit["relisten"]["used_for_phrase"] is True
+    assert audit["relisten"]["transcript"]["text"] == "Harbor, Lantern, River, Window."
+    # Word timings in the audit are positions in the recording, not in the second listen.
+    assert audit["phrase"]["heard"][0]["start"] == pytest.approx(relisten.starts[0], abs=0.01)
+
+
+def test_no_second_listen_when_the_phrase_was_heard_and_none_rescues_wrong_words():
+    relisten = Relisten("Harbor, Lantern, River, Window.")
+    honest = consent_decide(
+        phrase=PHRASE,
+        statement=STATEMENT,
+        transcript=transcript(f"{HEARD_STATEMENT} Harbor, Lantern, River, Window."),
+        speaker_similarity=0.9,
+        relisten=relisten,
+    )
+    assert honest.accepted
+    assert relisten.starts == []
+    assert honest.audit()["relisten"] is None
+
+    shuffled = Relisten("Lantern, Harbor, Window, River.")
+    decision = consent_decide(
+        phrase=PHRASE,
+        statement=STATEMENT,
+        transcript=transcript(f"{HEARD_STATEMENT} Lantern, Harbor, Window, River."),
+        speaker_similarity=0.9,
+        relisten=shuffled,
+    )
+    assert (decision.outcome, decision.code) == ("rejected", "consent_phrase_not_heard")
+    assert shuffled.starts
+    assert decision.audit()["relisten"]["used_for_phrase"] is False
