@@ -8,13 +8,15 @@ import logging
 from django.conf import settings
 
 from speech.audio_input import AudioRejected, decode
-from speech.watermark import DETECTION_THRESHOLD, watermark_detect
+from speech.watermark import watermark_verdict
 
 logger = logging.getLogger(__name__)
 
 
 def audio_provenance_check(*, audio_b64: str) -> dict:
-    """Decode the upload and detect the mark; a JSON-ready report for the web tier that waits on it."""
+    """Decode the upload and judge whether it carries the mark; a JSON-ready report for the web tier that waits on
+    it. The mark runs through the whole recording, so a long file is judged on its first PROVENANCE_MAX_SECONDS:
+    only those are decoded (a small file can hold hours of audio), and `truncated` says there was more."""
     data = base64.b64decode(audio_b64)
     try:
         if len(data) > settings.PROVENANCE_UPLOAD_MAX_BYTES:
@@ -23,7 +25,7 @@ def audio_provenance_check(*, audio_b64: str) -> dict:
                 f"The file is larger than {settings.PROVENANCE_UPLOAD_MAX_BYTES // (1024 * 1024)} MB.",
                 max_bytes=settings.PROVENANCE_UPLOAD_MAX_BYTES,
             )
-        decoded = decode(data)
+        decoded = decode(data, max_seconds=settings.PROVENANCE_MAX_SECONDS)
         if decoded.duration < settings.PROVENANCE_MIN_SECONDS:
             raise AudioRejected(
                 "audio_too_short",
@@ -34,13 +36,15 @@ def audio_provenance_check(*, audio_b64: str) -> dict:
             )
     except AudioRejected as exc:
         return {"ok": False, "code": exc.code, "message": str(exc), "detail": exc.detail}
-    # The mark runs through the whole recording: the start of a long file answers as well as all of it.
-    limit = int(settings.PROVENANCE_MAX_SECONDS * decoded.sample_rate)
-    samples = decoded.samples[:limit]
-    confidence = watermark_detect(samples, decoded.sample_rate)
+    verdict = watermark_verdict(
+        decoded.samples,
+        decoded.sample_rate,
+        threshold=settings.PROVENANCE_VERDICT_THRESHOLD,
+        min_speech_ratio=settings.PROVENANCE_MIN_SPEECH_RATIO,
+    )
     return {
         "ok": True,
-        "watermarked": confidence >= DETECTION_THRESHOLD,
-        "confidence": round(confidence, 4),
-        "seconds_analysed": round(len(samples) / decoded.sample_rate, 2),
+        **verdict.to_dict(),  # watermarked, confidence, speech_ratio, reason
+        "seconds_analysed": round(decoded.duration, 2),
+        "truncated": decoded.truncated,
     }

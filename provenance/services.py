@@ -37,7 +37,8 @@ def provenance_rate_check(request, *, general: bool = True) -> Verdict:
 
 
 def audio_provenance_verify(*, data: bytes) -> dict:
-    """Whether `data` (any supported audio file) carries our watermark: `{"watermarked", "confidence", ...}`.
+    """Whether `data` (any supported audio file) carries our watermark: the worker's verdict, `{"watermarked",
+    "confidence", "speech_ratio", "reason", "seconds_analysed", "truncated"}` (provenance.runner).
 
     Raises AudioTooLarge / AudioInvalid (`audio_*` codes) for unusable files, VerificationUnavailable when no worker
     answers in time."""
