@@ -6,18 +6,36 @@ import base64
 import logging
 
 from django.conf import settings
+from django_redis import get_redis_connection
 
 from speech.audio_input import AudioRejected, decode
 from speech.watermark import watermark_verdict
 
+from .services import UPLOAD_GONE
+
 logger = logging.getLogger(__name__)
 
 
-def audio_provenance_check(*, audio_b64: str) -> dict:
-    """Decode the upload and judge whether it carries the mark; a JSON-ready report for the web tier that waits on
-    it. The mark runs through the whole recording, so a long file is judged on its first PROVENANCE_MAX_SECONDS:
-    only those are decoded (a small file can hold hours of audio), and `truncated` says there was more."""
-    data = base64.b64decode(audio_b64)
+def _upload_take(key: str) -> bytes | None:
+    """The upload the web tier left under `key`, removed as it is read (None when it expired)."""
+    with get_redis_connection("default").pipeline() as pipe:
+        data, _ = pipe.get(key).delete(key).execute()
+    return data
+
+
+def audio_provenance_check(*, audio_key: str | None = None, audio_b64: str | None = None) -> dict:
+    """Decode the upload (left under `audio_key` by provenance.services; `audio_b64` from a web tier of an earlier
+    release) and judge whether it carries the mark; a JSON-ready report for the web tier that waits on it. The mark
+    runs through the whole recording, so a long file is judged on its first PROVENANCE_MAX_SECONDS: only those are
+    decoded (a small file can hold hours of audio), and `truncated` says there was more."""
+    data = _upload_take(audio_key) if audio_key is not None else base64.b64decode(audio_b64 or "")
+    if data is None:
+        return {
+            "ok": False,
+            "code": UPLOAD_GONE,
+            "message": "The upload expired before a worker took it.",
+            "detail": {},
+        }
     try:
         if len(data) > settings.PROVENANCE_UPLOAD_MAX_BYTES:
             raise AudioRejected(

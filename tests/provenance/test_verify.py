@@ -4,9 +4,12 @@ the verdict threshold (a tone is not speech, whatever PerTh says of it); a long 
 
 from __future__ import annotations
 
+import base64
+
 import httpx
 import numpy as np
 import pytest
+from django_redis import get_redis_connection
 from rest_framework.test import APIClient
 
 from accounts.services import api_key_create
@@ -159,10 +162,7 @@ def _marked_speech(stack) -> tuple[np.ndarray, int]:
 @pytest.mark.e2e
 def test_a_tone_sent_as_an_8_khz_mp3_is_not_claimed_as_marked(stack):
     # The reported false positive: PerTh scores a plain 220 Hz tone near 0.97; it is not speech, so nothing is claimed.
-    rate = 8000
-    tone = (0.3 * np.sin(2 * np.pi * 220 * np.arange(3 * rate) / rate)).astype(np.float32)
-
-    response = _verify(stack, "tone.mp3", mp3_av(tone, rate), "audio/mpeg")
+    response = _verify(stack, "tone.mp3", _tone_mp3(), "audio/mpeg")
 
     assert response.status_code == 200, response.text
     body = response.json()
@@ -202,3 +202,24 @@ def test_a_ten_minute_low_bitrate_mp3_is_judged_on_its_start(stack, settings):
     assert body["seconds_analysed"] == settings.PROVENANCE_MAX_SECONDS
     assert body["watermarked"] is True
     assert body["reason"] == "marked"
+
+
+def _tone_mp3(seconds: float = 3.0, rate: int = 8000) -> bytes:
+    return mp3_av((0.3 * np.sin(2 * np.pi * 220 * np.arange(int(seconds * rate)) / rate)).astype(np.float32), rate)
+
+
+def test_the_worker_takes_the_upload_once_and_answers_an_old_style_message_alike(settings):
+    from provenance.runner import audio_provenance_check
+
+    key = f"{settings.REDIS_KEY_PREFIX}:provenance:upload:test"
+    get_redis_connection("default").set(key, _tone_mp3(), ex=60)
+
+    first = audio_provenance_check(audio_key=key)
+    again = audio_provenance_check(audio_key=key)
+    old_style = audio_provenance_check(audio_b64=base64.b64encode(_tone_mp3()).decode("ascii"))
+
+    assert first["ok"] is True
+    assert first["reason"] == "no_speech"
+    assert not get_redis_connection("default").exists(key)
+    assert again == {"ok": False, "code": "upload_gone", "message": again["message"], "detail": {}}
+    assert old_style == first
