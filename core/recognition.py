@@ -18,6 +18,18 @@ def _options() -> dict[str, Any]:
     }
 
 
+def recognizer_queue() -> str:
+    """The queue of the voices tasks (recordings validated and heard): the workers that consume it load the model."""
+    return (settings.CELERY_TASK_ROUTES.get("voices.*") or {}).get("queue", settings.CELERY_TASK_DEFAULT_QUEUE)
+
+
+def recognizer_check() -> str:
+    """Check the configured model's files without loading it (raises speech.asr.AsrModelInvalid); its digest."""
+    from speech import asr  # lazy: faster-whisper is a worker dependency, never loaded by the web tier
+
+    return asr.model_check(settings.ASR_MODEL_DIR or None, expected_sha256=settings.ASR_MODEL_SHA256 or None)
+
+
 def recognizer_warm() -> dict[str, Any]:
     """Load and check the configured model now; its description (model id, revision, load time)."""
     from speech import asr  # lazy: faster-whisper is a worker dependency, never loaded by the web tier

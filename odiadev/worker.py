@@ -1,11 +1,16 @@
 """Worker start-up, in one explicit order (imported by Celery in worker and beat processes only: `imports`).
 
-1. In the main worker process, before any pool process exists: the watermark check. A worker that may need the
-   mark (it runs synthesis or provenance checks) refuses to start without PerTh: free-plan audio must never be
-   delivered unmarked, and the one hint that the watermarker is missing is `perth` setting its class to None.
+1. In the main worker process, before any pool process exists: the watermark check, then the speech recogniser's
+   check. A worker that may need the mark (it runs synthesis or provenance checks) refuses to start without PerTh:
+   free-plan audio must never be delivered unmarked, and the one hint that the watermarker is missing is `perth`
+   setting its class to None. A worker that validates voice recordings (the `voices.*` queue, `default`) refuses
+   to start when the Whisper model's files are not the ones pinned (ASR_MODEL_DIR, ASR_MODEL_SHA256): a swapped
+   model would change what consent recordings are heard to say. Only the files are checked here: the model loads
+   in the pool processes, never before the fork.
 2. In each pool process (in the main process for the solo and threads pools, which never fire
    `worker_process_init`): heartbeat (`ready: false`) -> engines (loaded, warmed up: Dia compiles its buckets
-   within DIA_WARMUP_BUDGET_S; batch schedulers started) -> speaker encoder -> VAD -> watermarker -> heartbeat
+   within DIA_WARMUP_BUDGET_S; batch schedulers started) -> speaker encoder -> speech recogniser (validation
+   workers only; model id, revision and load time in the heartbeat) -> VAD -> watermarker -> heartbeat
    `ready: true`. Models load once per process, before the first task (for the solo and threads pools the start
    runs in `worker_ready`, before the consumer's loop takes a message). A model that fails to warm is logged and
    loads on first use instead (a watermarker that cannot load fails each marked job).
@@ -23,6 +28,7 @@ from celery.signals import worker_init, worker_process_init, worker_process_shut
 from django.conf import settings
 
 from core.heartbeat import heartbeat_ready, heartbeat_report, heartbeat_start
+from core.recognition import recognizer_check, recognizer_queue, recognizer_warm
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +48,20 @@ def watermark_startup_check(*, queues: set[str]) -> None:
     except WatermarkUnavailable as exc:
         logger.critical("%s The worker will not start: free-plan audio must carry the watermark.", exc)
         raise SystemExit(f"{exc} The worker will not start: free-plan audio must carry the watermark.") from exc
+
+
+def recognizer_startup_check(*, queues: set[str]) -> None:
+    """Exit the worker (SystemExit) when it validates recordings and the speech recogniser's files fail their check."""
+    if recognizer_queue() not in queues:
+        return
+    from speech.asr import AsrModelInvalid
+
+    try:
+        recognizer_check()
+    except AsrModelInvalid as exc:
+        message = f"{exc} The worker will not start: consent recordings must be heard by the pinned model."
+        logger.critical(message)
+        raise SystemExit(message) from exc
 
 
 def consumed_queues() -> list[str]:
@@ -72,6 +92,13 @@ def _encoder() -> None:
     heartbeat_report("encoder", {"name": encoder.name, "version": encoder.version})
 
 
+def _recognizer() -> None:
+    if recognizer_queue() not in consumed_queues():
+        return
+    info = recognizer_warm()
+    heartbeat_report("asr", {key: info[key] for key in ("model_id", "revision", "load_seconds")})
+
+
 def _vad() -> None:
     from speech.vad import warm
 
@@ -85,7 +112,13 @@ def _watermarker() -> None:
     heartbeat_report("watermarker", {"name": "perth-implicit", "sample_rate": MODEL_RATE})
 
 
-WARM_STEPS = (("engines", _engines), ("speaker encoder", _encoder), ("VAD", _vad), ("watermarker", _watermarker))
+WARM_STEPS = (
+    ("engines", _engines),
+    ("speaker encoder", _encoder),
+    ("speech recogniser", _recognizer),
+    ("VAD", _vad),
+    ("watermarker", _watermarker),
+)
 
 
 _started_in_pid: int | None = None
@@ -121,8 +154,9 @@ def _on_worker_init(sender=None, **_kwargs) -> None:
         queues = set(sender.app.amqp.queues.consume_from or [])
     except AttributeError:
         queues = set()
-    # A worker started without -Q consumes every queue: it needs the mark.
+    # A worker started without -Q consumes every queue: it needs the mark and the recogniser.
     watermark_startup_check(queues=queues or set(settings.SPEECH_ENGINE_QUEUES.values()))
+    recognizer_startup_check(queues=queues or {recognizer_queue()})
 
 
 @worker_process_init.connect(weak=False)

@@ -15,6 +15,7 @@ from controls.breaker import oom_count
 from controls.limits import LimitName, limit_value
 from core.heartbeat import worker_is_ready, workers_alive
 from core.metrics import queue_lengths
+from core.recognition import recognizer_queue
 
 
 def _timed(check: Callable[[], dict]) -> dict:
@@ -61,6 +62,7 @@ def health_report() -> tuple[str, dict]:
     else:
         checks["workers"] = {"status": "unknown", "count": 0, "alive": []}
     serving = serving_status(checks["workers"].get("alive", []))
+    recognition = recognition_status(checks["workers"].get("alive", []))
     reasons = []
     if any(checks[name]["status"] != "ok" for name in ("database", "redis", "storage")):
         overall = "down"
@@ -89,8 +91,21 @@ def health_report() -> tuple[str, dict]:
                     f"{entry['engine']} on {entry['worker']} decodes eagerly, several times slower: compilation "
                     f"failed ({entry['fallback_reason']})"
                 )
+        for entry in recognition:
+            if entry["ready"] and not entry["model_id"]:
+                reasons.append(
+                    f"{entry['worker']} validates recordings but its speech recogniser did not load at start: "
+                    "consent recordings wait for it to load on first use"
+                )
         overall = "degraded" if reasons else "ok"
-    body = {"status": overall, "reasons": reasons, "version": settings.VERSION, "checks": checks, "serving": serving}
+    body = {
+        "status": overall,
+        "reasons": reasons,
+        "version": settings.VERSION,
+        "checks": checks,
+        "serving": serving,
+        "recognition": recognition,
+    }
     return overall, body
 
 
@@ -126,6 +141,27 @@ def serving_status(workers: list[dict]) -> list[dict]:
                     "utilisation": batching.get("utilisation"),
                 }
             )
+    return rows
+
+
+def recognition_status(workers: list[dict]) -> list[dict]:
+    """Per worker that validates recordings (it consumes the voices queue): the speech recogniser it has loaded
+    (model id, revision, load seconds; None while it has none). For /health and the ops panel."""
+    queue = recognizer_queue()
+    rows = []
+    for worker in workers:
+        if queue not in (worker.get("queues") or []):
+            continue
+        asr = worker.get("asr") or {}
+        rows.append(
+            {
+                "worker": f"{worker.get('hostname')}:{worker.get('pid')}",
+                "ready": worker_is_ready(worker),
+                "model_id": asr.get("model_id"),
+                "revision": asr.get("revision"),
+                "load_seconds": asr.get("load_seconds"),
+            }
+        )
     return rows
 
 

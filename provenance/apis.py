@@ -50,14 +50,20 @@ class ProvenanceVerifyApi(APIView):
             {
                 "watermarked": serializers.BooleanField(),
                 "confidence": serializers.FloatField(),
+                "speech_ratio": serializers.FloatField(),
+                "reason": serializers.ChoiceField(choices=["marked", "no_speech", "inconclusive", "not_marked"]),
                 "seconds_analysed": serializers.FloatField(),
+                "truncated": serializers.BooleanField(),
             },
         ),
         description=(
             "Whether an audio file (wav, mp3, ogg, flac, webm...) carries the ODIADEV-TTS provenance watermark "
-            "(PerTh), which all Free-plan audio and opted-in accounts' audio carries. No API key needed; limited "
-            "per IP (429 with Retry-After). Errors: `audio_too_large` (413), `audio_unreadable`, `audio_too_short` "
-            "(400), `verification_unavailable` (503)."
+            "(PerTh), which all Free-plan audio and opted-in accounts' audio carries. A mark is claimed only on "
+            "speech: `reason` is `marked`, `no_speech` (too little speech to judge: `speech_ratio` below "
+            "PROVENANCE_MIN_SPEECH_RATIO), `inconclusive` (speech scoring between 0.5 and the verdict threshold) or "
+            "`not_marked`. A long file is judged on its first PROVENANCE_MAX_SECONDS (`truncated: true`). No API key "
+            "needed; limited per IP (429 with Retry-After). Errors: `audio_too_large` (413), `audio_unreadable`, "
+            "`audio_too_short` (400), `verification_unavailable` (503)."
         ),
     )
     def post(self, request):

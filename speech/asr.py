@@ -167,6 +167,32 @@ def model_files_verify(folder: Path, manifest: dict[str, str] | None) -> dict[st
     return digests
 
 
+def _checked(model_dir: str | os.PathLike | None, expected_sha256: str | None) -> tuple[Path, str, dict[str, str], str]:
+    """The folder of `model_dir` (None: the bundled one) with its files checked: (folder, where the digests came
+    from, the digests, their combined digest). Raises AsrModelInvalid."""
+    if model_dir is None:
+        folder = bundled_model_path()
+        manifest, source = BUNDLED_MANIFEST, "pinned"
+    else:
+        folder = Path(model_dir)
+        manifest_path = folder / MANIFEST_NAME
+        manifest = _read_manifest(manifest_path) if manifest_path.is_file() else None
+        source = MANIFEST_NAME if manifest is not None else "computed at load"
+    digests = model_files_verify(folder, manifest)
+    combined = combined_digest(digests)
+    if expected_sha256 and combined != expected_sha256.lower():
+        raise AsrModelInvalid(
+            f"Whisper model folder {folder} has combined sha256 {combined}, expected {expected_sha256}."
+        )
+    return folder, source, digests, combined
+
+
+def model_check(model_dir: str | os.PathLike | None = None, *, expected_sha256: str | None = None) -> str:
+    """Check a model folder's files as loading does, without loading the model: a worker's main process checks
+    before it forks the pool processes that load it. Returns the combined digest; raises AsrModelInvalid."""
+    return _checked(model_dir, expected_sha256)[3]
+
+
 class Recognizer:
     """One loaded Whisper model. Use `recognizer()` rather than building one: it loads each folder once."""
 
@@ -185,20 +211,7 @@ class Recognizer:
         cpu_threads: int = 0,
     ) -> Recognizer:
         started = time.perf_counter()
-        if model_dir is None:
-            folder = bundled_model_path()
-            manifest, source = BUNDLED_MANIFEST, "pinned"
-        else:
-            folder = Path(model_dir)
-            manifest_path = folder / MANIFEST_NAME
-            manifest = _read_manifest(manifest_path) if manifest_path.is_file() else None
-            source = MANIFEST_NAME if manifest is not None else "computed at load"
-        digests = model_files_verify(folder, manifest)
-        combined = combined_digest(digests)
-        if expected_sha256 and combined != expected_sha256.lower():
-            raise AsrModelInvalid(
-                f"Whisper model folder {folder} has combined sha256 {combined}, expected {expected_sha256}."
-            )
+        folder, source, digests, combined = _checked(model_dir, expected_sha256)
         if model_dir is None:
             model_id = model_id or BUNDLED_MODEL_ID
             revision = f"{BUNDLED_PACKAGE}=={metadata.version(BUNDLED_PACKAGE)} sha256:{combined[:12]}"
