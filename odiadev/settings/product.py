@@ -162,10 +162,9 @@ ASR_CPU_THREADS = env.int("ASR_CPU_THREADS", default=0)
 
 # The consent gate (speech.consent; figures: bench/measured/asr_2core.json). Phrase: mean similarity of the one-time
 # phrase's words heard in order; statement: share of the statement's words heard in order; a score within the
-# review margin below its threshold goes to a person instead of being rejected.
+# review margin (CONSENT_REVIEW_MARGIN, below) under its threshold goes to a person instead of being rejected.
 CONSENT_PHRASE_THRESHOLD = env.float("CONSENT_PHRASE_THRESHOLD", default=0.9)
 CONSENT_STATEMENT_THRESHOLD = env.float("CONSENT_STATEMENT_THRESHOLD", default=0.6)
-CONSENT_REVIEW_MARGIN = env.float("CONSENT_REVIEW_MARGIN", default=0.05)
 
 # ------------------------------------------------------------------------------------------------------------
 # PROVENANCE: the PerTh watermark on Free-plan (and opted-in) audio, and the public check for it.
@@ -292,7 +291,8 @@ ABUSE_STORAGE_FLOOR_BYTES = env.int("ABUSE_STORAGE_FLOOR_BYTES", default=100 * 1
 # One address asking for more consent challenges, or creating more voice profiles, than this in 24 h is flagged.
 ABUSE_CONSENT_ATTEMPTS_PER_DAY = env.int("ABUSE_CONSENT_ATTEMPTS_PER_DAY", default=10)
 ABUSE_PROFILES_PER_IP = env.int("ABUSE_PROFILES_PER_IP", default=5)
-# Consent review queue: a speaker score this close to the encoder's threshold needs a person to listen;
+# Consent review queue: a consent score (phrase, statement, speaker) this close under its threshold needs a person
+# to listen;
 # so does a consent from a user or address that asked for this many challenges within 24 h.
 CONSENT_REVIEW_MARGIN = env.float("CONSENT_REVIEW_MARGIN", default=0.05)
 CONSENT_REVIEW_REPEATS = env.int("CONSENT_REVIEW_REPEATS", default=3)
