@@ -241,17 +241,23 @@ def test_cache_clear_removes_only_the_synthesis_cache(db, user):
     cache_store("b" * 64, job.id)
     cache.set("switch:voice_cloning", 1, timeout=60)
     redis = get_redis_connection("default")
-    redis.set(f"{settings.REDIS_KEY_PREFIX}:workers:someone", "{}", ex=60)
+    # A key of the worker-heartbeat kind that no real worker wrote: gone when the test ends, or a live stack
+    # started next would count it as a ready worker.
+    heartbeat_key = f"{settings.REDIS_KEY_PREFIX}:workers:someone"
+    redis.set(heartbeat_key, "{}", ex=60)
     redis.set("unrelated-app-key", "keep me", ex=60)
 
-    action = cache_clear_all(reason="voice model upgraded", user=user)
+    try:
+        action = cache_clear_all(reason="voice model upgraded", user=user)
+        assert redis.get(heartbeat_key) == b"{}"
+        assert redis.get("unrelated-app-key") == b"keep me"
+    finally:
+        redis.delete(heartbeat_key, "unrelated-app-key")
 
     assert action.detail == {"entries": 2}
     assert cache_lookup("a" * 64) is None
     assert cache_lookup("b" * 64) is None
     assert cache.get("switch:voice_cloning") == 1
-    assert redis.get(f"{settings.REDIS_KEY_PREFIX}:workers:someone") == b"{}"
-    assert redis.get("unrelated-app-key") == b"keep me"
 
 
 def test_every_action_needs_a_reason(db, user):
