@@ -8,7 +8,6 @@ request latency) come from django-prometheus as usual.
 from __future__ import annotations
 
 import bisect
-import functools
 import json
 import logging
 import math
@@ -17,6 +16,8 @@ from dataclasses import dataclass
 from django.conf import settings
 from django_redis import get_redis_connection
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
+
+from .broker import broker_client, queue_length
 
 logger = logging.getLogger(__name__)
 
@@ -146,25 +147,18 @@ def _collect_histogram(spec: MetricSpec, raw: dict[bytes, bytes]) -> HistogramMe
     return family
 
 
-@functools.cache
-def _broker(url: str):
-    import redis
-
-    return redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
-
-
 def queue_lengths() -> dict[str, int]:
-    """Messages waiting in each Celery queue on the broker (all priority lists of a queue added up)."""
-    client = _broker(settings.CELERY_BROKER_URL)
-    separator, steps = "\x06\x16", (3, 6, 9)
-    lengths = {}
-    for queue in sorted({*settings.SPEECH_ENGINE_QUEUES.values(), "default"}):
-        pipe = client.pipeline(transaction=False)
-        pipe.llen(queue)
-        for step in steps:
-            pipe.llen(f"{queue}{separator}{step}")
-        lengths[queue] = sum(pipe.execute())
-    return lengths
+    """Messages waiting in each Celery queue on the broker (all priority lists of a queue added up).
+
+    On the engine queues this counts jobs: each queued job has one message, because the sweeper sends a job again
+    only when no message of it is waiting or reserved (synthesis.sweeper). The exceptions are short and bounded: a
+    message a worker was taking (microseconds) as the sweeper looked, and a message reserved by a worker that was
+    killed outright, which the visibility timeout puts back on the queue an hour later although the sweeper has
+    re-sent its job meanwhile (at most one per job such a worker held, and its job is usually done by then)."""
+    client = broker_client()
+    return {
+        queue: queue_length(queue, client) for queue in sorted({*settings.SPEECH_ENGINE_QUEUES.values(), "default"})
+    }
 
 
 def register_collector(collector) -> None:

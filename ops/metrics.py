@@ -38,7 +38,11 @@ class OpsCollector:
 
     def _collect_live(self):
         try:
-            queue = GaugeMetricFamily("odiadev_queue_length", "Messages waiting on the broker.", labels=["queue"])
+            queue = GaugeMetricFamily(
+                "odiadev_queue_length",
+                "Messages waiting on the broker (one per queued job on an engine queue).",
+                labels=["queue"],
+            )
             for name, length in queue_lengths().items():
                 queue.add_metric([name], length)
             yield queue

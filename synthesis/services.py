@@ -6,7 +6,6 @@ later states are in `transitions.py`; waiting, sweeping and pronunciations have 
 from __future__ import annotations
 
 import logging
-import uuid
 
 from django.conf import settings
 from django.db import transaction
@@ -18,7 +17,6 @@ from billing.services import cache_hits_billed, usage_admit, usage_capture, usag
 from billing.storage import storage_check
 from controls.admission import admit_cloning, admit_engine, admit_new_work
 from core.metrics import counter_inc
-from core.tasks import task_send
 from textnorm import spoken_text as text_spoken
 from voices.errors import CloningEngineUnavailable
 from voices.selectors import voice_get_for
@@ -37,11 +35,11 @@ from .events import job_event_send, job_webhook_emit
 from .formats import OUTPUT_FORMATS, output_bitrate, output_sample_rate, sample_rate_check
 from .models import JobStatus, SynthesisJob
 from .selectors import pronunciation_entries_for
+from .transitions import synthesis_job_enqueue
 
 logger = logging.getLogger(__name__)
 
 
-RUN_JOB_TASK = "synthesis.run_job"
 SPEED_MIN, SPEED_MAX = 0.5, 2.0
 SEED_MAX = 2**32 - 1
 # The spoken form may be this many times longer than the text limit. Billing counts the characters sent, so
@@ -217,8 +215,7 @@ def synthesis_job_create(
             usage_capture(job=job)
             job_webhook_emit(job)
         else:
-            job.enqueued_at = now
-            job.save()
+            job.save()  # (`enqueued_at` stays empty until the broker has taken the message)
             usage_reserve(account=account, job=job, characters=billed)
             transaction.on_commit(lambda: synthesis_job_enqueue(job_id=job.id, engine=job.engine))
         job_event_send(job)
@@ -258,18 +255,3 @@ def _source_lock(source: SynthesisJob) -> SynthesisJob | None:
         .exclude(audio="")
         .first()
     )
-
-
-def synthesis_job_enqueue(*, job_id: uuid.UUID, engine: str) -> bool:
-    """Send the job's task message to its engine's queue. Call only after the job row is committed; a failure
-    is left to the sweeper."""
-    if task_send(
-        RUN_JOB_TASK,
-        args=[str(job_id)],
-        queue=settings.SPEECH_ENGINE_QUEUES.get(engine, "synth"),
-        failure=f"could not enqueue job {job_id}; the sweeper will retry",
-        logger=logger,
-    ):
-        return True
-    SynthesisJob.objects.filter(pk=job_id, status=JobStatus.QUEUED).update(enqueued_at=None)
-    return False

@@ -1,6 +1,7 @@
-"""A job's state transitions after it is queued: claim, progress, success, failure, cancel, requeue, and the
-retention that lets its audio go. Each is one conditional UPDATE (scoped by `attempts` where a retry may race),
-so a duplicate delivery changes nothing; billing's capture or release happens in the same transaction."""
+"""A job's state transitions after it is queued: its task message sent, claim, progress, success, failure, cancel,
+requeue, and the retention that lets its audio go. Each is one conditional UPDATE (scoped by `attempts` where a
+retry may race), so a duplicate delivery changes nothing; billing's capture or release happens in the same
+transaction."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from billing.services import usage_capture, usage_release
 from billing.storage import storage_record
 from core.heartbeat import worker_id
 from core.metrics import counter_inc, histogram_observe
+from core.tasks import task_send
 
 from .cache import cache_forget_job, cache_store
 from .errors import (
@@ -27,6 +29,30 @@ from .events import job_event_send, job_webhook_emit
 from .models import FINAL_STATUSES, JobStatus, SynthesisJob
 
 logger = logging.getLogger(__name__)
+
+RUN_JOB_TASK = "synthesis.run_job"
+
+
+def synthesis_job_queue(engine: str) -> str:
+    """The Celery queue of an engine's jobs."""
+    return settings.SPEECH_ENGINE_QUEUES.get(engine, "synth")
+
+
+def synthesis_job_enqueue(*, job_id: uuid.UUID, engine: str) -> bool:
+    """Send the job's task message to its engine's queue, and only once the broker has taken it record when
+    (`enqueued_at`): a job queued without it has no message, and the sweeper sends it within a minute. Call only
+    after the job row is committed; a failure is left to the sweeper."""
+    if not task_send(
+        RUN_JOB_TASK,
+        args=[str(job_id)],
+        queue=synthesis_job_queue(engine),
+        failure=f"could not enqueue job {job_id}; the sweeper will retry",
+        logger=logger,
+    ):
+        return False
+    # (a worker may have claimed the job already: then there is nothing to record)
+    SynthesisJob.objects.filter(pk=job_id, status=JobStatus.QUEUED).update(enqueued_at=timezone.now())
+    return True
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -188,10 +188,20 @@ PROVENANCE_MIN_SPEECH_RATIO = env.float("PROVENANCE_MIN_SPEECH_RATIO", default=0
 # ------------------------------------------------------------------------------------------------------------
 TTS_MAX_TEXT_CHARS = env.int("TTS_MAX_TEXT_CHARS", default=5000)
 TTS_WAIT_TIMEOUT = env.float("TTS_WAIT_TIMEOUT", default=30.0)
+# A waiting request awaits its job's event; with none for this many seconds it reads the job once more (the event
+# may have been lost), and waits again.
+TTS_WAIT_RECHECK = env.float("TTS_WAIT_RECHECK", default=5.0)
 TTS_JOB_TIME_LIMIT = env.int("TTS_JOB_TIME_LIMIT", default=300)
 TTS_JOB_MAX_ATTEMPTS = env.int("TTS_JOB_MAX_ATTEMPTS", default=3)
-# A queued job whose message was sent longer ago than this is sent again by the sweeper.
-TTS_REQUEUE_AFTER = env.int("TTS_REQUEUE_AFTER", default=600)
+# The sweeper (every minute) sends a queued job whose message is not on the broker, neither waiting in its queue
+# nor reserved by a worker: once this many seconds old if it was never sent (its web process died between commit
+# and send, or the broker refused), and once its last send is TTS_REQUEUE_AFTER old if it was (the message was lost).
+TTS_SEND_GRACE = env.int("TTS_SEND_GRACE", default=10)
+TTS_REQUEUE_AFTER = env.int("TTS_REQUEUE_AFTER", default=60)
+# A message a worker has held reserved (unacknowledged) this long while its job is still queued is taken for lost
+# with its worker (killed outright: its reservations wait for the broker's hour-long visibility timeout). Longer
+# than a worker can legitimately hold one: a retry's countdown (60 s at most) plus a running job (time limit + 30 s).
+TTS_RESERVED_LOST_AFTER = env.int("TTS_RESERVED_LOST_AFTER", default=600)
 TTS_CACHE_TTL = env.int("TTS_CACHE_TTL", default=30 * 24 * 3600)
 # "account": a cache hit only ever comes from the same account's audio (no account can learn, from a fast
 # answer, that another one synthesized a text). "global": identical requests from any account share audio.

@@ -128,8 +128,10 @@ def test_sweeper_resends_lost_jobs_and_fails_abandoned_ones(user, settings):
     fresh = synthesis_job_create(user=user, text="Just queued.", voice_id="joe")
     retry = synthesis_job_create(user=user, text="Worker died once.", voice_id="joe")
     dead = synthesis_job_create(user=user, text="Worker died twice.", voice_id="joe")
+    # (no message is sent here: the test's transaction never commits; a job is marked sent once the broker took it)
     SynthesisJob.objects.filter(pk=lost.pk).update(enqueued_at=old)
-    SynthesisJob.objects.filter(pk=never_sent.pk).update(enqueued_at=None)
+    SynthesisJob.objects.filter(pk=never_sent.pk).update(enqueued_at=None, queued_at=old)
+    SynthesisJob.objects.filter(pk=fresh.pk).update(enqueued_at=timezone.now())
     SynthesisJob.objects.filter(pk=retry.pk).update(status=JobStatus.RUNNING, started_at=old, attempts=1)
     SynthesisJob.objects.filter(pk=dead.pk).update(status=JobStatus.RUNNING, started_at=old, attempts=2)
 
