@@ -40,7 +40,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from speech import asr
-from speech.consent import DEFAULT_THRESHOLDS, PHRASE_LENGTH, PHRASE_WORDS, consent_decide
+from speech.consent import DEFAULT_THRESHOLDS, PHRASE_LENGTH, PHRASE_WORDS, consent_decide, phrase_draw
 from speech.consent import consent_statement as product_statement
 from speech.encoders.base import cosine
 from speech.encoders.resemblyzer import ResemblyzerEncoder
@@ -57,8 +57,8 @@ def consent_statement(email: str, phrase: str) -> str:
 
 
 def consent_phrase(rng: random.Random, words=PHRASE_WORDS) -> str:
-    """A one-time phrase as the product draws it (voices.consent): different words from the list."""
-    return " ".join(rng.sample(list(words), PHRASE_LENGTH))
+    """A one-time phrase as the product draws it (speech.consent.phrase_draw), from `words`."""
+    return phrase_draw(rng) if words is PHRASE_WORDS else " ".join(rng.sample(list(words), PHRASE_LENGTH))
 
 
 SPEEDS = (0.8, 0.9, 1.0, 1.1, 1.2, 1.3)
@@ -146,6 +146,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=0, help="CTranslate2 CPU threads (0: its default)")
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--speeds", type=float, nargs="+", default=SPEEDS)
+    parser.add_argument(
+        "--wrong-speeds", type=float, nargs="+", default=None, help="speeds of the wrong-words cases (default: all)"
+    )
     parser.add_argument("--wer-sentences", type=int, default=len(WER_SENTENCES))
     parser.add_argument("--vocabulary-groups", type=int, default=None, help="only the first N groups of four")
     parser.add_argument("--no-vocabulary", dest="vocabulary", action="store_false", help="skip the per-word pass")
@@ -218,7 +221,7 @@ def main() -> None:
     chance_distances: Counter = Counter()
     sound_only = 0
     same_speaker, other_speaker_scores = [], []
-    word_lists = {"product list": list(CONSENT_PHRASE_WORDS)}
+    word_lists = {"product list": CONSENT_PHRASE_WORDS}
     for list_name, word_list in word_lists.items():
         phrases = [consent_phrase(rng, word_list) for _ in range(args.phrases)]
         for p, phrase in enumerate(phrases):
@@ -234,6 +237,8 @@ def main() -> None:
             for speed in args.speeds:
                 for noise_name, snr in NOISE.items():
                     for case, text in cases.items():
+                        if case != "honest" and args.wrong_speeds and speed not in args.wrong_speeds:
+                            continue
                         samples = _piper(text, speed)
                         if snr is not None:
                             samples = with_noise(samples, snr, seed=p)

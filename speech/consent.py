@@ -42,17 +42,25 @@ POLICY_VERSION = "consent-heard/2"
 # within the spelling tolerance of each other (amber/ember, paddle/saddle, pocket/rocket, pillow/willow); words it
 # heard as others in the decision table (canyon as "cannon", shadow as "channel", lizard as "blizzard", badge as
 # "bad", ticket as "take it", dragon as "driving"); and words that begin with a vowel, which it runs into the "is"
-# before them ("phrase is oasis" heard as "phrases voices"). 73 words: 28 million phrases.
+# before them ("phrase is oasis" heard as "phrases voices"); and mosaic, heard as "mistake" once the phrase was
+# written with commas (the second vocabulary pass: 73 words, 6 recordings each, no other word missed). 72 words,
+# four different ones to a phrase: 25 million phrases.
 PHRASE_WORDS = tuple(
     (
         "basket blanket blossom border bridge bubble cactus camera candle carpet castle cherry circle cobalt copper "
         "coral cotton crystal dancer desert diamond drum feather fiddle forest fossil garden ginger glacier hammer "
-        "harbor harvest hazel helmet jacket jaguar jungle kettle lantern lemon lily marble melon mirror mosaic "
+        "harbor harvest hazel helmet jacket jaguar jungle kettle lantern lemon lily marble melon mirror "
         "needle nickel paddle pebble pepper piano pillow planet pocket puzzle rabbit radar ribbon river salmon "
         "silver sketch spider spruce stable temple valley violin walnut window winter yellow zebra"
     ).split()
 )
 PHRASE_LENGTH = 4
+
+
+def phrase_draw(rng) -> str:
+    """A one-time phrase: PHRASE_LENGTH different words of PHRASE_WORDS (`rng`: random.Random or
+    secrets.SystemRandom(); the product uses the latter)."""
+    return " ".join(rng.sample(PHRASE_WORDS, PHRASE_LENGTH))
 
 
 def consent_statement(*, email: str, phrase: str) -> str:
