@@ -254,6 +254,7 @@ def synthesis_job_submit(*, idempotency: IdempotentRequest | None, **options) ->
         winner = idempotent_job_find(user=user, request=idempotency)
         if winner is None:  # not the key's constraint
             raise
+        logger.info("Idempotency-Key of job %s: a parallel request claimed it first; answering its job", winner.id)
         return winner, True
 
 
