@@ -31,10 +31,11 @@ from .errors import (
     TextEmpty,
 )
 from .formats import MP3_BITRATES, OUTPUT_FORMATS, SAMPLE_RATES
+from .idempotency import IDEMPOTENCY_HEADER, KEY_MAX_LENGTH, REPLAYED_HEADER, idempotent_request_from
 from .pronunciations import pronunciation_create, pronunciation_delete, pronunciation_update
 from .selectors import job_get, job_get_for, job_list_for, pronunciation_get_for, pronunciation_list_for
 from .serializers import JobOutputSerializer, PronunciationOutputSerializer, audio_token_valid
-from .services import synthesis_job_create
+from .services import synthesis_job_submit
 from .streaming import STREAMABLE_FORMATS
 from .transitions import synthesis_job_cancel
 from .waiting import synthesis_job_wait
@@ -56,6 +57,26 @@ def _base_url(request) -> str:
 
 def _job_response(request, job, http_status: int) -> Response:
     return Response(JobOutputSerializer(job, context={"base_url": _base_url(request)}).data, status=http_status)
+
+
+IDEMPOTENCY_PARAMETER = OpenApiParameter(
+    IDEMPOTENCY_HEADER,
+    OpenApiTypes.STR,
+    location=OpenApiParameter.HEADER,
+    required=False,
+    description=(
+        f"Up to {KEY_MAX_LENGTH} characters (a V4 UUID). Retrying with the same key and the same body within 24 hours "
+        "answers the first request's job (same id, billed once) with the header `Idempotent-Replayed: true`; the "
+        "same key with another body is 409 `idempotency_key_reused`. Keys are per account."
+    ),
+)
+
+
+def replayed_mark(response, replayed: bool):
+    """Say on the response that it answers an earlier request with the same Idempotency-Key."""
+    if replayed:
+        response[REPLAYED_HEADER] = "true"
+    return response
 
 
 class TtsApi(APIView):
@@ -118,6 +139,7 @@ class TtsApi(APIView):
     @extend_schema(
         operation_id="tts_create",
         request=InputSerializer,
+        parameters=[IDEMPOTENCY_PARAMETER],
         responses={
             202: OpenApiResponse(JobOutputSerializer, description="Queued (or, with `wait`, still running)."),
             200: OpenApiResponse(JobOutputSerializer, description="Finished: a cache hit, or `wait` was true."),
@@ -131,10 +153,12 @@ class TtsApi(APIView):
         ),
     )
     def post(self, request):
+        idempotency = idempotent_request_from(request)
         data = self._validated(request)
         if data["stream"] and data["format"].lower() not in STREAMABLE_FORMATS:
             raise not_streamable(data["format"].lower())
-        job = synthesis_job_create(
+        job, replayed = synthesis_job_submit(
+            idempotency=idempotency,
             user=request.user,
             api_key=request.auth if isinstance(request.auth, ApiKey) else None,
             text=data["text"],
@@ -149,7 +173,8 @@ class TtsApi(APIView):
         )
         if data["wait"]:
             job = synthesis_job_wait(job=job, timeout=settings.TTS_WAIT_TIMEOUT)
-        return _job_response(request, job, status.HTTP_200_OK if job.is_final else status.HTTP_202_ACCEPTED)
+        response = _job_response(request, job, status.HTTP_200_OK if job.is_final else status.HTTP_202_ACCEPTED)
+        return replayed_mark(response, replayed)
 
     @extend_schema(
         operation_id="tts_list",

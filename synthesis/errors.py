@@ -107,6 +107,17 @@ class SynthesisTimeout(ApplicationError):
     default_message = "The audio is not ready yet. The job goes on: fetch it from /v1/tts/{id}."
 
 
+class IdempotencyKeyReused(ApplicationError):
+    """An `Idempotency-Key` already used by this account, within its lifetime, for a different request."""
+
+    code = "idempotency_key_reused"
+    status_code = status.HTTP_409_CONFLICT
+    default_message = (
+        "This Idempotency-Key was already used with a different request (another endpoint or body). Use a new key "
+        "for a new request; send the same body to get the first request's job."
+    )
+
+
 class JobErrorCode(StrEnum):
     """Why a job failed, as its `error.code`, when no error class raised it (the worker's own verdicts). Engine and
     admission failures carry their error's own code (`gpu_out_of_memory`, `engine_disabled`, ...)."""

@@ -172,3 +172,23 @@ class Pronunciation(TimestampedModel):
 
     def __str__(self) -> str:
         return f"{self.word} -> {self.replacement}"
+
+
+class IdempotencyKey(TimestampedModel):
+    """A client's `Idempotency-Key` on a job-creating request (synthesis/idempotency.py): the same key and request
+    from the same account within the key's lifetime answer with `job` instead of creating (and billing) another.
+
+    The row is inserted first in the transaction that creates the job and bound to the job before it commits, so a
+    committed row always has its job; parallel requests with one key meet at the unique constraint."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="idempotency_keys")
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64, help_text="SHA-256 of the endpoint and the request body.")
+    job = models.ForeignKey(SynthesisJob, null=True, on_delete=models.CASCADE, related_name="idempotency_keys")
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_unique_per_user")]
+
+    def __str__(self) -> str:
+        return f"{self.key} -> {self.job_id}"

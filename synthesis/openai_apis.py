@@ -14,11 +14,13 @@ from rest_framework.views import APIView
 from accounts.models import ApiKey
 from core.api import AudioResponseMixin, validated_body
 
+from .apis import IDEMPOTENCY_PARAMETER, replayed_mark
 from .errors import SynthesisFailed, SynthesisTimeout
 from .formats import OUTPUT_FORMATS
+from .idempotency import idempotent_request_from
 from .models import JobStatus
 from .openai_compat import openai_request_translate
-from .services import synthesis_job_create
+from .services import synthesis_job_submit
 from .waiting import synthesis_job_wait
 
 
@@ -43,20 +45,26 @@ class OpenAiSpeechApi(AudioResponseMixin, APIView):
     @extend_schema(
         operation_id="openai_audio_speech",
         request=InputSerializer,
+        parameters=[IDEMPOTENCY_PARAMETER],
         responses={(200, "audio/*"): OpenApiTypes.BINARY},
         description=(
             "OpenAI-compatible speech: `model` (accepted, ignored), `input`, `voice` (ours, or an OpenAI name "
             "mapped by OPENAI_VOICE_MAP / OPENAI_DEFAULT_VOICE), `response_format` (mp3, opus, wav, flac, pcm at "
             "24 kHz), "
             "`speed`. Answers the audio bytes; errors use our error body and codes. A job still running after "
-            "TTS_WAIT_TIMEOUT answers 504 `synthesis_timeout` with its id (fetch it from /v1/tts/{id})."
+            "TTS_WAIT_TIMEOUT answers 504 `synthesis_timeout` with its id (fetch it from /v1/tts/{id}). A replay "
+            "(same Idempotency-Key and body) waits for the same job and answers its audio."
         ),
     )
     def post(self, request):
+        idempotency = idempotent_request_from(request)
         data = validated_body(request, self.InputSerializer)
         options = openai_request_translate(data, known_voice_ids=settings.BUILTIN_VOICES)
-        job = synthesis_job_create(
-            user=request.user, api_key=request.auth if isinstance(request.auth, ApiKey) else None, **options
+        job, replayed = synthesis_job_submit(
+            idempotency=idempotency,
+            user=request.user,
+            api_key=request.auth if isinstance(request.auth, ApiKey) else None,
+            **options,
         )
         job = synthesis_job_wait(job=job, timeout=settings.TTS_WAIT_TIMEOUT)
         if job.status == JobStatus.FAILED:
@@ -68,4 +76,4 @@ class OpenAiSpeechApi(AudioResponseMixin, APIView):
         fmt = OUTPUT_FORMATS[job.output_format]
         response = FileResponse(default_storage.open(job.audio.name, "rb"), content_type=fmt.content_type)
         response["X-Job-Id"] = str(job.id)
-        return response
+        return replayed_mark(response, replayed)

@@ -31,6 +31,7 @@ from speech.errors import EngineError, TransientEngineError
 from speech.watermark import watermark_apply
 from voices.runner import clone_similarity, voice_prompt_for
 
+from .coalescing import synthesis_job_serve_cached, synthesis_turn
 from .errors import JobErrorCode
 from .intelligibility import intelligibility_due, intelligibility_enqueue
 from .models import JobStatus, SynthesisJob, audio_upload_to
@@ -178,6 +179,16 @@ def _run(job: SynthesisJob) -> str:
     except ApplicationError as refusal:
         synthesis_job_fail(job_id=job.id, code=refusal.code, message=refusal.message)
         return "failed"
+    # An identical job (same cache key) in flight is waited for and its audio served: one synthesis for both.
+    with synthesis_turn(job) as source:
+        if source is not None:
+            served = synthesis_job_serve_cached(job=job, source=source)
+            if served != "gone":
+                return served
+        return _synthesize(job, cloned=cloned)
+
+
+def _synthesize(job: SynthesisJob, *, cloned: bool) -> str:
     try:
         engine = engine_get(job.engine)
         prompt = voice_prompt_for(profile_id=job.engine_voice) if cloned else None

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from billing.errors import plan_forbids_format
@@ -33,6 +33,7 @@ from .errors import (
 )
 from .events import job_event_send, job_webhook_emit
 from .formats import OUTPUT_FORMATS, output_bitrate, output_sample_rate, sample_rate_check
+from .idempotency import IdempotentRequest, idempotency_key_bind, idempotency_key_claim, idempotent_job_find
 from .models import JobStatus, SynthesisJob
 from .selectors import pronunciation_entries_for
 from .transitions import synthesis_job_enqueue
@@ -118,8 +119,12 @@ def synthesis_job_create(
     seed: int | None = None,
     normalize: bool = True,
     streamed: bool = False,
+    idempotency: IdempotentRequest | None = None,
 ) -> SynthesisJob:
     """Create a job: answered at once from the cache when an identical request has audio, else queued.
+
+    With `idempotency` the key is claimed first in the job's transaction (see `synthesis_job_submit`): a parallel
+    request that claimed it first makes this one raise IntegrityError with nothing written.
 
     The job keeps the text as sent (history, billing) and the spoken text the engine reads. The cache key is
     computed from the spoken text, so any change of the account's dictionary (or of normalisation) that changes
@@ -182,15 +187,16 @@ def synthesis_job_create(
         streamed=streamed,
         queued_at=now,
     )
-    source = _cached_source(cache_key)
+    source = cached_source_for(cache_key)
     if source is None:
         # A cache hit stores nothing new; anything else will, so it must fit the account's storage.
         storage_check(user=user, plan=plan)
     with transaction.atomic():
+        claim = idempotency_key_claim(user=user, request=idempotency) if idempotency is not None else None
         if source is not None:
             # Locked so that the lifecycle policy cannot expire the source's audio (and delete its file) between
             # our look-up and the commit of a job pointing at that file; gone meanwhile: synthesize instead.
-            source = _source_lock(source)
+            source = source_lock(source)
             if source is None:
                 storage_check(user=user, plan=plan)
         if voice.kind == "cloned":
@@ -218,6 +224,8 @@ def synthesis_job_create(
             job.save()  # (`enqueued_at` stays empty until the broker has taken the message)
             usage_reserve(account=account, job=job, characters=billed)
             transaction.on_commit(lambda: synthesis_job_enqueue(job_id=job.id, engine=job.engine))
+        if claim is not None:
+            idempotency_key_bind(claim=claim, job=job)
         job_event_send(job)
     counter_inc("odiadev_cache_hits" if source is not None else "odiadev_cache_misses")
     if source is not None:
@@ -225,7 +233,29 @@ def synthesis_job_create(
     return job
 
 
-def _cached_source(cache_key: str) -> SynthesisJob | None:
+def synthesis_job_submit(*, idempotency: IdempotentRequest | None, **options) -> tuple[SynthesisJob, bool]:
+    """`synthesis_job_create(**options)`, once per Idempotency-Key: (the job, whether it is an earlier request's).
+
+    A live key already used for this request answers its job (no checks, no charge); one used for another request
+    is 409 `idempotency_key_reused`. A parallel request that claimed the key first wins the unique constraint: this
+    request's transaction rolls back whole and it answers the winner's job."""
+    if idempotency is None:
+        return synthesis_job_create(**options), False
+    user = options["user"]
+    earlier = idempotent_job_find(user=user, request=idempotency)
+    if earlier is not None:
+        return earlier, True
+    try:
+        return synthesis_job_create(idempotency=idempotency, **options), False
+    except IntegrityError:
+        winner = idempotent_job_find(user=user, request=idempotency)
+        if winner is None:  # not the key's constraint
+            raise
+        logger.info("Idempotency-Key of job %s: a parallel request claimed it first; answering its job", winner.id)
+        return winner, True
+
+
+def cached_source_for(cache_key: str) -> SynthesisJob | None:
     """The succeeded job whose audio answers `cache_key`, or None. A stale index entry is dropped."""
     try:
         source_id = cache_lookup(cache_key)
@@ -247,7 +277,7 @@ def _cached_source(cache_key: str) -> SynthesisJob | None:
     return source
 
 
-def _source_lock(source: SynthesisJob) -> SynthesisJob | None:
+def source_lock(source: SynthesisJob) -> SynthesisJob | None:
     """The cache source row locked for this transaction, if it still has its audio."""
     return (
         SynthesisJob.objects.select_for_update()

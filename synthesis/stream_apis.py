@@ -11,10 +11,12 @@ from drf_spectacular.utils import extend_schema
 from accounts.models import ApiKey
 from core.api import AudioResponseMixin
 
-from .apis import TtsApi, not_streamable
+from .apis import IDEMPOTENCY_PARAMETER, TtsApi, not_streamable, replayed_mark
+from .errors import AudioExpired, SynthesisFailed
 from .formats import OUTPUT_FORMATS
+from .idempotency import idempotent_request_from
 from .models import JobStatus
-from .services import synthesis_job_create
+from .services import synthesis_job_submit
 from .streaming import STREAMABLE_FORMATS, stream_relay
 
 
@@ -28,20 +30,25 @@ class TtsStreamApi(AudioResponseMixin, TtsApi):
     @extend_schema(
         operation_id="tts_stream",
         request=TtsApi.InputSerializer,
+        parameters=[IDEMPOTENCY_PARAMETER],
         responses={(200, "audio/*"): OpenApiTypes.BINARY},
         description=(
             "Like POST /v1/tts, but the answer is the audio itself, sent while the job runs (chunked transfer): "
             "the first bytes leave once the first sentence is synthesized. Formats: mp3, pcm, ulaw, ogg "
             "(`format_not_streamable` otherwise). Header `X-Job-Id` names the job; its stored file and status stay "
-            "available at /v1/tts/{id}. A cache hit answers the stored file at once."
+            "available at /v1/tts/{id}. A cache hit answers the stored file at once. A replay (same Idempotency-Key "
+            "and body) answers the same job: its stored file once it succeeded, its stream from the start while it "
+            "runs, 502 `synthesis_failed` if it failed."
         ),
     )
     def post(self, request):
+        idempotency = idempotent_request_from(request)
         data = self._validated(request)
         output_format = data["format"].lower()
         if output_format not in STREAMABLE_FORMATS:
             raise not_streamable(output_format)
-        job = synthesis_job_create(
+        job, replayed = synthesis_job_submit(
+            idempotency=idempotency,
             user=request.user,
             api_key=request.auth if isinstance(request.auth, ApiKey) else None,
             text=data["text"],
@@ -55,7 +62,13 @@ class TtsStreamApi(AudioResponseMixin, TtsApi):
             streamed=True,
         )
         content_type = OUTPUT_FORMATS[output_format].content_type
-        if job.status == JobStatus.SUCCEEDED:  # a cache hit: the stored audio, at once
+        if job.is_final and job.status != JobStatus.SUCCEEDED:  # a replay of a job that failed or was cancelled
+            raise SynthesisFailed(
+                job.error_message or f"The job is {job.status}.", detail={"job_id": str(job.id), "code": job.error_code}
+            )
+        if job.status == JobStatus.SUCCEEDED and job.audio_expired:
+            raise AudioExpired(detail={"job_id": str(job.id), "expired_at": job.audio_expired_at.isoformat()})
+        if job.status == JobStatus.SUCCEEDED:  # a cache hit (or a replay of a finished job): the stored audio, at once
             response = FileResponse(default_storage.open(job.audio.name, "rb"), content_type=content_type)
         else:
             response = StreamingHttpResponse(
@@ -63,4 +76,4 @@ class TtsStreamApi(AudioResponseMixin, TtsApi):
             )
         response["X-Job-Id"] = str(job.id)
         response["Cache-Control"] = "no-store"
-        return response
+        return replayed_mark(response, replayed)

@@ -70,3 +70,11 @@ def synthesis_job_intelligibility_task(job_id: str) -> str:
     from .intelligibility import synthesis_job_intelligibility_score
 
     return synthesis_job_intelligibility_score(job_id=job_id)
+
+
+@shared_task(name="synthesis.purge_idempotency_keys", acks_late=True)
+def synthesis_idempotency_keys_purge_task() -> int:
+    """Forget Idempotency-Keys past their 24 hours (a key's next use forgets it too)."""
+    from .idempotency import idempotency_keys_purge
+
+    return idempotency_keys_purge()

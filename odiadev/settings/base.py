@@ -197,6 +197,7 @@ CELERY_WORKER_PROC_ALIVE_TIMEOUT = env.float("CELERY_WORKER_PROC_ALIVE_TIMEOUT",
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
     "sweep-stale-jobs": {"task": "synthesis.sweep_stale_jobs", "schedule": 60.0},
+    "purge-idempotency-keys": {"task": "synthesis.purge_idempotency_keys", "schedule": 3600.0},
     "sweep-voice-verifications": {"task": "voices.sweep_verifications", "schedule": 300.0},
     "sweep-stripe-webhooks": {"task": "billing.sweep_stripe_webhooks", "schedule": 300.0},
     "sweep-webhook-deliveries": {"task": "webhooks.sweep_deliveries", "schedule": 60.0},
