@@ -112,19 +112,17 @@ def pcm16le_decode(data: bytes) -> np.ndarray:
     return np.frombuffer(data, dtype="<i2").astype(np.float32) / 32768.0
 
 
-# The consent wording the product issues (voices/services.py: _PHRASE_WORDS and consent_statement_for), repeated
+# The consent wording the product issues (voices/consent.py: _PHRASE_WORDS and consent_statement_for), repeated
 # here so benchmarks and speech tests need no Django; tests/speech/test_consent_matrix.py checks the two agree.
 CONSENT_PHRASE_WORDS = (
-    "amber anchor apple arrow autumn badge banjo basket beacon berry bishop blanket blossom border bottle "
-    "bridge bronze bubble butter cactus camera candle canyon carpet castle cedar cherry circle cobalt "
-    "comet copper coral cotton crystal dancer desert diamond dolphin dragon drum eagle echo ember falcon "
-    "feather fiddle forest fossil garden ginger glacier globe granite guitar hammer harbor harvest hazel "
-    "helmet honey island ivory jacket jaguar jungle kettle kitten ladder lantern lemon lily lizard magnet "
-    "mango maple marble meadow melon meteor mirror mosaic nectar needle nickel oasis ocean olive orbit "
-    "orchid oyster paddle panda parrot pebble pepper piano pillow planet pocket pony puzzle quartz rabbit "
-    "radar raven ribbon river rocket saddle salmon satin shadow silver sketch spider spruce stable summit "
-    "sunset tablet temple thunder ticket tiger timber tulip tunnel valley velvet violin walnut willow "
-    "window winter yellow zebra"
+    "amber anchor apple arrow autumn badge banjo basket beacon berry bishop blanket blossom border bottle bridge "
+    "bronze bubble butter cactus camera candle canyon carpet castle cedar cherry circle cobalt copper coral "
+    "cotton crystal dancer desert diamond dolphin dragon drum eagle echo feather fiddle forest fossil garden "
+    "ginger glacier granite guitar hammer harbor harvest hazel helmet honey ivory jacket jaguar jungle kettle "
+    "lantern lemon lily lizard mango maple marble melon mirror mosaic needle nickel oasis ocean olive orbit "
+    "orchid oyster paddle panda parrot pebble pepper piano pillow planet pocket pony puzzle rabbit radar raven "
+    "ribbon river salmon shadow silver sketch spider spruce stable summit sunset tablet temple ticket timber "
+    "tunnel valley violin walnut window winter yellow zebra"
 ).split()
 
 
@@ -137,8 +135,8 @@ def consent_statement(email: str, phrase: str) -> str:
 
 
 def consent_phrase(rng, words=CONSENT_PHRASE_WORDS) -> str:
-    """A one-time phrase as the product draws it: four words from `words` (`rng`: random.Random)."""
-    return " ".join(rng.choice(words) for _ in range(4))
+    """A one-time phrase as the product draws it: four different words from `words` (`rng`: random.Random)."""
+    return " ".join(rng.sample(words, 4))
 
 
 def with_noise(samples: np.ndarray, snr_db: float, seed: int = 0) -> np.ndarray:
