@@ -26,6 +26,11 @@ def _profile_rejection(record: ConsentRecord) -> tuple[str, str]:
     return profile.rejection_message, profile.rejection_recording
 
 
+def _gate_decided(record: ConsentRecord, audit: dict) -> bool:
+    """Whether the record's decision is the gate's own (not a reviewer's, nor a rejection outside the gate)."""
+    return bool(audit) and (record.decision_reason or None) == audit.get("code") and not record.review_outcome
+
+
 def _message(record: ConsentRecord, audit: dict) -> str:
     if record.decision == ConsentDecision.REVIEW:
         return WAITING_FOR_REVIEW
@@ -33,7 +38,9 @@ def _message(record: ConsentRecord, audit: dict) -> str:
         return APPROVED_IN_REVIEW
     if record.decision_reason == ConsentRejectedInReview.code:
         return ConsentRejectedInReview.default_message
-    return audit.get("message") or _profile_rejection(record)[0]
+    if _gate_decided(record, audit) or record.decision == ConsentDecision.ACCEPTED:
+        return audit.get("message", "")
+    return _profile_rejection(record)[0]
 
 
 def _recording(record: ConsentRecord, audit: dict) -> str | None:
@@ -41,7 +48,9 @@ def _recording(record: ConsentRecord, audit: dict) -> str | None:
         return None
     if record.decision_reason == ConsentRejectedInReview.code:
         return "consent"
-    return audit.get("recording") or _profile_rejection(record)[1] or None
+    if _gate_decided(record, audit):
+        return audit.get("recording", "consent")
+    return _profile_rejection(record)[1] or None
 
 
 def consent_check_for(record: ConsentRecord) -> dict | None:

@@ -81,26 +81,29 @@ def voice_profile_decide(*, profile_id, verdict: Verdict) -> VoiceProfile | None
         consent.review_margin = verdict.review_margin
         consent.asr_model_id = verdict.asr_model_id
         consent.asr_model_revision = verdict.asr_model_revision
-        consent.decision = {ACCEPTED: ConsentDecision.ACCEPTED, REVIEW: ConsentDecision.REVIEW}.get(
-            verdict.outcome, ConsentDecision.REJECTED
-        )
-        consent.decision_reason = verdict.code or ""
-        consent.decided_at = now
-        consent.save()
         profile.encoder = verdict.encoder
         profile.encoder_version = verdict.encoder_version
         _sample_transcript_heard(profile, verdict.sample_heard)
-        if verdict.outcome == REJECTED:
-            profile.status = VoiceStatus.REJECTED
-            profile.rejection_code = verdict.code or "consent_rejected"
-            profile.rejection_message = verdict.message
-            profile.rejection_recording = verdict.recording
-        elif not profile.sample_transcript:
+        outcome, code = verdict.outcome, verdict.code
+        if outcome != REJECTED and not profile.sample_transcript:
             # Nothing was heard in the sample and the owner typed nothing: Dia cannot speak without a transcript.
+            outcome, code = REJECTED, SampleNotTranscribed.code
+        consent.decision = {ACCEPTED: ConsentDecision.ACCEPTED, REVIEW: ConsentDecision.REVIEW}.get(
+            outcome, ConsentDecision.REJECTED
+        )
+        consent.decision_reason = code or ""
+        consent.decided_at = now
+        consent.save()
+        if code == SampleNotTranscribed.code:
             profile.status = VoiceStatus.REJECTED
-            profile.rejection_code = SampleNotTranscribed.code
+            profile.rejection_code = code
             profile.rejection_message = SampleNotTranscribed.default_message
             profile.rejection_recording = "sample"
+        elif outcome == REJECTED:
+            profile.status = VoiceStatus.REJECTED
+            profile.rejection_code = code or "consent_rejected"
+            profile.rejection_message = verdict.message
+            profile.rejection_recording = verdict.recording
         else:
             profile.embedding = verdict.embedding
             if verdict.outcome == ACCEPTED:
@@ -189,13 +192,14 @@ def consent_review_decide(*, record_id, approve: bool, reviewer, note: str = "")
             raise ConsentReviewInvalid("The consent check has not finished yet; review it once it has a decision.")
         profile_id = VoiceProfile.objects.filter(consent_id=record.pk).values_list("pk", flat=True).first()
         if approve and record.decision == ConsentDecision.REVIEW:
-            if profile_id is not None:
-                _voice_profile_approve(profile_id=profile_id)
-            # The code that sent it to review stays in `audit`.
+            # Accepted first, so the voice's event and webhook carry the new consent outcome. The code that sent
+            # it to review stays in `audit`.
             record.decision = ConsentDecision.ACCEPTED
             record.decision_reason = ""
             record.decided_at = timezone.now()
             record.save(update_fields=["decision", "decision_reason", "decided_at", "updated_at"])
+            if profile_id is not None:
+                _voice_profile_approve(profile_id=profile_id)
         if not approve:
             if profile_id is not None:
                 voice_profile_reject(
