@@ -212,10 +212,17 @@ CELERY_BEAT_SCHEDULE = {
 # ------------------------------------------------------------------------------------------------------------
 # CHANNELS
 # ------------------------------------------------------------------------------------------------------------
+# redis-py 8 reads with a 5 s socket timeout by default, and channels-redis waits for a socket's next message with
+# a blocking pop of 5 s: an idle websocket's read timed out and its consumer died (close 1011) after ~5 s
+# (django/channels_redis#422). The read timeout is set well above the pop's, so a loaded server still answers.
+CHANNEL_LAYER_SOCKET_TIMEOUT = env.float("CHANNEL_LAYER_SOCKET_TIMEOUT", default=30.0)
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_CHANNEL_URL], "prefix": f"{REDIS_KEY_PREFIX}:asgi"},
+        "CONFIG": {
+            "hosts": [{"address": REDIS_CHANNEL_URL, "socket_timeout": CHANNEL_LAYER_SOCKET_TIMEOUT}],
+            "prefix": f"{REDIS_KEY_PREFIX}:asgi",
+        },
     }
 }
 
