@@ -34,6 +34,8 @@ from voices.models import ConsentChallenge, ConsentRecord, VoiceProfile
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 PHRASE = "spruce castle anchor walnut"
+SECOND_PHRASE = "harbor lantern copper valley"
+ASR_MISSES = {"consent_phrase_not_heard", "consent_statement_not_heard"}
 
 
 def read_aloud(text: str, *, speaker=None) -> bytes:
@@ -340,10 +342,16 @@ def test_deleting_a_voice_removes_profile_and_sample_but_keeps_consent(alice, co
 
 def _active_voice(customer, sample) -> dict:
     """A voice made active through the worker: the consent recording reads the challenge's statement."""
-    challenge = customer.challenge()
-    consent = read_aloud(challenge["statement"])
-    profile = customer.upload(challenge_id=challenge["id"], consent=consent, sample=sample).json()
-    assert _poll_for_voice(customer, profile["id"])["status"] == "active"
+    # Set-up for tests about other things: a word Whisper tiny.en missed (about one honest recording in thirty
+    # with PHRASE) is retried once with another phrase; the gate itself is tested without retries.
+    for phrase in (PHRASE, SECOND_PHRASE):
+        challenge = customer.challenge(phrase=phrase)
+        consent = read_aloud(challenge["statement"])
+        profile = customer.upload(challenge_id=challenge["id"], consent=consent, sample=sample).json()
+        voice = _poll_for_voice(customer, profile["id"])
+        if (voice["rejection"] or {}).get("code") not in ASR_MISSES:
+            break
+    assert voice["status"] == "active", voice
     return profile
 
 
