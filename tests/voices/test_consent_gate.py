@@ -11,7 +11,7 @@ from django.conf import settings
 from tests.factories import UserFactory
 from tests.support.media import SAMPLE_TEXT, encode_sf, other_speaker, speech
 from tests.voices.test_cloning_flow import PHRASE, Customer, _poll_for_voice, read_aloud
-from textnorm.words import word_error_rate
+from textnorm.words import word_error_rate, words_of
 from voices.consent import consent_statement_for
 from voices.models import ConsentRecord, VoiceProfile
 from voices.selectors import consent_review_queue
@@ -89,7 +89,8 @@ def test_a_recording_made_for_another_challenge_is_rejected(alice, sample_wav):
     assert [w["word"] for w in check["phrase"]["words"] if not w["ok"]] == missing
     assert all(w["heard"] is None for w in check["phrase"]["words"] if not w["ok"])
     assert f"We did not hear the words '{' '.join(missing)}' in your consent recording" in check["message"]
-    assert "copper valley autumn basket" in check["transcript"].lower()
+    # what was heard is shown: the other challenge's phrase (Whisper may punctuate it, or miss a word of it)
+    assert len(set(OTHER_PHRASE.split()) & set(words_of(check["transcript"]))) >= 3, check["transcript"]
 
 
 def test_another_speaker_reading_the_statement_correctly_is_rejected(alice, sample_wav):
