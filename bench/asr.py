@@ -40,12 +40,13 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from speech import asr
-from speech.consent import DEFAULT_THRESHOLDS, PHRASE_LENGTH, PHRASE_WORDS, consent_decide, phrase_draw
-from speech.consent import consent_statement as product_statement
+from speech.consent import DEFAULT_THRESHOLDS, consent_decide
 from speech.encoders.base import cosine
 from speech.encoders.resemblyzer import ResemblyzerEncoder
 from tests.support.media import SAMPLE_TEXT, other_speaker, speech, with_noise
 from textnorm import normalize
+from textnorm.consent_wording import PHRASE_LENGTH, PHRASE_WORDS, phrase_draw
+from textnorm.consent_wording import consent_statement as product_statement
 from textnorm.words import SOUNDS_ALIKE, edit_distance, max_edits, phrase_heard, word_error_rate, words_of
 
 RATE = 16000

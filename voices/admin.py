@@ -13,13 +13,14 @@ from core.http import ranged_file_response
 
 from .models import ConsentChallenge, ConsentRecord, ConsentReview, VoiceProfile
 from .selectors import consent_review_queue, consent_review_reasons
-from .services import consent_review_decide, voice_profile_delete
+from .services import voice_profile_delete
+from .verification import consent_review_decide
 
 
 @admin.register(VoiceProfile)
 class VoiceProfileAdmin(admin.ModelAdmin):
     list_display = ["name", "user", "status", "rejection_code", "encoder", "created_at", "verified_at"]
-    list_filter = ["status", "encoder"]
+    list_filter = ["status", "encoder", "sample_transcript_source"]
     search_fields = ["id", "name", "user__email"]
     raw_id_fields = ["user", "consent"]
     readonly_fields = ["id", "embedding", "sample_sha256", "created_at", "updated_at"]
@@ -85,8 +86,19 @@ class ConsentAudioMixin:
 
 @admin.register(ConsentRecord)
 class ConsentRecordAdmin(ConsentAudioMixin, admin.ModelAdmin):
-    list_display = ["id", "user_email", "decision", "speaker_score", "threshold", "encoder", "ip_address", "created_at"]
-    list_filter = ["decision", "encoder", "review_outcome"]
+    list_display = [
+        "id",
+        "user_email",
+        "decision",
+        "decision_reason",
+        "statement_share",
+        "phrase_score",
+        "speaker_score",
+        "threshold",
+        "ip_address",
+        "created_at",
+    ]
+    list_filter = ["decision", "decision_reason", "encoder", "review_outcome"]
     search_fields = ["id", "user_email", "ip_address", "consent_audio_sha256"]
     raw_id_fields = ["user", "challenge", "reviewed_by"]
     readonly_fields = [
@@ -99,10 +111,19 @@ class ConsentRecordAdmin(ConsentAudioMixin, admin.ModelAdmin):
         "consent_audio",
         "consent_audio_sha256",
         "consent_duration_seconds",
+        "transcript",
+        "statement_share",
+        "statement_threshold",
+        "phrase_score",
+        "phrase_threshold",
         "speaker_score",
         "threshold",
+        "review_margin",
         "encoder",
         "encoder_version",
+        "asr_model_id",
+        "asr_model_revision",
+        "audit",
         "decision",
         "decision_reason",
         "decided_at",
@@ -119,13 +140,15 @@ class ConsentRecordAdmin(ConsentAudioMixin, admin.ModelAdmin):
 
 @admin.register(ConsentReview)
 class ConsentReviewAdmin(ConsentAudioMixin, admin.ModelAdmin):
-    """The queue: consent records a person should listen to before trusting (speaker score near the threshold,
-    repeated attempts from one account or address, many voices from one address)."""
+    """The queue: consent records a person should listen to before trusting (the consent gate sent it to review,
+    speaker score near the threshold, repeated attempts from one account or address, many voices from one
+    address). Approving a consent sent to review activates its voice."""
 
     list_display = [
         "created_at",
         "user_email",
         "decision",
+        "transcript",
         "speaker_score",
         "threshold",
         "ip_address",

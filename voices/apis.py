@@ -23,7 +23,7 @@ from .serializers import (
     VoiceOutputSerializer,
     VoiceProfileOutputSerializer,
 )
-from .services import Upload, voice_profile_create, voice_profile_delete
+from .services import Upload, voice_profile_create, voice_profile_delete, voice_profile_transcript_set
 
 # Multipart overhead on top of the two recordings before the body is refused unread.
 _MULTIPART_SLACK = 256 * 1024
@@ -35,7 +35,12 @@ class VoiceListApi(APIView):
     class InputSerializer(serializers.Serializer):
         name = serializers.CharField(max_length=100, allow_blank=True)
         sample = serializers.FileField(allow_empty_file=True)
-        sample_transcript = serializers.CharField(allow_blank=True, max_length=5000)
+        sample_transcript = serializers.CharField(
+            required=False,
+            allow_blank=True,
+            max_length=5000,
+            help_text="What is said in the sample. Optional: left out, we transcribe the sample.",
+        )
         consent_audio = serializers.FileField(allow_empty_file=True)
         challenge_id = serializers.CharField(max_length=64)
 
@@ -56,8 +61,10 @@ class VoiceListApi(APIView):
         responses={202: VoiceProfileOutputSerializer},
         description=(
             "Clone your voice: a consent recording reading the statement of a fresh consent challenge, and a voice "
-            "sample (5-60 s) with its transcript. Answers 202 with the profile in status `verifying`; it becomes "
-            "`active` or `rejected` shortly (websocket `voice.updated`)."
+            "sample (5-60 s), optionally with its transcript (left out, we transcribe the sample). Answers 202 with "
+            "the profile in status `verifying`; it becomes `active` or `rejected` shortly (websocket "
+            "`voice.updated`), or stays `verifying` while a person reviews a consent recording the check could not "
+            "decide alone (`consent_outcome` `review`). GET /v1/voices/{id}/consent says what was heard."
         ),
     )
     def post(self, request):
@@ -71,14 +78,15 @@ class VoiceListApi(APIView):
         serializer = self.InputSerializer(data=request.data)
         if not serializer.is_valid():
             raise InvalidRequest(
-                "Send name, sample, sample_transcript, consent_audio and challenge_id.", detail=serializer.errors
+                "Send name, sample, consent_audio and challenge_id (and optionally sample_transcript).",
+                detail=serializer.errors,
             )
         data = serializer.validated_data
         profile = voice_profile_create(
             user=request.user,
             name=data["name"],
             sample=Upload(name=data["sample"].name, data=data["sample"].read()),
-            sample_transcript=data["sample_transcript"],
+            sample_transcript=data.get("sample_transcript", ""),
             consent_audio=Upload(name=data["consent_audio"].name, data=data["consent_audio"].read()),
             challenge_id=data["challenge_id"],
             ip_address=client_ip(request),
@@ -88,9 +96,36 @@ class VoiceListApi(APIView):
 
 
 class VoiceDetailApi(APIView):
+    parser_classes = [JSONParser, FormParser, MultiPartParser]
+
+    class UpdateSerializer(serializers.Serializer):
+        sample_transcript = serializers.CharField(max_length=5000, help_text="What is said in the voice sample.")
+
+        class Meta:
+            ref_name = "VoiceUpdateRequest"
+
     @extend_schema(operation_id="voices_retrieve", responses=VoiceProfileOutputSerializer)
     def get(self, request, voice_id):
         profile = voice_profile_get_for(user=request.user, profile_id=voice_id)
+        return Response(VoiceProfileOutputSerializer(profile).data)
+
+    @extend_schema(
+        operation_id="voices_update",
+        request=UpdateSerializer,
+        responses=VoiceProfileOutputSerializer,
+        description=(
+            "Correct the sample's transcript (the cloned voice speaks it before each text, so `version` goes up)."
+        ),
+    )
+    def patch(self, request, voice_id):
+        profile = voice_profile_get_for(user=request.user, profile_id=voice_id)
+        serializer = self.UpdateSerializer(data=request.data)
+        if not serializer.is_valid():
+            raise InvalidRequest(
+                "Send sample_transcript: the words said in the voice sample.", detail=serializer.errors
+            )
+        transcript = serializer.validated_data["sample_transcript"]
+        profile = voice_profile_transcript_set(profile=profile, transcript=transcript)
         return Response(VoiceProfileOutputSerializer(profile).data)
 
     @extend_schema(operation_id="voices_destroy", responses={204: None})

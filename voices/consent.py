@@ -12,6 +12,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from textnorm.consent_wording import consent_statement, phrase_draw
+
 from .abuse import consent_activity_check
 from .errors import (
     ConsentChallengeInvalid,
@@ -23,29 +25,6 @@ from .models import (
 logger = logging.getLogger(__name__)
 
 
-# Short, distinct, easy-to-say words for the one-time phrase.
-_PHRASE_WORDS = (
-    "amber anchor apple arrow autumn badge banjo basket beacon berry bishop blanket blossom border bottle "
-    "bridge bronze bubble butter cactus camera candle canyon carpet castle cedar cherry circle cobalt "
-    "comet copper coral cotton crystal dancer desert diamond dolphin dragon drum eagle echo ember falcon "
-    "feather fiddle forest fossil garden ginger glacier globe granite guitar hammer harbor harvest hazel "
-    "helmet honey island ivory jacket jaguar jungle kettle kitten ladder lantern lemon lily lizard magnet "
-    "mango maple marble meadow melon meteor mirror mosaic nectar needle nickel oasis ocean olive orbit "
-    "orchid oyster paddle panda parrot pebble pepper piano pillow planet pocket pony puzzle quartz rabbit "
-    "radar raven ribbon river rocket saddle salmon satin shadow silver sketch spider spruce stable summit "
-    "sunset tablet temple thunder ticket tiger timber tulip tunnel valley velvet violin walnut willow "
-    "window winter yellow zebra"
-).split()
-
-
-def consent_statement_for(*, email: str, phrase: str) -> str:
-    return (
-        f"I am the holder of the ODIADEV-TTS account {email}. I consent to ODIADEV-TTS creating a synthetic "
-        f"version of my own voice from my recordings, for use by my account only, and I know I can delete it "
-        f"at any time. My one-time phrase is: {phrase}."
-    )
-
-
 def consent_activity_check_quietly(ip_address: str | None) -> None:
     """Abuse detection after the fact: a failure there must never fail the customer's request."""
     try:
@@ -55,10 +34,12 @@ def consent_activity_check_quietly(ip_address: str | None) -> None:
 
 
 def consent_challenge_create(*, user, ip_address: str | None = None) -> ConsentChallenge:
-    phrase = " ".join(secrets.choice(_PHRASE_WORDS) for _ in range(4))
+    # The words and the wording are speech.consent's (PHRASE_WORDS says how they were chosen). Four different
+    # words: each word of the phrase is then shown, heard or missed, once (GET .../consent).
+    phrase = phrase_draw(secrets.SystemRandom())
     challenge = ConsentChallenge.objects.create(
         user=user,
-        statement=consent_statement_for(email=user.email, phrase=phrase),
+        statement=consent_statement(email=user.email, phrase=phrase),
         nonce=phrase,
         expires_at=timezone.now() + timedelta(seconds=settings.CONSENT_CHALLENGE_TTL),
         ip_address=ip_address,

@@ -46,3 +46,18 @@ class ConsentRejectedInReview(ApplicationError):
 
     code = "consent_rejected_in_review"
     default_message = "A reviewer could not confirm the consent for this voice. It can no longer be used."
+
+
+class SampleNotTranscribed(ApplicationError):
+    """Recorded on a profile (its rejection) when no transcript was given and none could be heard in the sample."""
+
+    code = "sample_not_transcribed"
+    default_message = (
+        "We could not hear any words in your voice sample, so we cannot transcribe it. Record a sample of you "
+        "reading a few sentences, or type what it says."
+    )
+
+
+class VoiceTranscriptInvalid(ApplicationError):
+    code = "invalid_request"
+    default_message = "Give the sample's transcript: the words said in the voice sample."

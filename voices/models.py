@@ -38,6 +38,8 @@ class ConsentDecision(models.TextChoices):
     PENDING = "pending", "Pending"
     ACCEPTED = "accepted", "Accepted"
     REJECTED = "rejected", "Rejected"
+    # A score within the review margin below its threshold: a person decides (the profile stays `verifying`).
+    REVIEW = "review", "Review"
 
 
 def consent_audio_path(instance: "ConsentRecord", filename: str) -> str:
@@ -80,6 +82,17 @@ class ConsentRecord(TimestampedModel):
     threshold = models.FloatField(null=True, blank=True)
     encoder = models.CharField(max_length=50, blank=True)
     encoder_version = models.CharField(max_length=100, blank=True)
+    # What the recogniser heard in the consent recording and how the consent gate scored it (speech.consent):
+    # `audit` holds the whole decision (word timings, matches, messages) as `Decision.audit()` wrote it.
+    transcript = models.TextField(blank=True)
+    audit = models.JSONField(null=True, blank=True)
+    phrase_score = models.FloatField(null=True, blank=True)
+    phrase_threshold = models.FloatField(null=True, blank=True)
+    statement_share = models.FloatField(null=True, blank=True)
+    statement_threshold = models.FloatField(null=True, blank=True)
+    review_margin = models.FloatField(null=True, blank=True)
+    asr_model_id = models.CharField(max_length=100, blank=True)
+    asr_model_revision = models.CharField(max_length=200, blank=True)
     decision = models.CharField(max_length=16, choices=ConsentDecision.choices, default=ConsentDecision.PENDING)
     decision_reason = models.CharField(max_length=64, blank=True)
     decided_at = models.DateTimeField(null=True, blank=True)
@@ -119,6 +132,11 @@ class VoiceStatus(models.TextChoices):
     REJECTED = "rejected", "Rejected"
 
 
+class TranscriptSource(models.TextChoices):
+    OWNER = "owner", "Typed by the owner"
+    ASR = "asr", "Heard by speech recognition"
+
+
 class VoiceProfile(TimestampedModel):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="voice_profiles")
@@ -127,10 +145,21 @@ class VoiceProfile(TimestampedModel):
     status = models.CharField(max_length=16, choices=VoiceStatus.choices, default=VoiceStatus.VERIFYING)
     rejection_code = models.CharField(max_length=64, blank=True)
     rejection_message = models.TextField(blank=True)
+    # Which recording the rejection is about ("consent" or "sample"); blank when neither (a reviewer's verdict).
+    rejection_recording = models.CharField(max_length=16, blank=True)
     sample = models.FileField(upload_to=sample_audio_path, max_length=255)
     sample_sha256 = models.CharField(max_length=64)
     sample_bytes = models.PositiveBigIntegerField(null=True, blank=True, help_text="Counts towards storage quota.")
-    sample_transcript = models.TextField()
+    # Dia speaks the sample's transcript before the new text. Left blank at upload, a worker transcribes the sample
+    # before the voice can become active (see the constraint).
+    sample_transcript = models.TextField(blank=True)
+    sample_transcript_source = models.CharField(
+        max_length=8, choices=TranscriptSource.choices, default=TranscriptSource.OWNER
+    )
+    # What speech recognition heard in the sample (blank until verified), and the warning shown to the owner when
+    # the transcript disagrees strongly with it (voices.transcripts).
+    sample_transcript_heard = models.TextField(blank=True)
+    transcript_warning = models.JSONField(null=True, blank=True)
     sample_duration_seconds = models.FloatField()
     embedding = models.JSONField(null=True, blank=True)
     encoder = models.CharField(max_length=50, blank=True)
@@ -151,6 +180,9 @@ class VoiceProfile(TimestampedModel):
             ),
             models.CheckConstraint(
                 condition=~Q(status="rejected") | ~Q(rejection_code=""), name="voice_rejected_has_code"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="active") | ~Q(sample_transcript=""), name="voice_active_has_transcript"
             ),
         ]
 

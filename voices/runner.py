@@ -1,4 +1,5 @@
-"""Worker side of voice cloning: checks uploaded recordings and verifies the speaker. Imports `speech/`."""
+"""Worker side of voice cloning: checks uploaded recordings, runs the consent gate (what was said in the consent
+recording, and by whom) and transcribes samples. Imports `speech/`."""
 
 from __future__ import annotations
 
@@ -10,14 +11,17 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 from django.utils.module_loading import import_string
 
+from core.recognition import speech_transcribe
 from speech.audio import resample
-from speech.audio_input import AudioLimits, AudioRejected, validate
+from speech.audio_input import AudioLimits, AudioRejected, decode, validate
+from speech.consent import ConsentThresholds, consent_decide
 from speech.encoders.base import SpeakerEncoder, cosine
 from speech.errors import EngineError
 from speech.vad import speech_ratio
+from textnorm.words import words_of
 
-from .models import VoiceProfile, VoiceStatus
-from .services import voice_profile_decide, voice_profile_reject
+from .models import ConsentDecision, VoiceProfile, VoiceStatus
+from .verification import Verdict, voice_profile_decide, voice_profile_reject
 
 logger = logging.getLogger(__name__)
 
@@ -75,40 +79,118 @@ def recordings_check(*, consent_name: str, sample_name: str) -> dict:
     return report
 
 
-def _embedding_of(name: str) -> list[float]:
-    from speech.audio_input import decode
+def _decoded(name: str):
+    return decode(_read(name))
 
-    encoder = speaker_encoder()
-    decoded = decode(_read(name))
+
+def _embedding(encoder: SpeakerEncoder, decoded) -> list[float]:
     return encoder.embed(resample(decoded.samples, decoded.sample_rate, encoder.sample_rate)).tolist()
 
 
-def voice_profile_verify(*, profile_id) -> str:
-    """Compare the consent speaker with the sample speaker and record the decision. Idempotent."""
-    profile = VoiceProfile.objects.select_related("consent").filter(pk=profile_id).first()
-    if profile is None or profile.status != VoiceStatus.VERIFYING:
-        return "skipped"
-    encoder = speaker_encoder()
-    try:
-        consent_embedding = _embedding_of(profile.consent.consent_audio.name)
-        sample_embedding = _embedding_of(profile.sample.name)
-    except AudioRejected as exc:
-        voice_profile_reject(profile_id=profile.id, code=exc.code, message=str(exc))
-        return "rejected"
-    score = cosine(consent_embedding, sample_embedding)
-    threshold = settings.SPEAKER_MATCH_THRESHOLDS[encoder.name]
-    decided = voice_profile_decide(
-        profile_id=profile.id,
-        score=score,
-        threshold=threshold,
+def _heard_text(text: str) -> str:
+    return text.strip().strip(".,!?;:\"'()")
+
+
+def _phrase_words(decision) -> list[dict]:
+    """The one-time phrase word by word as the owner is shown it: what was heard for each, or None.
+
+    Phrases are drawn without repeated words (voices.consent), so each match belongs to one word of the phrase."""
+    heard = {match.expected: match for match in decision.phrase_match.matched}
+    # Match positions are in the listen that heard the phrase: the first, or the second listen to the end.
+    words = decision.relistened.words if decision.phrase_from_relisten else decision.transcript.words
+    shown = []
+    for word in words_of(decision.phrase):
+        match = heard.get(word)
+        if match is None:
+            shown.append({"word": word, "heard": None, "ok": False})
+        else:
+            text = match.heard if " " in match.heard else _heard_text(words[match.index].text)
+            shown.append({"word": word, "heard": text, "ok": True})
+    return shown
+
+
+def _thresholds(encoder_name: str) -> ConsentThresholds:
+    return ConsentThresholds(
+        phrase=settings.CONSENT_PHRASE_THRESHOLD,
+        statement=settings.CONSENT_STATEMENT_THRESHOLD,
+        speaker=settings.SPEAKER_MATCH_THRESHOLDS[encoder_name],
+        review_margin=settings.CONSENT_REVIEW_MARGIN,
+    )
+
+
+def _verdict(decision, *, encoder: SpeakerEncoder, embedding: list[float], sample_heard: str) -> Verdict:
+    transcript = decision.transcript
+    return Verdict(
+        outcome=decision.outcome,
+        code=decision.code,
+        message=decision.message,
+        score=decision.speaker_similarity,
+        threshold=decision.speaker_threshold,
         encoder=encoder.name,
         encoder_version=encoder.version,
-        embedding=sample_embedding,
+        embedding=embedding,
+        recording="consent",
+        transcript=transcript.text.strip(),
+        phrase_score=decision.phrase_score,
+        phrase_threshold=decision.phrase_threshold,
+        statement_share=decision.statement_share,
+        statement_threshold=decision.statement_threshold,
+        review_margin=decision.review_margin,
+        asr_model_id=transcript.model_id,
+        asr_model_revision=transcript.model_revision,
+        audit={**decision.audit(), "recording": "consent", "phrase_words": _phrase_words(decision)},
+        sample_heard=sample_heard,
     )
+
+
+def voice_profile_verify(*, profile_id) -> str:
+    """The consent gate: hear the consent recording (statement and one-time phrase), compare its speaker with the
+    sample's, transcribe the sample, and record the verdict. Idempotent: a profile already decided is skipped."""
+    profile = VoiceProfile.objects.select_related("consent").filter(pk=profile_id).first()
+    if profile is None or profile.status != VoiceStatus.VERIFYING or profile.consent.decision == ConsentDecision.REVIEW:
+        return "skipped"
+    encoder = speaker_encoder()
+    recordings = {}
+    for recording, name in (("consent", profile.consent.consent_audio.name), ("sample", profile.sample.name)):
+        try:
+            recordings[recording] = _decoded(name)
+        except AudioRejected as exc:
+            voice_profile_reject(profile_id=profile.id, code=exc.code, message=str(exc), recording=recording)
+            return "rejected"
+    consent, sample = recordings["consent"], recordings["sample"]
+    sample_embedding = _embedding(encoder, sample)
+    similarity = cosine(_embedding(encoder, consent), sample_embedding)
+    heard = speech_transcribe(consent.samples, consent.sample_rate)
+
+    def relisten(start: float):
+        return speech_transcribe(consent.samples[int(start * consent.sample_rate) :], consent.sample_rate)
+
+    decision = consent_decide(
+        phrase=profile.consent.nonce,
+        statement=profile.consent.statement,
+        transcript=heard,
+        speaker_similarity=similarity,
+        thresholds=_thresholds(encoder.name),
+        relisten=relisten,
+    )
+    # The sample is transcribed whatever the owner typed: theirs is checked against it (a transcript warning).
+    sample_heard = speech_transcribe(sample.samples, sample.sample_rate).text if decision.outcome != "rejected" else ""
+    verdict = _verdict(decision, encoder=encoder, embedding=sample_embedding, sample_heard=sample_heard)
+    decided = voice_profile_decide(profile_id=profile.id, verdict=verdict)
     if decided is None:
         return "skipped"
-    logger.info("voice %s %s: speaker score %.3f (threshold %.2f)", profile.id, decided.status, score, threshold)
-    return decided.status
+    logger.info(
+        "voice %s %s (consent %s %s): statement %.2f, phrase %.2f, speaker %.3f (threshold %.2f)",
+        profile.id,
+        decided.status,
+        decision.outcome,
+        decision.code or "",
+        decision.statement_share,
+        decision.phrase_score,
+        similarity,
+        decision.speaker_threshold,
+    )
+    return decision.outcome if decision.outcome == "review" else decided.status
 
 
 def _dia_transcript(transcript: str) -> str:
@@ -118,11 +200,10 @@ def _dia_transcript(transcript: str) -> str:
 
 @functools.lru_cache(maxsize=32)
 def _prompt(profile_id: str, version: int, sample_name: str, transcript: str):
-    from speech.audio_input import decode
     from speech.engines.base import VoicePrompt
     from speech.engines.dia import SAMPLE_RATE
 
-    decoded = decode(_read(sample_name))
+    decoded = _decoded(sample_name)
     return VoicePrompt(audio=resample(decoded.samples, decoded.sample_rate, SAMPLE_RATE), transcript=transcript)
 
 

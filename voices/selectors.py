@@ -18,7 +18,7 @@ from controls.limits import LimitName, limit_value
 from core.exceptions import NotFound
 
 from .errors import VoiceNotFound
-from .models import ConsentChallenge, ConsentRecord, VoiceProfile, VoiceStatus
+from .models import ConsentChallenge, ConsentDecision, ConsentRecord, VoiceProfile, VoiceStatus
 
 
 @dataclass(frozen=True)
@@ -167,6 +167,7 @@ def _count_near(model, field: str, outer: str, window: timedelta):
 def consent_records_with_review_signals(queryset: QuerySet[ConsentRecord] | None = None) -> QuerySet[ConsentRecord]:
     """Consent records annotated with what makes one worth a person's ear:
 
+    - `gate_review`: the consent gate sent it to review (a score within the review margin below its threshold);
     - `near_threshold`: the speaker score is within CONSENT_REVIEW_MARGIN of the threshold it was judged by;
     - `user_attempts`, `ip_attempts`: consent challenges the same account / address asked for within 24 h;
     - `ip_profiles`: consent records (voice profiles) from the same address within 24 h.
@@ -175,6 +176,9 @@ def consent_records_with_review_signals(queryset: QuerySet[ConsentRecord] | None
     day = timedelta(hours=24)
     queryset = ConsentRecord.objects.all() if queryset is None else queryset
     return queryset.annotate(
+        gate_review=Case(
+            When(decision=ConsentDecision.REVIEW, then=Value(True)), default=Value(False), output_field=BooleanField()
+        ),
         near_threshold=Case(
             When(
                 speaker_score__isnull=False,
@@ -199,7 +203,8 @@ def consent_review_queue(queryset: QuerySet[ConsentRecord] | None = None) -> Que
         consent_records_with_review_signals(queryset)
         .filter(reviewed_at__isnull=True)
         .filter(
-            Q(near_threshold=True)
+            Q(gate_review=True)
+            | Q(near_threshold=True)
             | Q(user_attempts__gte=repeats)
             | Q(ip_attempts__gte=repeats)
             | Q(ip_profiles__gt=limit_value(LimitName.ABUSE_PROFILES_PER_IP))
@@ -211,6 +216,8 @@ def consent_review_queue(queryset: QuerySet[ConsentRecord] | None = None) -> Que
 def consent_review_reasons(record) -> list[str]:
     """Why an annotated record (from `consent_records_with_review_signals`) is in the queue, for people."""
     reasons = []
+    if getattr(record, "gate_review", False):
+        reasons.append(f"sent to review by the consent check: {record.decision_reason} ({_scores(record)})")
     if getattr(record, "near_threshold", False):
         reasons.append(f"score {record.speaker_score:.3f} near threshold {record.threshold:.3f}")
     if getattr(record, "user_attempts", 0) >= settings.CONSENT_REVIEW_REPEATS:
@@ -220,3 +227,15 @@ def consent_review_reasons(record) -> list[str]:
     if getattr(record, "ip_profiles", 0) > limit_value(LimitName.ABUSE_PROFILES_PER_IP):
         reasons.append(f"{record.ip_profiles} voices from {record.ip_address} in 24 h")
     return reasons
+
+
+def _scores(record: ConsentRecord) -> str:
+    parts = []
+    for label, score, threshold in (
+        ("statement", record.statement_share, record.statement_threshold),
+        ("phrase", record.phrase_score, record.phrase_threshold),
+        ("speaker", record.speaker_score, record.threshold),
+    ):
+        if score is not None and threshold is not None:
+            parts.append(f"{label} {score:.2f}/{threshold:.2f}")
+    return ", ".join(parts)

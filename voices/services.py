@@ -3,7 +3,7 @@
 Uploaded recordings are checked by a worker before anything is recorded (the web tier does not decode audio):
 the files are stored under their final names, a worker validates them, and on any failure the files are deleted
 and no row is written. Only then, in one transaction, the challenge is spent and the consent record and the
-profile are created; verification of the speaker follows on a worker.
+profile are created; the consent check (voices.verification) follows on a worker.
 """
 
 from __future__ import annotations
@@ -32,23 +32,18 @@ from core.tasks import task_call, task_send
 from webhooks.services import webhook_event_emit
 
 from .consent import consent_activity_check_quietly, consent_challenge_usable_or_raise
-from .errors import (
-    ConsentChallengeInvalid,
-    ConsentRejectedInReview,
-    ConsentReviewInvalid,
-    ValidationUnavailable,
-    VoiceUploadInvalid,
-)
+from .errors import ConsentChallengeInvalid, ValidationUnavailable, VoiceTranscriptInvalid, VoiceUploadInvalid
 from .models import (
     ConsentDecision,
     ConsentRecord,
-    ReviewOutcome,
+    TranscriptSource,
     VoiceProfile,
     VoiceStatus,
     consent_audio_path,
     sample_audio_path,
 )
 from .serializers import voice_profile_payload
+from .transcripts import transcript_warning_for
 
 logger = logging.getLogger(__name__)
 
@@ -101,7 +96,7 @@ def voice_profile_create(
     user,
     name: str,
     sample: Upload,
-    sample_transcript: str,
+    sample_transcript: str = "",
     consent_audio: Upload,
     challenge_id,
     ip_address: str | None = None,
@@ -117,10 +112,6 @@ def voice_profile_create(
     sample_transcript = (sample_transcript or "").strip()
     if not name:
         raise VoiceUploadInvalid("Give the voice a name.", detail={"field": "name"})
-    if not sample_transcript:
-        raise VoiceUploadInvalid(
-            "Type what is said in the sample (its transcript).", detail={"field": "sample_transcript"}
-        )
     _check_size(consent_audio, "consent_audio")
     _check_size(sample, "sample")
     consent_challenge_usable_or_raise(user=user, challenge_id=challenge_id, lock=False)  # fail fast, before any work
@@ -157,7 +148,9 @@ def voice_profile_create(
             profile.sample = sample_name
             profile.sample_sha256 = sample.sha256
             profile.sample_bytes = len(sample.data)
+            # Left blank, the worker transcribes the sample before the voice can become active.
             profile.sample_transcript = sample_transcript
+            profile.sample_transcript_source = TranscriptSource.OWNER if sample_transcript else TranscriptSource.ASR
             profile.sample_duration_seconds = report["sample"]["duration"]
             profile.save()
             storage_record(user=user, delta=profile.sample_bytes, kind=StorageKind.STORE, ref=_storage_ref(profile.pk))
@@ -196,8 +189,11 @@ def voice_verifications_sweep(*, older_than_seconds: int = 300) -> int:
     """Send verification again for profiles still `verifying` after a while (a lost message, a worker that
     died). Verification is idempotent, so a duplicate does nothing. Returns how many were sent."""
     cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    # A profile whose consent went to review stays verifying until a person decides: nothing to send.
     stuck = list(
-        VoiceProfile.objects.filter(status=VoiceStatus.VERIFYING, updated_at__lt=cutoff).values_list("pk", flat=True)
+        VoiceProfile.objects.filter(status=VoiceStatus.VERIFYING, updated_at__lt=cutoff)
+        .exclude(consent__decision=ConsentDecision.REVIEW)
+        .values_list("pk", flat=True)
     )
     for profile_id in stuck:
         VoiceProfile.objects.filter(pk=profile_id, status=VoiceStatus.VERIFYING).update(updated_at=timezone.now())
@@ -214,68 +210,6 @@ def voice_webhook_emit(profile: VoiceProfile) -> None:
     decided the profile, right after the change; the deliveries go out once it commits."""
     event_type = "voice.verified" if profile.status == VoiceStatus.ACTIVE else "voice.rejected"
     webhook_event_emit(user_id=profile.user_id, event_type=event_type, data={"voice": voice_profile_payload(profile)})
-
-
-def voice_profile_decide(
-    *, profile_id, score: float, threshold: float, encoder: str, encoder_version: str, embedding: list[float]
-) -> VoiceProfile | None:
-    """Record the speaker check of a profile still verifying: active at or above the threshold, else rejected."""
-    now = timezone.now()
-    with transaction.atomic():
-        profile = VoiceProfile.objects.select_for_update().select_related("consent").filter(pk=profile_id).first()
-        if profile is None or profile.status != VoiceStatus.VERIFYING:
-            return None
-        accepted = score >= threshold
-        consent = profile.consent
-        consent.speaker_score = score
-        consent.threshold = threshold
-        consent.encoder = encoder
-        consent.encoder_version = encoder_version
-        consent.decision = ConsentDecision.ACCEPTED if accepted else ConsentDecision.REJECTED
-        consent.decision_reason = "" if accepted else "consent_speaker_mismatch"
-        consent.decided_at = now
-        consent.save()
-        profile.encoder = encoder
-        profile.encoder_version = encoder_version
-        if accepted:
-            profile.status = VoiceStatus.ACTIVE
-            profile.embedding = embedding
-            profile.verified_at = now
-        else:
-            profile.status = VoiceStatus.REJECTED
-            profile.rejection_code = "consent_speaker_mismatch"
-            profile.rejection_message = (
-                "The voice in the consent recording does not match the voice in the sample. Both recordings "
-                "must be of you."
-            )
-        profile.save()
-        voice_event_send(profile)
-        voice_webhook_emit(profile)
-    return profile
-
-
-def voice_profile_reject(
-    *, profile_id, code: str, message: str, include_active: bool = False, decision_reason: str = ""
-) -> VoiceProfile | None:
-    """Reject a profile still verifying (or, with `include_active`, one already active: a reviewer's decision).
-    Its consent record is marked rejected with `decision_reason` (default: the code)."""
-    allowed = (VoiceStatus.VERIFYING, VoiceStatus.ACTIVE) if include_active else (VoiceStatus.VERIFYING,)
-    with transaction.atomic():
-        profile = VoiceProfile.objects.select_for_update().filter(pk=profile_id).first()
-        if profile is None or profile.status not in allowed:
-            return None
-        if profile.status == VoiceStatus.ACTIVE:
-            profile.version += 1  # what was cached under this voice no longer answers for it
-        profile.status = VoiceStatus.REJECTED
-        profile.rejection_code = code
-        profile.rejection_message = message
-        profile.save()
-        ConsentRecord.objects.filter(pk=profile.consent_id).update(
-            decision=ConsentDecision.REJECTED, decision_reason=decision_reason or code, decided_at=timezone.now()
-        )
-        voice_event_send(profile)
-        voice_webhook_emit(profile)
-    return profile
 
 
 def _storage_ref(profile_id) -> str:
@@ -310,39 +244,21 @@ def voice_profile_mark_used(*, profile_id, now=None) -> None:
     ).update(last_used_at=now)
 
 
-def consent_review_decide(*, record_id, approve: bool, reviewer, note: str = "") -> ConsentRecord:
-    """A person's verdict on a consent record from the review queue.
-
-    Rejecting turns its voice profile (verifying or active) into `rejected` with `consent_rejected_in_review`, so it
-    can no longer be used. Approving records the verdict and changes nothing else: an active voice stays active, and
-    a voice the speaker check rejected stays rejected (no embedding was kept; the customer records again).
-    """
+def voice_profile_transcript_set(*, profile: VoiceProfile, transcript: str) -> VoiceProfile:
+    """The owner's correction of the sample's transcript. Dia speaks it before every cloned sentence, so the voice
+    changes: `version` goes up (the synthesis cache and the worker's prompt cache key on it). The warning is
+    checked again against what speech recognition heard."""
+    transcript = (transcript or "").strip()
+    if not transcript:
+        raise VoiceTranscriptInvalid(detail={"field": "sample_transcript"})
     with transaction.atomic():
-        record = ConsentRecord.objects.select_for_update().filter(pk=record_id).first()
-        if record is None:
-            raise ConsentReviewInvalid("No such consent record.")
-        if record.decision == ConsentDecision.PENDING:
-            raise ConsentReviewInvalid("The speaker check has not finished yet; review it once it has a decision.")
-        if not approve:
-            profile_id = VoiceProfile.objects.filter(consent_id=record.pk).values_list("pk", flat=True).first()
-            if profile_id is not None:
-                voice_profile_reject(
-                    profile_id=profile_id,
-                    code=ConsentRejectedInReview.code,
-                    message=ConsentRejectedInReview.default_message,
-                    include_active=True,
-                )
-            # Also without a profile (deleted since); a rejection by the speaker check keeps its own reason.
-            ConsentRecord.objects.filter(pk=record.pk).exclude(decision=ConsentDecision.REJECTED).update(
-                decision=ConsentDecision.REJECTED,
-                decision_reason="consent_rejected_in_review",
-                decided_at=timezone.now(),
-            )
-            record.refresh_from_db()
-        record.review_outcome = ReviewOutcome.APPROVED if approve else ReviewOutcome.REJECTED
-        record.reviewed_by = reviewer
-        record.reviewed_at = timezone.now()
-        record.review_note = note
-        record.save(update_fields=["review_outcome", "reviewed_by", "reviewed_at", "review_note", "updated_at"])
-    logger.info("consent %s %s in review by %s", record.pk, record.review_outcome, reviewer)
-    return record
+        locked = VoiceProfile.objects.select_for_update().select_related("consent").get(pk=profile.pk)
+        if locked.sample_transcript == transcript and locked.sample_transcript_source == TranscriptSource.OWNER:
+            return locked
+        locked.sample_transcript = transcript
+        locked.sample_transcript_source = TranscriptSource.OWNER
+        locked.transcript_warning = transcript_warning_for(transcript=transcript, heard=locked.sample_transcript_heard)
+        locked.version += 1
+        locked.save()
+        voice_event_send(locked)
+    return locked

@@ -146,6 +146,9 @@ VOICE_MIN_SPEECH_RATIO = env.float("VOICE_MIN_SPEECH_RATIO", default=0.3)
 CONSENT_CHALLENGE_TTL = env.int("CONSENT_CHALLENGE_TTL", default=600)
 # Longest an upload request waits for a worker to check its recordings.
 VOICE_VALIDATION_TIMEOUT = env.float("VOICE_VALIDATION_TIMEOUT", default=60.0)
+# A sample transcript whose word error rate against what speech recognition heard in the sample is above this is
+# flagged to the owner (`transcript_warning`; voices.transcripts).
+VOICE_TRANSCRIPT_WARN_WER = env.float("VOICE_TRANSCRIPT_WARN_WER", default=0.5)
 
 # ------------------------------------------------------------------------------------------------------------
 # SPEECH RECOGNITION (speech.asr): hears consent recordings, transcribes samples, scores intelligibility.
@@ -301,9 +304,9 @@ ABUSE_STORAGE_FLOOR_BYTES = env.int("ABUSE_STORAGE_FLOOR_BYTES", default=100 * 1
 # One address asking for more consent challenges, or creating more voice profiles, than this in 24 h is flagged.
 ABUSE_CONSENT_ATTEMPTS_PER_DAY = env.int("ABUSE_CONSENT_ATTEMPTS_PER_DAY", default=10)
 ABUSE_PROFILES_PER_IP = env.int("ABUSE_PROFILES_PER_IP", default=5)
-# Consent review queue: a consent score (phrase, statement, speaker) this close under its threshold needs a person
-# to listen;
-# so does a consent from a user or address that asked for this many challenges within 24 h.
+# Consent review queue: a consent the gate sent to review (a score within CONSENT_REVIEW_MARGIN below its
+# threshold), an accepted speaker score just above the threshold, and a consent from a user or address that asked
+# for this many challenges within 24 h need a person to listen.
 CONSENT_REVIEW_MARGIN = env.float("CONSENT_REVIEW_MARGIN", default=0.05)
 CONSENT_REVIEW_REPEATS = env.int("CONSENT_REVIEW_REPEATS", default=3)
 PROMETHEUS_EXPORT_MIGRATIONS = False

@@ -12,6 +12,8 @@ import soundfile as sf
 from speech.audio import concatenate, resample
 from speech.engines.base import SynthesisRequest
 from speech.engines.piper import PiperEngine
+from textnorm.consent_wording import PHRASE_WORDS, phrase_draw
+from textnorm.consent_wording import consent_statement as product_statement
 
 CONSENT_TEXT = (
     "I, the account holder, consent to the creation of a synthetic voice from my recordings. Amber river seven lantern."
@@ -112,33 +114,17 @@ def pcm16le_decode(data: bytes) -> np.ndarray:
     return np.frombuffer(data, dtype="<i2").astype(np.float32) / 32768.0
 
 
-# The consent wording the product issues (voices/services.py: _PHRASE_WORDS and consent_statement_for), repeated
-# here so benchmarks and speech tests need no Django; tests/speech/test_consent_matrix.py checks the two agree.
-CONSENT_PHRASE_WORDS = (
-    "amber anchor apple arrow autumn badge banjo basket beacon berry bishop blanket blossom border bottle "
-    "bridge bronze bubble butter cactus camera candle canyon carpet castle cedar cherry circle cobalt "
-    "comet copper coral cotton crystal dancer desert diamond dolphin dragon drum eagle echo ember falcon "
-    "feather fiddle forest fossil garden ginger glacier globe granite guitar hammer harbor harvest hazel "
-    "helmet honey island ivory jacket jaguar jungle kettle kitten ladder lantern lemon lily lizard magnet "
-    "mango maple marble meadow melon meteor mirror mosaic nectar needle nickel oasis ocean olive orbit "
-    "orchid oyster paddle panda parrot pebble pepper piano pillow planet pocket pony puzzle quartz rabbit "
-    "radar raven ribbon river rocket saddle salmon satin shadow silver sketch spider spruce stable summit "
-    "sunset tablet temple thunder ticket tiger timber tulip tunnel valley velvet violin walnut willow "
-    "window winter yellow zebra"
-).split()
+# The consent wording the product issues (speech.consent), for benchmarks and speech tests.
+CONSENT_PHRASE_WORDS = PHRASE_WORDS
 
 
 def consent_statement(email: str, phrase: str) -> str:
-    return (
-        f"I am the holder of the ODIADEV-TTS account {email}. I consent to ODIADEV-TTS creating a synthetic "
-        f"version of my own voice from my recordings, for use by my account only, and I know I can delete it "
-        f"at any time. My one-time phrase is: {phrase}."
-    )
+    return product_statement(email=email, phrase=phrase)
 
 
-def consent_phrase(rng, words=CONSENT_PHRASE_WORDS) -> str:
-    """A one-time phrase as the product draws it: four words from `words` (`rng`: random.Random)."""
-    return " ".join(rng.choice(words) for _ in range(4))
+def consent_phrase(rng) -> str:
+    """A one-time phrase as the product draws it (`rng`: random.Random)."""
+    return phrase_draw(rng)
 
 
 def with_noise(samples: np.ndarray, snr_db: float, seed: int = 0) -> np.ndarray:

@@ -202,7 +202,7 @@ def test_a_phrase_word_never_stands_for_another_phrase_word():
     assert match.score <= 0.75
 
 
-def test_the_product_word_list_has_few_words_within_tolerance_of_each_other():
+def test_no_two_product_words_are_within_tolerance_of_each_other():
     from tests.support.media import CONSENT_PHRASE_WORDS
 
     close = [
@@ -212,8 +212,8 @@ def test_the_product_word_list_has_few_words_within_tolerance_of_each_other():
         if edit_distance(a, b) <= max_edits(a)
     ]
 
-    # Known and accepted (see bench/asr.py): a replay needs all four words of another phrase, in order.
-    assert close == [("amber", "ember"), ("paddle", "saddle"), ("pillow", "willow"), ("pocket", "rocket")]
+    # voices.consent dropped one of each pair that was (amber/ember, paddle/saddle, pillow/willow, pocket/rocket).
+    assert close == []
 
 
 def test_a_date_after_the_keeps_one_the():

@@ -1,4 +1,9 @@
-"""The cloning flow over HTTP with a real worker: challenge -> upload -> verifying -> active or rejected."""
+"""The cloning flow over HTTP with a real worker: challenge -> upload -> verifying -> active or rejected.
+
+The worker hears each consent recording (Whisper tiny.en) for the challenge's statement and one-time phrase, so a
+recording that should pass reads its challenge's own statement. Whisper tiny.en misses a word of about one drawn
+phrase in fifteen (bench/measured/asr_2core.json); tests that need a voice to become active pin their challenge to
+PHRASE, whose four words it heard in every honest recording (tests/speech/test_consent_matrix.py)."""
 
 from __future__ import annotations
 
@@ -23,9 +28,20 @@ from synthesis.services import synthesis_job_enqueue
 from tests.e2e.helpers import bearer, open_socket
 from tests.factories import QueuedJobFactory, UserFactory
 from tests.support.media import CONSENT_TEXT, SAMPLE_TEXT, encode_av, encode_sf, other_speaker, speech
+from textnorm.consent_wording import consent_statement
 from voices.models import ConsentChallenge, ConsentRecord, VoiceProfile
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+PHRASE = "spruce castle anchor walnut"
+SECOND_PHRASE = "harbor lantern copper valley"
+ASR_MISSES = {"consent_phrase_not_heard", "consent_statement_not_heard"}
+
+
+def read_aloud(text: str, *, speaker=None) -> bytes:
+    """`text` read aloud and recorded as a browser would send it (webm/opus)."""
+    samples = speech(text)
+    return encode_av(samples if speaker is None else speaker(samples), 16000, "webm", "libopus", 48000)
 
 
 def media_files() -> list[str]:
@@ -53,10 +69,20 @@ class Customer:
     def delete(self, path):
         return httpx.delete(f"{self.stack.base_url}{path}", headers=bearer(self.secret), timeout=30)
 
-    def challenge(self) -> dict:
+    def patch(self, path, **kwargs):
+        return httpx.patch(f"{self.stack.base_url}{path}", headers=bearer(self.secret), timeout=30, **kwargs)
+
+    def challenge(self, phrase: str | None = PHRASE) -> dict:
+        """A fresh challenge; with `phrase`, its one-time phrase replaced by that one (None: the drawn one)."""
         response = self.post("/v1/voices/consent-challenge")
         assert response.status_code == 201, response.text
-        return response.json()
+        challenge = response.json()
+        if phrase is not None:
+            statement = consent_statement(email=self.user.email, phrase=phrase)
+            ConsentChallenge.objects.filter(pk=challenge["id"]).update(nonce=phrase, statement=statement)
+            challenge = self.get(f"/v1/voices/consent-challenge/{challenge['id']}").json()
+            assert challenge["statement"] == statement
+        return challenge
 
     def upload(self, *, challenge_id, consent: bytes, sample: bytes, name="My voice", transcript=SAMPLE_TEXT):
         files = {
@@ -87,17 +113,33 @@ def sample_wav():
     return encode_sf(speech(SAMPLE_TEXT), 16000, "WAV", "PCM_16")
 
 
+def _settled(voice: dict) -> bool:
+    return voice["status"] != "verifying" or voice["consent_outcome"] == "review"
+
+
+def _poll_for_voice(customer, voice_id: str, timeout: float = 300) -> dict:
+    """The profile once settled, read from the API. The consent check transcribes two recordings (tens of seconds
+    on a loaded machine): tests that only need the outcome poll rather than hold a socket open that long."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        voice = customer.get(f"/v1/voices/{voice_id}").json()
+        if _settled(voice):
+            return voice
+        time.sleep(0.5)
+    raise AssertionError(f"voice {voice_id} still {voice['status']} after {timeout} s")
+
+
 def _wait_for_voice(ws, voice_id: str) -> dict:
-    """The first `voice.updated` event that settles the profile (active or rejected)."""
+    """The first `voice.updated` event that settles the profile (active or rejected, or sent to review)."""
     while True:
-        message = json.loads(ws.recv(timeout=60))
+        message = json.loads(ws.recv(timeout=120))
         voice = message.get("voice") or {}
-        if message["type"] == "voice.updated" and voice.get("id") == voice_id and voice["status"] != "verifying":
+        if message["type"] == "voice.updated" and voice.get("id") == voice_id and _settled(voice):
             return voice
 
 
 def test_challenge_names_the_account_and_ends_with_a_one_time_phrase(alice):
-    first, second = alice.challenge(), alice.challenge()
+    first, second = alice.challenge(phrase=None), alice.challenge(phrase=None)
 
     assert alice.user.email in first["statement"]
     assert first["statement"].rstrip(".").split(": ")[-1] != second["statement"].rstrip(".").split(": ")[-1]
@@ -105,10 +147,12 @@ def test_challenge_names_the_account_and_ends_with_a_one_time_phrase(alice):
     assert timedelta(minutes=9) < expires - timezone.now() <= timedelta(minutes=10)
 
 
-def test_consent_and_sample_of_one_speaker_make_an_active_voice(alice, consent_webm, sample_wav):
+def test_consent_and_sample_of_one_speaker_make_an_active_voice(alice, sample_wav):
     challenge = alice.challenge()
     with open_socket(alice.stack, api_key=alice.secret) as ws:
-        response = alice.upload(challenge_id=challenge["id"], consent=consent_webm, sample=sample_wav)
+        response = alice.upload(
+            challenge_id=challenge["id"], consent=read_aloud(challenge["statement"]), sample=sample_wav
+        )
         assert response.status_code == 202, response.text
         profile = response.json()
         assert profile["status"] == "verifying"
@@ -122,26 +166,43 @@ def test_consent_and_sample_of_one_speaker_make_an_active_voice(alice, consent_w
     cloned = [v for v in voices if v["kind"] == "cloned"]
     assert [(v["id"], v["status"]) for v in cloned] == [(profile["id"], "active")]
     assert any(v["kind"] == "builtin" for v in voices)
+    assert update["consent_outcome"] == "accepted"
+    assert (update["sample_transcript_source"], update["transcript_warning"]) == ("owner", None)
     consent = alice.get(f"/v1/voices/{profile['id']}/consent").json()
     assert consent["decision"] == "accepted"
     assert consent["encoder"] == "resemblyzer"
     assert consent["statement"] == challenge["statement"]
+    check = consent["check"]
+    assert (check["outcome"], check["code"], check["recording"]) == ("accepted", None, None)
+    assert [w["word"] for w in check["phrase"]["words"]] == PHRASE.split()
+    assert all(w["ok"] and w["heard"] for w in check["phrase"]["words"]), check["phrase"]
+    assert check["phrase"]["missing"] == []
+    assert check["phrase"]["score"] >= check["phrase"]["threshold"] == settings.CONSENT_PHRASE_THRESHOLD
+    assert check["statement"]["share"] >= check["statement"]["threshold"] == settings.CONSENT_STATEMENT_THRESHOLD
+    assert check["speaker"]["similarity"] == update["speaker_score"]
+    assert all(w["heard"].lower() in check["transcript"].lower() for w in check["phrase"]["words"])
+    assert check["asr"]["model_id"] == "whisper-tiny.en"
+    assert check["review_margin"] == settings.CONSENT_REVIEW_MARGIN
     record = ConsentRecord.objects.get(pk=consent["id"])
     assert record.ip_address == "127.0.0.1"
     assert record.challenge.used_at is not None
     assert alice.get(f"/v1/voices/{profile['id']}/sample").content == sample_wav
 
 
-def test_a_different_speaker_in_the_sample_is_rejected(alice, consent_webm):
+def test_a_different_speaker_in_the_sample_is_rejected(alice):
     impostor = encode_sf(other_speaker(speech(SAMPLE_TEXT)), 16000, "FLAC")
     challenge = alice.challenge()
+    consent = read_aloud(challenge["statement"])
     with open_socket(alice.stack, api_key=alice.secret) as ws:
-        profile = alice.upload(challenge_id=challenge["id"], consent=consent_webm, sample=impostor).json()
+        profile = alice.upload(challenge_id=challenge["id"], consent=consent, sample=impostor).json()
         update = _wait_for_voice(ws, profile["id"])
 
     assert update["status"] == "rejected"
     assert update["rejection"]["code"] == "consent_speaker_mismatch"
-    assert alice.get(f"/v1/voices/{profile['id']}/consent").json()["decision"] == "rejected"
+    assert update["rejection"]["recording"] == "consent"
+    consent = alice.get(f"/v1/voices/{profile['id']}/consent").json()
+    assert consent["decision"] == "rejected"
+    assert consent["check"]["speaker"]["similarity"] < consent["check"]["speaker"]["threshold"]
 
 
 def test_a_replayed_challenge_is_refused_and_leaves_nothing(alice, consent_webm, sample_wav):
@@ -279,16 +340,23 @@ def test_deleting_a_voice_removes_profile_and_sample_but_keeps_consent(alice, co
     assert ConsentRecord.objects.filter(pk=record.pk).exists()
 
 
-def _active_voice(customer, consent, sample) -> dict:
-    challenge = customer.challenge()
-    with open_socket(customer.stack, api_key=customer.secret) as ws:
+def _active_voice(customer, sample) -> dict:
+    """A voice made active through the worker: the consent recording reads the challenge's statement."""
+    # Set-up for tests about other things: a word Whisper tiny.en missed (about one honest recording in thirty
+    # with PHRASE) is retried once with another phrase; the gate itself is tested without retries.
+    for phrase in (PHRASE, SECOND_PHRASE):
+        challenge = customer.challenge(phrase=phrase)
+        consent = read_aloud(challenge["statement"])
         profile = customer.upload(challenge_id=challenge["id"], consent=consent, sample=sample).json()
-        assert _wait_for_voice(ws, profile["id"])["status"] == "active"
+        voice = _poll_for_voice(customer, profile["id"])
+        if (voice["rejection"] or {}).get("code") not in ASR_MISSES:
+            break
+    assert voice["status"] == "active", voice
     return profile
 
 
-def test_synthesis_with_the_cloned_voice_runs_on_the_cloning_engine(alice, consent_webm, sample_wav):
-    profile = _active_voice(alice, consent_webm, sample_wav)
+def test_synthesis_with_the_cloned_voice_runs_on_the_cloning_engine(alice, sample_wav):
+    profile = _active_voice(alice, sample_wav)
 
     response = alice.post("/v1/tts", json={"text": "Now in my own voice.", "voice_id": profile["id"], "wait": True})
 
@@ -307,8 +375,8 @@ def test_synthesis_with_the_cloned_voice_runs_on_the_cloning_engine(alice, conse
     assert -1.0 <= stored.clone_similarity <= 1.0
 
 
-def test_cloned_voices_refuse_other_speeds(alice, consent_webm, sample_wav):
-    profile = _active_voice(alice, consent_webm, sample_wav)
+def test_cloned_voices_refuse_other_speeds(alice, sample_wav):
+    profile = _active_voice(alice, sample_wav)
 
     response = alice.post("/v1/tts", json={"text": "Faster please.", "voice_id": profile["id"], "speed": 1.5})
 
@@ -317,7 +385,7 @@ def test_cloned_voices_refuse_other_speeds(alice, consent_webm, sample_wav):
 
 
 def test_kill_switch_refuses_new_voices_and_cloned_synthesis_and_queued_jobs(alice, consent_webm, sample_wav):
-    profile = _active_voice(alice, consent_webm, sample_wav)
+    profile = _active_voice(alice, sample_wav)
     # A clone job already queued when the switch flips (written directly: no message reaches the worker yet).
     queued = QueuedJobFactory(
         user=alice.user, voice_id=profile["id"], voice_kind="cloned", engine="dia", engine_voice=profile["id"]
@@ -357,8 +425,8 @@ def test_free_plan_cannot_clone(stack, consent_webm, sample_wav):
     assert media_files() == []
 
 
-def test_a_downgraded_account_cannot_use_its_cloned_voice(alice, consent_webm, sample_wav):
-    profile = _active_voice(alice, consent_webm, sample_wav)
+def test_a_downgraded_account_cannot_use_its_cloned_voice(alice, sample_wav):
+    profile = _active_voice(alice, sample_wav)
     plan_assign(user=alice.user, slug="free")
 
     response = alice.post("/v1/tts", json={"text": "Hello", "voice_id": profile["id"]})
@@ -369,7 +437,7 @@ def test_a_downgraded_account_cannot_use_its_cloned_voice(alice, consent_webm, s
 
 def test_voice_slots_of_the_plan_are_enforced(stack, consent_webm, sample_wav):
     starter = Customer(stack, plan="starter")  # one cloned voice
-    _active_voice(starter, consent_webm, sample_wav)
+    _active_voice(starter, sample_wav)
 
     response = starter.upload(challenge_id=starter.challenge()["id"], consent=consent_webm, sample=sample_wav)
 

@@ -146,3 +146,72 @@ def test_staff_without_review_permission_cannot_act(db):
 
     voice.refresh_from_db()
     assert voice.status == "active"
+
+
+def _sent_to_review(**profile):
+    """A voice the consent gate sent to review: still verifying, its sample embedding kept for approval."""
+    return ActiveVoiceFactory(
+        status="verifying",
+        consent__decision="review",
+        consent__decision_reason="consent_phrase_not_heard",
+        consent__phrase_score=0.875,
+        consent__phrase_threshold=0.9,
+        consent__speaker_score=0.93,
+        consent__threshold=0.75,
+        **profile,
+    )
+
+
+def test_a_consent_the_gate_sent_to_review_is_queued_with_its_reason(db, admin_user):
+    voice = _sent_to_review()
+
+    assert consent_review_queue().filter(pk=voice.consent_id).exists()
+    html = _staff_client(admin_user).get(QUEUE).content.decode()
+    assert "sent to review by the consent check: consent_phrase_not_heard (phrase 0.88/0.90, speaker 0.93/0.75)" in html
+
+
+def test_approving_a_consent_sent_to_review_activates_its_voice(db, admin_user):
+    voice = _sent_to_review()
+
+    _act(_staff_client(admin_user), "approve", voice.consent)
+
+    voice.refresh_from_db()
+    record = ConsentRecord.objects.get(pk=voice.consent_id)
+    assert voice.status == "active"
+    assert voice.verified_at is not None
+    assert (record.decision, record.decision_reason, record.review_outcome) == ("accepted", "", "approved")
+
+
+def test_rejecting_a_consent_sent_to_review_rejects_its_voice(db, admin_user):
+    voice = _sent_to_review()
+
+    _act(_staff_client(admin_user), "reject", voice.consent)
+
+    voice.refresh_from_db()
+    record = ConsentRecord.objects.get(pk=voice.consent_id)
+    assert (voice.status, voice.rejection_code, voice.rejection_recording) == (
+        "rejected",
+        "consent_rejected_in_review",
+        "consent",
+    )
+    assert (record.decision, record.decision_reason) == ("rejected", "consent_rejected_in_review")
+
+
+def test_a_review_without_a_kept_embedding_cannot_activate(db, admin_user):
+    voice = _sent_to_review(embedding=None)
+
+    page = _act(_staff_client(admin_user), "approve", voice.consent)
+
+    assert "no verified sample" in page.content.decode()
+    voice.refresh_from_db()
+    assert voice.status == "verifying"
+    assert ConsentRecord.objects.get(pk=voice.consent_id).reviewed_at is None
+
+
+def test_the_sweeper_leaves_a_voice_waiting_for_review_alone(db):
+    from voices.services import voice_verifications_sweep
+
+    voice = _sent_to_review()
+    VoiceProfile.objects.filter(pk=voice.pk).update(updated_at=timezone.now() - timedelta(hours=1))
+
+    assert voice_verifications_sweep() == 0

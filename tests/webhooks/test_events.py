@@ -9,7 +9,7 @@ from django.utils import timezone
 from synthesis.services import synthesis_job_create
 from synthesis.transitions import synthesis_job_claim, synthesis_job_fail, synthesis_job_succeed
 from tests.factories import ActiveVoiceFactory, QueuedJobFactory
-from voices.services import voice_profile_decide, voice_profile_reject
+from voices.verification import Verdict, voice_profile_decide, voice_profile_reject
 from webhooks.models import WebhookDelivery
 
 from .helpers import register
@@ -69,9 +69,12 @@ def test_voice_verification_announces_verified_or_rejected(user):
     mismatched = ActiveVoiceFactory(user=user, status="verifying", embedding=None)
     unusable = ActiveVoiceFactory(user=user, status="verifying", embedding=None)
     decide = {"threshold": 0.75, "encoder": "resemblyzer", "encoder_version": "0.1.4", "embedding": [0.1] * 256}
+    mismatch = {"outcome": "rejected", "code": "consent_speaker_mismatch", "message": "The voices do not match."}
 
-    voice_profile_decide(profile_id=accepted.id, score=0.9, **decide)
-    voice_profile_decide(profile_id=mismatched.id, score=0.2, **decide)
+    voice_profile_decide(
+        profile_id=accepted.id, verdict=Verdict(outcome="accepted", code=None, message="", score=0.9, **decide)
+    )
+    voice_profile_decide(profile_id=mismatched.id, verdict=Verdict(**mismatch, score=0.2, **decide))
     voice_profile_reject(profile_id=unusable.id, code="audio_no_speech", message="No speech in the sample.")
 
     events = [(t, p["data"]["voice"]["id"], p["data"]["voice"]["status"]) for t, p in _events(issued.endpoint)]
