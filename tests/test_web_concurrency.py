@@ -14,7 +14,7 @@ import httpx
 import pytest
 from django.conf import settings
 
-from accounts.services import api_key_create
+from accounts.services import api_key_create, api_key_revoke
 from tests.conftest import ROOT, _database_url, _free_port
 from tests.e2e.helpers import bearer, open_socket
 from tests.factories import UserFactory
@@ -117,7 +117,9 @@ def launcher(django_db_setup, tmp_path):
 
 def test_two_daphne_processes_serve_one_socket_and_a_killed_one_comes_back(launcher):
     web, proc, log = launcher
-    secret = api_key_create(user=UserFactory(), name="web").secret
+    user = UserFactory()
+    issued = api_key_create(user=user, name="web")
+    secret = issued.secret
 
     # given the launcher with WEB_CONCURRENCY=2: two Daphne children, each holding the launcher's listening socket
     _wait(lambda: httpx.get(f"{web.base_url}/health/live", timeout=2).status_code == 200, "not serving", proc, log)
@@ -149,3 +151,13 @@ def test_two_daphne_processes_serve_one_socket_and_a_killed_one_comes_back(launc
     finally:
         os.kill(second, signal.SIGCONT)
     assert f"(pid {first}) exited" in log.read_text()
+
+    # and a key revoked here is refused at once by both processes, which had it cached
+    api_key_revoke(user=user, key_id=issued.api_key.pk)
+    for pid, other in ((replacement, second), (second, replacement)):
+        os.kill(other, signal.SIGSTOP)
+        try:
+            codes = {httpx.get(f"{web.base_url}/v1/voices", headers=bearer(secret), timeout=60).status_code}
+        finally:
+            os.kill(other, signal.SIGCONT)
+        assert codes == {401}, (pid, codes)
