@@ -22,8 +22,8 @@ migrate: install
 demo: migrate
 	@$(PY) manage.py ensure_demo
 
-# Starts the embedded Redis (unless REDIS_URL is set), Daphne (HTTP + websockets), a Celery worker and beat.
-# Ctrl-C stops them all.
+# Starts the embedded Redis (unless REDIS_URL is set), the web tier (WEB_CONCURRENCY Daphne processes on one socket,
+# HTTP + websockets; default: one per core), a Celery worker and beat. Ctrl-C stops them all.
 run: demo
 	@mkdir -p var
 	@echo "ODIADEV-TTS: open http://127.0.0.1:$(PORT)/  (API docs: http://127.0.0.1:$(PORT)/v1/docs)"

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -21,6 +24,10 @@ from .models import ApiKey, User
 KEY_SCHEME = "odk"
 # Writing last_used_at on every request would turn each API call into a write; once a minute is enough to show.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+# What a revoked key's cache entry holds instead of the key, for as long as a valid entry could live.
+REVOKED = "revoked"
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -62,25 +69,33 @@ def api_key_create(*, user: User, name: str = "") -> IssuedApiKey:
     return IssuedApiKey(api_key=api_key, secret=secret)
 
 
+def _cache_entry(secret_hash: str) -> str:
+    return f"apikey:{secret_hash}"
+
+
 def api_key_revoke(*, user: User, key_id) -> ApiKey:
-    """Revoke one of the user's keys; revoking again is a no-op that keeps the first revocation time."""
+    """Revoke one of the user's keys; revoking again is a no-op that keeps the first revocation time.
+
+    The key's entry in the shared cache becomes `REVOKED` in the same transaction, so every web process refuses it
+    on its next request. A process that read the key before this commits only ever *adds* an entry (never replaces
+    one), so it cannot bring the key back. With the cache out of reach the revocation fails whole (and can be
+    retried): a revoked key must not keep working from a stale entry."""
     try:
         api_key = ApiKey.objects.get(user=user, pk=key_id)
     except (ApiKey.DoesNotExist, ValidationError) as exc:
         raise ApiKeyNotFound() from exc
-    if api_key.revoked_at is None:
-        ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
-        api_key.refresh_from_db(fields=["revoked_at"])
+    with transaction.atomic():
+        if api_key.revoked_at is None:
+            ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+            api_key.refresh_from_db(fields=["revoked_at"])
+        cache.set(_cache_entry(api_key.secret_hash), REVOKED, timeout=settings.API_KEY_CACHE_SECONDS + 5)
     return api_key
 
 
-def api_key_authenticate(*, secret: str) -> ApiKey | None:
-    """Return the active key for `secret`, or None. Constant-time comparison of the stored hash."""
+def _api_key_load(*, secret: str, secret_hash: str) -> ApiKey | None:
     parts = secret.split("_", 2)
-    if len(parts) != 3 or parts[0] != KEY_SCHEME:
-        return None
     api_key = ApiKey.objects.select_related("user").filter(prefix=parts[1]).first()
-    if api_key is None or not hmac.compare_digest(api_key.secret_hash, _hash_secret(secret)):
+    if api_key is None or not hmac.compare_digest(api_key.secret_hash, secret_hash):
         return None
     if api_key.revoked_at is not None or not api_key.user.is_active:
         return None
@@ -88,4 +103,33 @@ def api_key_authenticate(*, secret: str) -> ApiKey | None:
     if api_key.last_used_at is None or now - api_key.last_used_at > LAST_USED_RESOLUTION:
         ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
         api_key.last_used_at = now
+    return api_key
+
+
+def api_key_authenticate(*, secret: str) -> ApiKey | None:
+    """Return the active key for `secret`, or None. Constant-time comparison of the stored hash.
+
+    Answered from the shared cache for `API_KEY_CACHE_SECONDS` (the entry's name is the secret's hash, so only the
+    right secret finds it); `last_used_at` is written only when the key is read from the database, at most once a
+    minute, so it is at most that plus the cache's lifetime behind. With the cache out of reach: the database."""
+    parts = secret.split("_", 2)
+    if len(parts) != 3 or parts[0] != KEY_SCHEME:
+        return None
+    secret_hash = _hash_secret(secret)
+    entry = _cache_entry(secret_hash)
+    try:
+        cached = cache.get(entry)
+    except Exception:  # the cache is an optimisation here
+        logger.warning("API key cache unavailable", exc_info=True)
+        return _api_key_load(secret=secret, secret_hash=secret_hash)
+    if cached == REVOKED:
+        return None
+    if cached is not None:
+        return cached
+    api_key = _api_key_load(secret=secret, secret_hash=secret_hash)
+    if api_key is not None:
+        try:
+            cache.add(entry, api_key, timeout=settings.API_KEY_CACHE_SECONDS)  # add: never over a REVOKED entry
+        except Exception:
+            logger.warning("API key cache unavailable", exc_info=True)
     return api_key

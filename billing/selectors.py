@@ -20,8 +20,13 @@ def plan_for(*, user) -> Plan:
 
 def audio_watermarked_for(*, user) -> bool:
     """Whether the account's new audio carries the provenance watermark: its plan's rule, or the account's opt-in."""
+    return plan_and_watermark_for(user=user)[1]
+
+
+def plan_and_watermark_for(*, user) -> tuple[Plan, bool]:
+    """`plan_for` and `audio_watermarked_for` from one read of the account (a submit needs both)."""
     account = account_ensure(user=user)
-    return account.plan.watermarked or account.watermark_opt_in
+    return account.plan, account.plan.watermarked or account.watermark_opt_in
 
 
 def account_settings_for(*, user) -> dict:

@@ -12,8 +12,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from billing.errors import plan_forbids_format
-from billing.selectors import audio_watermarked_for, plan_for
-from billing.services import cache_hits_billed, usage_admit, usage_capture, usage_reserve
+from billing.selectors import plan_and_watermark_for
+from billing.services import cache_hits_billed, usage_admit, usage_reserve, usage_reserve_captured
 from billing.storage import storage_check
 from controls.admission import admit_cloning, admit_engine, admit_new_work
 from core.metrics import counter_inc
@@ -134,7 +134,9 @@ def synthesis_job_create(
     `bitrate` (mp3 only) to 128 kbps, or the most the sample rate allows below that.
     """
     admit_new_work()
-    plan = plan_for(user=user)
+    # The plan (or the account's opt-in) says whether its audio carries the provenance watermark, which the worker
+    # embeds before encoding; the flag is part of the cache key, so marked and unmarked audio never answer each other.
+    plan, watermark = plan_and_watermark_for(user=user)
     normalized = _check_request(
         text=text, output_format=output_format, sample_rate=sample_rate, speed=speed, seed=seed, plan=plan
     )
@@ -145,9 +147,6 @@ def synthesis_job_create(
         _check_cloned_voice(voice_id=voice.id, plan=plan, speed=speed)
     sample_rate = output_sample_rate(output_format, voice.sample_rate, sample_rate)
     bitrate = output_bitrate(output_format, sample_rate, bitrate)
-    # The plan (or the account's opt-in) says whether its audio carries the provenance watermark, which the worker
-    # embeds before encoding; the flag is part of the cache key, so marked and unmarked audio never answer each other.
-    watermark = audio_watermarked_for(user=user)
     cache_key = cache_key_for(
         text=spoken,
         voice_id=voice.id,
@@ -217,8 +216,7 @@ def synthesis_job_create(
             job.engine_seconds = 0.0
             job.started_at = job.finished_at = now
             job.save()
-            usage_reserve(account=account, job=job, characters=billed, cached=True)
-            usage_capture(job=job)
+            usage_reserve_captured(account=account, job=job, characters=billed)
             job_webhook_emit(job)
         else:
             job.save()  # (`enqueued_at` stays empty until the broker has taken the message)

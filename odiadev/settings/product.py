@@ -219,6 +219,9 @@ TTS_CROSSFADE_MS = env.int("TTS_CROSSFADE_MS", default=15)
 # POST /v1/tts/stream: how long a job's audio stream is kept in Redis, and how long a client waits for the next piece.
 TTS_STREAM_TTL = env.int("TTS_STREAM_TTL", default=600)
 TTS_STREAM_IDLE_TIMEOUT = env.int("TTS_STREAM_IDLE_TIMEOUT", default=60)
+# Seconds a web process may answer an API key from the shared cache (Redis) without reading the database; revoking
+# a key replaces its entry at once, so a revoked key is refused by every process on its next request.
+API_KEY_CACHE_SECONDS = env.int("API_KEY_CACHE_SECONDS", default=30)
 # Entries in one account's pronunciation dictionary (each is matched against every text the account sends).
 PRONUNCIATIONS_MAX_PER_ACCOUNT = env.int("PRONUNCIATIONS_MAX_PER_ACCOUNT", default=500)
 

@@ -1,0 +1,61 @@
+"""A cache hit of `POST /v1/tts` costs few SQL queries: hits are most of the traffic, and each query is a round trip.
+
+Measured on this path before the work on issue 13: 20 statements (BEGIN, COMMIT and savepoints included). Now: the
+API key comes from the shared cache, the account is read once for plan and watermark and once under its lock, and the
+hit's reservation and capture are written without reading them back."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django_redis import get_redis_connection
+
+from billing.models import BillingAccount, EntryKind, LedgerEntry
+from billing.services import plan_assign
+from synthesis.models import SynthesisJob
+from synthesis.runner import synthesis_job_execute
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+TEXT = "A sentence asked for again and again, answered from the cache."
+UNREAD_QUEUE = "cache-hit-cost-tests-nobody-reads"
+# Statements of one cache hit, BEGIN and COMMIT included: API key 0 (cached), account 1, pronunciations 1, cache
+# source 1, BEGIN, source lock 1, account lock 1, job insert 1, reserve + balance + capture 3, webhook endpoints 1,
+# COMMIT. An upper bound: it fails when a change adds one.
+CACHE_HIT_STATEMENTS = 12
+
+
+@pytest.fixture
+def pro(user, settings):
+    plan_assign(user=user, slug="pro")
+    settings.SPEECH_ENGINE_QUEUES = {**settings.SPEECH_ENGINE_QUEUES, "piper": UNREAD_QUEUE}
+    yield user
+    get_redis_connection("default").delete(UNREAD_QUEUE)
+
+
+def _post(api):
+    return api.post("/v1/tts", {"text": TEXT, "voice_id": "joe", "format": "mp3"}, format="json")
+
+
+def test_a_cache_hit_costs_at_most_twelve_statements_and_is_billed_exactly(pro, api):
+    # given audio for the text, and a process that has served this key before
+    first = _post(api)
+    assert first.status_code == 202, first.content
+    assert synthesis_job_execute(job_id=first.json()["id"]) == "succeeded"
+    assert _post(api).json()["cached"] is True
+    balance = BillingAccount.objects.get(user=pro).balance
+
+    # when the same request comes again
+    with CaptureQueriesContext(connection) as queries:
+        response = _post(api)
+
+    # then it is answered from the cache within the bound
+    body = response.json()
+    assert body["cached"] is True, body
+    statements = [query["sql"] for query in queries.captured_queries]
+    assert len(statements) <= CACHE_HIT_STATEMENTS, "\n".join(statement[:160] for statement in statements)
+    # and billed exactly: its characters reserved and captured, once, and taken off the balance
+    job = SynthesisJob.objects.get(pk=body["id"])
+    assert sorted(LedgerEntry.objects.filter(job=job).values_list("kind", "amount", "cached")) == sorted(
+        [(EntryKind.RESERVE, -job.characters, True), (EntryKind.CAPTURE, 0, True)]
+    )
+    assert BillingAccount.objects.get(user=pro).balance == balance - job.characters
