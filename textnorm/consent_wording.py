@@ -11,15 +11,17 @@ from __future__ import annotations
 # heard as others in the decision table (canyon as "cannon", shadow as "channel", lizard as "blizzard", badge as
 # "bad", ticket as "take it", dragon as "driving"); and words that begin with a vowel, which it runs into the "is"
 # before them ("phrase is oasis" heard as "phrases voices"); and mosaic, heard as "mistake" once the phrase was
-# written with commas (the second vocabulary pass: 73 words, 6 recordings each, no other word missed). 72 words,
-# four different ones to a phrase: 25 million phrases.
+# written with commas (the second vocabulary pass: 73 words, 6 recordings each, no other word missed); then forest,
+# jaguar, kettle, border and valley, the words missed in honest recordings of the 72-word decision table (heard as
+# "for us", "jed war", "pedal", "Florida", "belly"; bench/measured/asr_2core_72words.json). 67 words, four
+# different ones to a phrase: 18 million phrases.
 PHRASE_WORDS = tuple(
     (
-        "basket blanket blossom border bridge bubble cactus camera candle carpet castle cherry circle cobalt copper "
-        "coral cotton crystal dancer desert diamond drum feather fiddle forest fossil garden ginger glacier hammer "
-        "harbor harvest hazel helmet jacket jaguar jungle kettle lantern lemon lily marble melon mirror "
+        "basket blanket blossom bridge bubble cactus camera candle carpet castle cherry circle cobalt copper "
+        "coral cotton crystal dancer desert diamond drum feather fiddle fossil garden ginger glacier hammer "
+        "harbor harvest hazel helmet jacket jungle lantern lemon lily marble melon mirror "
         "needle nickel paddle pebble pepper piano pillow planet pocket puzzle rabbit radar ribbon river salmon "
-        "silver sketch spider spruce stable temple valley violin walnut window winter yellow zebra"
+        "silver sketch spider spruce stable temple violin walnut window winter yellow zebra"
     ).split()
 )
 PHRASE_LENGTH = 4
