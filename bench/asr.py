@@ -148,7 +148,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--speeds", type=float, nargs="+", default=SPEEDS)
     parser.add_argument(
-        "--wrong-speeds", type=float, nargs="+", default=None, help="speeds of the wrong-words cases (default: all)"
+        "--wrong-speeds",
+        type=float,
+        nargs="*",
+        default=None,
+        help="speeds of the wrong-words cases (default: all; none given: honest recordings only)",
     )
     parser.add_argument("--wer-sentences", type=int, default=len(WER_SENTENCES))
     parser.add_argument("--vocabulary-groups", type=int, default=None, help="only the first N groups of four")
@@ -238,7 +242,7 @@ def main() -> None:
             for speed in args.speeds:
                 for noise_name, snr in NOISE.items():
                     for case, text in cases.items():
-                        if case != "honest" and args.wrong_speeds and speed not in args.wrong_speeds:
+                        if case != "honest" and args.wrong_speeds is not None and speed not in args.wrong_speeds:
                             continue
                         samples = _piper(text, speed)
                         if snr is not None:
@@ -298,6 +302,8 @@ def main() -> None:
     for list_name in word_lists:
         for case in ["honest", *_wrong_words(lambda words: words, "a b c d", "e f g h", random.Random(0))]:
             mine = [r for r in rows if r["list"] == list_name and r["case"] == case]
+            if not mine:
+                continue
             summary.setdefault(list_name, {})[case] = {
                 "n": len(mine),
                 "outcomes": dict(Counter(r["outcome"] for r in mine)),
