@@ -191,9 +191,6 @@ PROVENANCE_MIN_SPEECH_RATIO = env.float("PROVENANCE_MIN_SPEECH_RATIO", default=0
 # ------------------------------------------------------------------------------------------------------------
 TTS_MAX_TEXT_CHARS = env.int("TTS_MAX_TEXT_CHARS", default=5000)
 TTS_WAIT_TIMEOUT = env.float("TTS_WAIT_TIMEOUT", default=30.0)
-# A waiting request awaits its job's event; with none for this many seconds it reads the job once more (the event
-# may have been lost), and waits again.
-TTS_WAIT_RECHECK = env.float("TTS_WAIT_RECHECK", default=5.0)
 TTS_JOB_TIME_LIMIT = env.int("TTS_JOB_TIME_LIMIT", default=300)
 TTS_JOB_MAX_ATTEMPTS = env.int("TTS_JOB_MAX_ATTEMPTS", default=3)
 # The sweeper (every minute) sends a queued job whose message is not on the broker, neither waiting in its queue
