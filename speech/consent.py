@@ -11,17 +11,14 @@ passes, one inside the band goes to a person (outcome "review"), one below the b
 in a fixed order, statement, then phrase, then speaker, and the first one that fails names the rejection (a
 recording of the wrong text fails the statement, whatever its phrase).
 
-The defaults come from bench/asr.py's decision table (bench/measured/asr_2core.json): Whisper tiny.en hearing
-Piper speech at 0.8-1.3x speed, clean and with white noise at 20 dB SNR, for 12 random phrases. Wrong-words
-recordings (720: sample script, statement without the phrase, another challenge's statement, the phrase shuffled,
-the phrase alone) scored at most 0.073 for the statement when it was not read and at most 0.75 for the phrase
-(a shuffle keeping three words in order): none accepted, none sent to review. Honest recordings scored at least
-0.80 for the statement (one Whisper hallucination aside) and were accepted 126 times in 144 (87.5%; 93% with
-phrases drawn from the product's list as it is); 2 went to review (two words heard only by their sound), 1 was
-the hallucination and 15 missed a phrase word (one word missed caps the score at 0.75, where a shuffle keeping
-three words in order also lands, so no threshold tells them apart). The 95% target needs a better recogniser
-than tiny.en (pass a small.en folder to speech.asr) or a phrase word list it hears better (see the bench for the
-words it misses).
+The defaults come from bench/asr.py's decision tables (bench/measured/asr_2core*.json; docs/consent.md has them):
+Whisper tiny.en hearing Piper speech at 0.8-1.3x speed, clean and with white noise at 20 dB SNR. Wrong-words
+recordings (1,020 over two runs: sample script, statement without the phrase, another challenge's statement, the
+phrase shuffled, the phrase alone) scored at most 0.073 for the statement when it was not read and at most 0.75
+for the phrase (a shuffle keeping three words in order): none accepted, none sent to review. Honest recordings
+were accepted 87.5-92.5% of the time; the misses are phrase words heard as another word next to their neighbours
+(one word missed caps the score at 0.75, where a shuffle keeping three words in order also lands, so no threshold
+tells them apart). The 95% target needs a better recogniser than tiny.en (pass a small.en folder to speech.asr).
 """
 
 from __future__ import annotations

@@ -163,9 +163,9 @@ ASR_MODEL_SHA256 = env("ASR_MODEL_SHA256", default="")
 # CTranslate2 threads per transcription (0: its default, all cores).
 ASR_CPU_THREADS = env.int("ASR_CPU_THREADS", default=0)
 
-# The consent gate (speech.consent; figures: bench/measured/asr_2core.json). Phrase: mean similarity of the one-time
-# phrase's words heard in order; statement: share of the statement's words heard in order; a score within the
-# review margin (CONSENT_REVIEW_MARGIN, below) under its threshold goes to a person instead of being rejected.
+# The consent gate (speech.consent; figures: docs/consent.md). Phrase: mean similarity of the one-time phrase's
+# words heard in order; statement: share of the statement's words heard in order; a score within the review
+# margin (CONSENT_REVIEW_MARGIN, below) under its threshold goes to a person instead of being rejected.
 CONSENT_PHRASE_THRESHOLD = env.float("CONSENT_PHRASE_THRESHOLD", default=0.9)
 CONSENT_STATEMENT_THRESHOLD = env.float("CONSENT_STATEMENT_THRESHOLD", default=0.6)
 
