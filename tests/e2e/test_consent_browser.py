@@ -110,13 +110,24 @@ def test_wrong_phrase_is_refused_with_the_words_not_heard_then_the_honest_record
     expect(check.get_by_test_id("heard-transcript")).to_contain_text(re.compile(others[0], re.IGNORECASE))
     expect(check.locator(".word-missing")).to_have_count(4)
 
-    # The same person reads the new statement as shown: the voice goes active.
-    statement, phrase = _statement(page)
-    _record(page, "consent", microphone.say(statement) + 0.3)
-    page.fill("#voice-name", "Honest consent")
-    page.click("#clone-submit")
-    expect(page.get_by_test_id("clone-status")).to_have_text("active", timeout=90_000)
-    row = page.locator("#voice-rows tr", has_text="Honest consent")
+    # The same person reads the new statement as shown: the voice goes active. Whisper tiny.en misses a phrase word
+    # in about one honest reading in ten (docs/consent.md); the page then says which, and the person reads a new
+    # statement, as a customer would: one more try, and only for that reason.
+    for attempt in (1, 2):
+        statement, phrase = _statement(page)
+        _record(page, "consent", microphone.say(statement) + 0.3)
+        name = f"Honest consent {attempt}"
+        page.fill("#voice-name", name)
+        page.click("#clone-submit")
+        row = page.locator("#voice-rows tr", has_text=name)
+        decided = re.compile(r"^(active|rejected|in review)$")
+        expect(row.get_by_test_id("voice-status")).to_have_text(decided, timeout=90_000)
+        outcome = row.get_by_test_id("voice-status").inner_text()
+        if outcome == "active":
+            break
+        why = row.get_by_test_id("voice-rejection").inner_text()
+        assert attempt == 1, f"second honest reading {outcome}: {why}"
+        assert outcome == "in review" or "We did not hear the words" in why, why
     expect(row.get_by_test_id("voice-status")).to_have_text("active")
     row.get_by_test_id("consent-check").locator("summary").click()
     expect(row.get_by_test_id("consent-check").locator(".word-ok")).to_have_count(len(phrase.split()))
