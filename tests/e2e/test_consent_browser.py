@@ -34,13 +34,17 @@ class Microphone:
         self.say(SAMPLE_TEXT)
 
     def say(self, text: str) -> float:
-        """Play `text` (once, then a short pause; the device loops it) from the next recording on; its seconds."""
-        samples = np.concatenate([speech(normalize(text), rate=RATE), np.zeros(RATE // 2, dtype=np.float32)])
+        """Play `text` (then a pause; the device loops it) from the next recording on; how long to record.
+
+        The device starts playing when the page opens the microphone, a moment before the recorder starts: the
+        pause, and recording a little longer than the speech, keep the end of the text (the phrase) in the
+        recording; the start of the loop heard again after it does no harm."""
+        samples = np.concatenate([speech(normalize(text), rate=RATE), np.zeros(2 * RATE, dtype=np.float32)])
         partial = f"{self.path}.partial"
         with open(partial, "wb") as f:
             f.write(encode_sf(samples, RATE, "WAV", "PCM_16"))
         os.replace(partial, self.path)  # the browser never opens a half-written file
-        return len(samples) / RATE
+        return len(samples) / RATE + 1.0
 
 
 @pytest.fixture
@@ -95,8 +99,8 @@ def test_wrong_phrase_is_refused_with_the_words_not_heard_then_the_honest_record
     others = [word for word in CONSENT_PHRASE_WORDS if word not in phrase.split()][:4]
     replayed = statement.replace(", ".join(phrase.split()), ", ".join(others))
     assert replayed != statement
-    _record(page, "consent", microphone.say(replayed) + 0.3)
-    _record(page, "sample", microphone.say(SAMPLE_TEXT) + 0.3)
+    _record(page, "consent", microphone.say(replayed))
+    _record(page, "sample", microphone.say(SAMPLE_TEXT))
     page.fill("#voice-name", "Replayed consent")
     page.click("#clone-submit")
 
@@ -115,7 +119,7 @@ def test_wrong_phrase_is_refused_with_the_words_not_heard_then_the_honest_record
     # statement, as a customer would: one more try, and only for that reason.
     for attempt in (1, 2):
         statement, phrase = _statement(page)
-        _record(page, "consent", microphone.say(statement) + 0.3)
+        _record(page, "consent", microphone.say(statement))
         name = f"Honest consent {attempt}"
         page.fill("#voice-name", name)
         page.click("#clone-submit")
