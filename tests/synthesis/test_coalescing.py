@@ -8,6 +8,7 @@ import threading
 
 import pytest
 from django.core.files.storage import default_storage
+from django.db import connection
 from django_redis import get_redis_connection
 
 from billing.models import BillingAccount, EntryKind, LedgerEntry
@@ -42,8 +43,11 @@ def _run_together(jobs) -> list[str]:
     results, barrier = {}, threading.Barrier(len(jobs))
 
     def run(job):
-        barrier.wait()
-        results[job.id] = synthesis_job_execute(job_id=job.id)
+        try:
+            barrier.wait()
+            results[job.id] = synthesis_job_execute(job_id=job.id)
+        finally:
+            connection.close()  # as Celery's Django fix-up does after each task: the pool gets it back
 
     threads = [threading.Thread(target=run, args=(job,)) for job in jobs]
     for thread in threads:

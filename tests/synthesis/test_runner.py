@@ -9,6 +9,7 @@ import pytest
 import soundfile as sf
 from django.conf import settings
 from django.core.files.storage import default_storage
+from django.db import connection
 from django.utils import timezone
 
 from billing.services import plan_assign
@@ -66,8 +67,11 @@ def test_concurrent_runs_of_one_job_do_the_work_once(user):
     barrier = threading.Barrier(2)
 
     def run():
-        barrier.wait()
-        results.append(synthesis_job_execute(job_id=job.id))
+        try:
+            barrier.wait()
+            results.append(synthesis_job_execute(job_id=job.id))
+        finally:
+            connection.close()  # as Celery's Django fix-up does after each task: the pool gets it back
 
     threads = [threading.Thread(target=run) for _ in range(2)]
     for thread in threads:
