@@ -27,10 +27,10 @@ RATE = 16000
 # varies from run to run. These four words were heard in every honest recording of bench/asr.py that held them
 # (24 to 36 each); "thunder", in the first choice here, was missed in about one run in three.
 EMAIL = "ada.okafor@example.com"
-PHRASE = "spruce castle anchor walnut"
+PHRASE = "spruce castle candle walnut"  # from the product's list (textnorm.consent_wording)
 STATEMENT = consent_statement(EMAIL, PHRASE)
 WITHOUT_PHRASE = STATEMENT.rsplit(" My one-time phrase is:", 1)[0]
-SHUFFLED = consent_statement(EMAIL, "castle spruce walnut anchor")
+SHUFFLED = consent_statement(EMAIL, "castle spruce walnut candle")
 
 ACCEPTED = ("accepted", None)
 STATEMENT_NOT_HEARD = ("rejected", "consent_statement_not_heard")
@@ -89,6 +89,8 @@ def matrix() -> dict[str, Decision]:
             transcript=recognizer.transcribe(samples, RATE),
             speaker_similarity=cosine(encoder.embed(samples), sample),
             thresholds=DEFAULT_THRESHOLDS,
+            # The second listen to the end of the recording, as the worker makes it (voices.runner).
+            relisten=lambda start, samples=samples: recognizer.transcribe(samples[int(start * RATE) :], RATE),
         )
     lines = [f"{'case':38} {'decision':42} phrase statement speaker  heard"]
     for case, d in decisions.items():
