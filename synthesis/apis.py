@@ -3,6 +3,8 @@ shape output."""
 
 from __future__ import annotations
 
+from functools import partial
+
 from django.conf import settings
 from django.core.files.storage import default_storage
 from drf_spectacular.types import OpenApiTypes
@@ -14,6 +16,7 @@ from rest_framework.views import APIView
 
 from accounts.models import ApiKey
 from core.api import validated_body
+from core.deferred import deferred_api_response
 from core.http import ranged_file_response
 from core.pagination import Pagination
 
@@ -32,13 +35,14 @@ from .errors import (
 )
 from .formats import MP3_BITRATES, OUTPUT_FORMATS, SAMPLE_RATES
 from .idempotency import IDEMPOTENCY_HEADER, KEY_MAX_LENGTH, REPLAYED_HEADER, idempotent_request_from
+from .models import SynthesisJob
 from .pronunciations import pronunciation_create, pronunciation_delete, pronunciation_update
 from .selectors import job_get, job_get_for, job_list_for, pronunciation_get_for, pronunciation_list_for
 from .serializers import JobOutputSerializer, PronunciationOutputSerializer, audio_token_valid
 from .services import synthesis_job_submit
 from .streaming import STREAMABLE_FORMATS
 from .transitions import synthesis_job_cancel
-from .waiting import synthesis_job_wait
+from .waiting import job_final_wait
 
 # Which stable code a malformed field maps to (a wrong type is reported like a wrong value).
 _FIELD_ERRORS = {
@@ -171,8 +175,19 @@ class TtsApi(APIView):
             normalize=data["normalize"],
             streamed=data["stream"],
         )
-        if data["wait"]:
-            job = synthesis_job_wait(job=job, timeout=settings.TTS_WAIT_TIMEOUT)
+        if data["wait"] and not job.is_final:
+            return deferred_api_response(
+                self,
+                request,
+                wait=partial(job_final_wait, job.id, timeout=settings.TTS_WAIT_TIMEOUT),
+                respond=partial(self._answer, request, job, replayed, refresh=True),
+            )
+        return self._answer(request, job, replayed)
+
+    @staticmethod
+    def _answer(request, job: SynthesisJob, replayed: bool, *, refresh: bool = False):
+        if refresh:
+            job.refresh_from_db()
         response = _job_response(request, job, status.HTTP_200_OK if job.is_final else status.HTTP_202_ACCEPTED)
         return replayed_mark(response, replayed)
 

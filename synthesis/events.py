@@ -1,17 +1,24 @@
 """Job events to the owner's websockets and webhooks."""
 
+from functools import partial
+
 from django.conf import settings
+from django.db import transaction
 
 from core.events import user_event_send
 from webhooks.services import webhook_event_emit
 
 from .models import SynthesisJob
 from .serializers import job_payload
+from .waiting import job_final_announce
 
 
 def job_event_send(job: SynthesisJob) -> None:
-    """Announce the job's current state to its owner; deferred until the surrounding transaction commits."""
+    """Announce the job's current state to its owner (and, once it is final, to the requests waiting for it);
+    deferred until the surrounding transaction commits."""
     user_event_send(job.user_id, "job.updated", "job", job_payload(job))
+    if job.is_final:
+        transaction.on_commit(partial(job_final_announce, job.id))
 
 
 def job_webhook_emit(job: SynthesisJob) -> None:

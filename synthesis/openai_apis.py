@@ -3,6 +3,8 @@ clients (the translation itself is in `openai_compat`)."""
 
 from __future__ import annotations
 
+from functools import partial
+
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.http import FileResponse
@@ -13,15 +15,16 @@ from rest_framework.views import APIView
 
 from accounts.models import ApiKey
 from core.api import AudioResponseMixin, validated_body
+from core.deferred import deferred_api_response
 
 from .apis import IDEMPOTENCY_PARAMETER, replayed_mark
 from .errors import SynthesisFailed, SynthesisTimeout
 from .formats import OUTPUT_FORMATS
 from .idempotency import idempotent_request_from
-from .models import JobStatus
+from .models import JobStatus, SynthesisJob
 from .openai_compat import openai_request_translate
 from .services import synthesis_job_submit
-from .waiting import synthesis_job_wait
+from .waiting import job_final_wait
 
 
 class OpenAiSpeechApi(AudioResponseMixin, APIView):
@@ -66,7 +69,19 @@ class OpenAiSpeechApi(AudioResponseMixin, APIView):
             api_key=request.auth if isinstance(request.auth, ApiKey) else None,
             **options,
         )
-        job = synthesis_job_wait(job=job, timeout=settings.TTS_WAIT_TIMEOUT)
+        if job.is_final:
+            return self._answer(job, replayed)
+        return deferred_api_response(
+            self,
+            request,
+            wait=partial(job_final_wait, job.id, timeout=settings.TTS_WAIT_TIMEOUT),
+            respond=partial(self._answer, job, replayed, refresh=True),
+        )
+
+    @staticmethod
+    def _answer(job: SynthesisJob, replayed: bool, *, refresh: bool = False):
+        if refresh:
+            job.refresh_from_db()
         if job.status == JobStatus.FAILED:
             raise SynthesisFailed(
                 job.error_message or "Synthesis failed.", detail={"job_id": str(job.id), "code": job.error_code}

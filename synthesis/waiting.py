@@ -1,24 +1,44 @@
-"""Waiting for a job to finish (requests sent with `"wait": true`, the OpenAI-compatible endpoint)."""
+"""Waiting for a job to finish (requests sent with `"wait": true`, the OpenAI-compatible endpoint), as an event.
+
+Every change that makes a job final goes through `job_event_send` (synthesis.events), which announces it here once
+the change commits. A waiting request awaits that announcement on the event loop (core.notify; the view returns a
+core.deferred response), holding neither a thread nor a database connection, and reads the job once when it comes.
+Should the announcement be lost (Redis away at that moment), the waiter reads the job's status every
+`TTS_WAIT_CHECK_SECONDS`.
+"""
 
 from __future__ import annotations
 
-import logging
-import time
+from asgiref.sync import sync_to_async
+from django.conf import settings
 
-from .models import SynthesisJob
+from core.deferred import connections_release
+from core.notify import event_publish, event_wait
 
-logger = logging.getLogger(__name__)
+from .models import FINAL_STATUSES, SynthesisJob
 
 
-# ---------------------------------------------------------------------------------------------------------------
-# Waiting and sweeping
-# ---------------------------------------------------------------------------------------------------------------
-def synthesis_job_wait(*, job: SynthesisJob, timeout: float) -> SynthesisJob:
-    """Block until the job is final or `timeout` seconds pass; return the freshest row either way."""
-    deadline = time.monotonic() + timeout
-    delay = 0.02
-    while not job.is_final and time.monotonic() < deadline:
-        time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
-        delay = min(delay * 1.5, 0.25)
-        job.refresh_from_db()
-    return job
+def _topic(job_id) -> str:
+    return f"job-final:{job_id}"
+
+
+def job_final_announce(job_id) -> None:
+    """Wake the requests waiting for this job (call after the change that made it final has committed)."""
+    event_publish(_topic(job_id))
+
+
+def _is_final(job_id) -> bool:
+    try:
+        return SynthesisJob.objects.filter(pk=job_id, status__in=FINAL_STATUSES).exists()
+    finally:
+        connections_release()
+
+
+async def job_final_wait(job_id, *, timeout: float) -> bool:
+    """True once the job is final; False after `timeout` seconds."""
+    return await event_wait(
+        _topic(job_id),
+        timeout=timeout,
+        check=lambda: sync_to_async(_is_final)(job_id),
+        check_every=settings.TTS_WAIT_CHECK_SECONDS,
+    )

@@ -55,6 +55,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    # Async, above every sync middleware: a view's wait for a job happens here, on the event loop, holding no thread.
+    "core.deferred.DeferredResponseMiddleware",
     # Early: a blocked address costs no session, CSRF or view work. Also counts requests for abuse detection.
     "controls.middleware.IpBlocklistMiddleware",
     "django.middleware.security.SecurityMiddleware",

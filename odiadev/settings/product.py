@@ -191,6 +191,9 @@ PROVENANCE_MIN_SPEECH_RATIO = env.float("PROVENANCE_MIN_SPEECH_RATIO", default=0
 # ------------------------------------------------------------------------------------------------------------
 TTS_MAX_TEXT_CHARS = env.int("TTS_MAX_TEXT_CHARS", default=5000)
 TTS_WAIT_TIMEOUT = env.float("TTS_WAIT_TIMEOUT", default=30.0)
+# A waiting request wakes on the job's "final" event; should that event be lost (Redis away as the job finished), it
+# reads the job's status this often instead.
+TTS_WAIT_CHECK_SECONDS = env.float("TTS_WAIT_CHECK_SECONDS", default=5.0)
 TTS_JOB_TIME_LIMIT = env.int("TTS_JOB_TIME_LIMIT", default=300)
 TTS_JOB_MAX_ATTEMPTS = env.int("TTS_JOB_MAX_ATTEMPTS", default=3)
 # The sweeper (every minute) sends a queued job whose message is not on the broker, neither waiting in its queue
