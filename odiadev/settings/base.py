@@ -156,7 +156,17 @@ CACHES = {
         "BACKEND": "django_redis.cache.RedisCache",
         "LOCATION": REDIS_CACHE_URL,
         "KEY_PREFIX": REDIS_KEY_PREFIX,
-        "OPTIONS": {"CLIENT_CLASS": "django_redis.client.DefaultClient", "SOCKET_CONNECT_TIMEOUT": 2},
+        "OPTIONS": {
+            "CLIENT_CLASS": "django_redis.client.DefaultClient",
+            "SOCKET_CONNECT_TIMEOUT": 2,
+            # A burst that needs more connections than the pool holds waits (up to REDIS_POOL_TIMEOUT) for one to
+            # come back instead of failing at once with "Too many connections" (redis-py's pool raises at 100).
+            "CONNECTION_POOL_CLASS": "redis.BlockingConnectionPool",
+            "CONNECTION_POOL_KWARGS": {
+                "max_connections": env.int("REDIS_MAX_CONNECTIONS", default=100),
+                "timeout": env.float("REDIS_POOL_TIMEOUT", default=10.0),
+            },
+        },
     }
 }
 
