@@ -41,6 +41,7 @@ from speech.errors import EngineError
 logger = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16000  # Whisper hears 16 kHz mono
+SILENCE_PEAK = 1e-4  # -80 dBFS: below it throughout, audio is digital silence
 BEAM_SIZE = 5
 COMPUTE_TYPE = "int8"
 MANIFEST_NAME = "SHA256SUMS"
@@ -247,7 +248,9 @@ class Recognizer:
         duration = round(len(samples) / sample_rate, 3) if sample_rate else 0.0
         words: list[Word] = []
         texts: list[str] = []
-        if audio.size:
+        # Digital silence (no sample above -80 dBFS) holds no speech; Whisper would still write something on it
+        # ("You", on some CPUs), so it is not decoded at all.
+        if audio.size and float(np.max(np.abs(audio))) >= SILENCE_PEAK:
             with self._lock:
                 segments, _ = self._model.transcribe(
                     audio,
