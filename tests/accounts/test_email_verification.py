@@ -93,6 +93,22 @@ def test_following_the_link_twice_grants_once(db):
     assert BillingAccount.objects.get(user=user).balance == FREE_CHARACTERS
 
 
+def test_a_new_month_grants_nothing_to_an_unverified_account_and_verifying_grants_it(db):
+    _sign_up("slow@example.com")
+    link = _link_in(mail.outbox[0])
+    user = User.objects.get(email="slow@example.com")
+    usage_summary_for(user=user)
+    BillingAccount.objects.filter(user=user).update(period="2020-01")  # signed up in an earlier month
+
+    assert _granted(user) == 0  # the roll-over to this month grants nothing
+    assert not LedgerEntry.objects.filter(account__user=user, kind=EntryKind.GRANT).exists()
+
+    Client().get(link)
+
+    assert _granted(user) == FREE_CHARACTERS
+    assert BillingAccount.objects.get(user=user).balance == FREE_CHARACTERS
+
+
 def test_an_expired_link_verifies_nothing(db, settings):
     _sign_up("late@example.com")
     link = _link_in(mail.outbox[0])
