@@ -1,26 +1,42 @@
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError
+from django.shortcuts import redirect
+from django.urls import reverse
 
 from core.admin_actions import reason_or_form
 
 from .blocking import user_block, user_unblock
 from .models import ApiKey, User, UserBlock
+from .services import user_email_verified_mark
+
+
+def _admin_login(request, extra_context=None):
+    """The admin logs in through our log-in page, where the throttle and the second factor are."""
+    if request.user.is_authenticated:  # signed in, but not staff: the admin is not for this account
+        messages.error(request, "The admin is for staff accounts.")
+        return redirect("dashboard")
+    return redirect_to_login(request.GET.get("next") or reverse("admin:index"), login_url=reverse("login"))
+
+
+admin.site.login = _admin_login
 
 
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
     ordering = ["-date_joined"]
-    list_display = ["email", "is_active", "is_staff", "date_joined", "last_login"]
+    list_display = ["email", "is_active", "is_staff", "email_verified_at", "date_joined", "last_login"]
+    list_filter = ["is_staff", "is_active", ("email_verified_at", admin.EmptyFieldListFilter)]
     search_fields = ["email"]
-    readonly_fields = ["public_id", "date_joined", "last_login"]
+    readonly_fields = ["public_id", "date_joined", "last_login", "email_verified_at"]
     fieldsets = [
-        (None, {"fields": ["email", "password", "public_id"]}),
+        (None, {"fields": ["email", "password", "public_id", "email_verified_at"]}),
         ("Permissions", {"fields": ["is_active", "is_staff", "is_superuser", "groups", "user_permissions"]}),
         ("Dates", {"fields": ["date_joined", "last_login"]}),
     ]
     add_fieldsets = [(None, {"classes": ["wide"], "fields": ["email", "password1", "password2"]})]
-    actions = ["block", "unblock"]
+    actions = ["block", "unblock", "mark_email_verified"]
 
     @admin.action(description="Block: deactivate, revoke API keys, end sessions and sockets")
     def block(self, request, queryset):
@@ -53,6 +69,11 @@ class UserAdmin(BaseUserAdmin):
             user_unblock(user=user, reason=reason, by=request.user)
         self.message_user(request, f"Unblocked {queryset.count()} account(s).", messages.SUCCESS)
         return None
+
+    @admin.action(description="Mark email verified (keys work, this month's free characters granted)")
+    def mark_email_verified(self, request, queryset):
+        newly = sum(user_email_verified_mark(user=user) for user in queryset)
+        self.message_user(request, f"Marked {newly} account(s) verified.", messages.SUCCESS)
 
 
 @admin.register(ApiKey)

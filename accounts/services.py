@@ -1,4 +1,4 @@
-"""Writes for accounts: users and API keys."""
+"""Writes for accounts: users, email verification and API keys."""
 
 from __future__ import annotations
 
@@ -11,14 +11,25 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
+from django.core import signing
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from billing.services import account_grant_ensure
 from controls.switches import SwitchName, switch_is_on
 
-from .errors import ApiKeyNotFound, EmailInvalid, EmailTaken, PasswordInvalid, SignupsClosed
+from .errors import (
+    ApiKeyNotFound,
+    EmailInvalid,
+    EmailTaken,
+    EmailUnverified,
+    PasswordInvalid,
+    SignupsClosed,
+    VerificationLinkExpired,
+    VerificationLinkInvalid,
+)
 from .models import ApiKey, User
 
 KEY_SCHEME = "odk"
@@ -42,7 +53,10 @@ def _hash_secret(secret: str) -> str:
 
 def user_create(*, email: str, password: str | None, self_service: bool = False) -> User:
     """A new account. `self_service` (the sign-up page) is refused while the operators' new_signups switch is off;
-    operators' own tools (commands, admin) still create accounts."""
+    operators' own tools (commands, admin) still create accounts.
+
+    A self-service account starts unverified: its API keys are refused and it gets no free characters until its
+    owner follows the emailed link (`user_email_verify`). Operators' accounts are verified as they are made."""
     if self_service and not switch_is_on(SwitchName.NEW_SIGNUPS):
         raise SignupsClosed()
     email = User.objects.normalize_email(email).strip().lower()
@@ -55,9 +69,61 @@ def user_create(*, email: str, password: str | None, self_service: bool = False)
             raise PasswordInvalid(" ".join(exc.messages)) from exc
     try:
         with transaction.atomic():
-            return User.objects.create_user(email=email, password=password)
+            extra = {"email_verified_at": None} if self_service else {}
+            return User.objects.create_user(email=email, password=password, **extra)
     except IntegrityError as exc:
         raise EmailTaken() from exc
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Email verification
+# ---------------------------------------------------------------------------------------------------------------
+# The link's token is signed (SECRET_KEY, this salt) and carries its time: it proves the address received it, it
+# expires after EMAIL_VERIFICATION_MAX_AGE seconds, and it names the address it was sent to, so a link sent before
+# an email change verifies nothing. Nothing is stored: a second click finds the account verified already.
+_VERIFY_SALT = "accounts.email-verification"
+
+
+def email_verification_token(*, user: User) -> str:
+    return signing.dumps({"u": str(user.public_id), "e": user.email}, salt=_VERIFY_SALT, compress=True)
+
+
+@dataclass(frozen=True)
+class EmailVerification:
+    user: User
+    newly: bool  # False: the account was verified already (a second click), nothing was granted
+
+
+def user_email_verify(*, token: str) -> EmailVerification:
+    """Verify the account a link's token names; raise VerificationLinkExpired / VerificationLinkInvalid."""
+    try:
+        claims = signing.loads(token, salt=_VERIFY_SALT, max_age=settings.EMAIL_VERIFICATION_MAX_AGE)
+    except signing.SignatureExpired as exc:
+        raise VerificationLinkExpired() from exc
+    except signing.BadSignature as exc:
+        raise VerificationLinkInvalid() from exc
+    user = User.objects.filter(public_id=claims.get("u"), email=claims.get("e")).first()
+    if user is None:
+        raise VerificationLinkInvalid()
+    return EmailVerification(user=user, newly=user_email_verified_mark(user=user))
+
+
+def user_email_verified_mark(*, user: User) -> bool:
+    """Mark the account's email verified and grant this month's free characters; True if it was not verified yet.
+
+    Once only, however often it is called, in parallel too: the conditional UPDATE lets one caller through, and
+    billing writes at most one grant per month (`account_grant_ensure`; it grants none to unverified accounts)."""
+    now = timezone.now()
+    with transaction.atomic():
+        newly = bool(User.objects.filter(pk=user.pk, email_verified_at__isnull=True).update(email_verified_at=now))
+        if newly:
+            user.email_verified_at = now
+            account_grant_ensure(user=user)
+    if newly:
+        logger.info("email of %s verified", user)
+    else:
+        user.refresh_from_db(fields=["email_verified_at"])
+    return newly
 
 
 def api_key_create(*, user: User, name: str = "") -> IssuedApiKey:
@@ -99,6 +165,8 @@ def _api_key_load(*, secret: str, secret_hash: str) -> ApiKey | None:
         return None
     if api_key.revoked_at is not None or not api_key.user.is_active:
         return None
+    if api_key.user.email_verified_at is None:
+        raise EmailUnverified()  # never cached: the next request after verifying reads the database again
     now = timezone.now()
     if api_key.last_used_at is None or now - api_key.last_used_at > LAST_USED_RESOLUTION:
         ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
@@ -107,7 +175,9 @@ def _api_key_load(*, secret: str, secret_hash: str) -> ApiKey | None:
 
 
 def api_key_authenticate(*, secret: str) -> ApiKey | None:
-    """Return the active key for `secret`, or None. Constant-time comparison of the stored hash.
+    """Return the active key for `secret`, or None. Constant-time comparison of the stored hash. Raise
+    EmailUnverified for a right key of an account whose email is not verified yet (403 `email_unverified`; REST
+    and websockets both come here).
 
     Answered from the shared cache for `API_KEY_CACHE_SECONDS` (the entry's name is the secret's hash, so only the
     right secret finds it); `last_used_at` is written only when the key is read from the database, at most once a

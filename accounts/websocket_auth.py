@@ -2,10 +2,15 @@
 
 A session cookie is honoured only when the Origin header names one of our hosts, so another site cannot open a
 socket with a visitor's cookie. An API key needs no such check: browsers do not attach it by themselves.
+
+A right key of an account whose email is not verified yet is refused here (`api_key_authenticate` raises), the
+way the consumer refuses: accept, send the error, close with 4403 (a browser cannot read a refused handshake's
+status, it can read this).
 """
 
 from __future__ import annotations
 
+import json
 from urllib.parse import parse_qs, urlparse
 
 from channels.auth import AuthMiddlewareStack
@@ -14,7 +19,12 @@ from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.http.request import split_domain_port, validate_host
 
+from core.exceptions import error_body
+
+from .errors import EmailUnverified
 from .services import api_key_authenticate
+
+CLOSE_FORBIDDEN = 4403  # mirrors HTTP 403, like the consumer's close codes
 
 
 def _header(scope, name: bytes) -> str | None:
@@ -50,12 +60,25 @@ class _ApiKeyOrOriginCheckedSession:
         scope = dict(scope)
         secret = _api_key_from_scope(scope)
         if secret is not None:
-            api_key = await database_sync_to_async(api_key_authenticate)(secret=secret)
+            try:
+                api_key = await database_sync_to_async(api_key_authenticate)(secret=secret)
+            except EmailUnverified as exc:
+                return await _refuse(exc, receive, send)
             scope["user"] = api_key.user if api_key else AnonymousUser()
             scope["api_key"] = api_key
         elif not _origin_allowed(scope):
             scope["user"] = AnonymousUser()
         return await self.inner(scope, receive, send)
+
+
+async def _refuse(exc: EmailUnverified, receive, send) -> None:
+    message = await receive()
+    if message.get("type") != "websocket.connect":
+        return
+    await send({"type": "websocket.accept"})
+    body = {"type": "error", "error": error_body(exc.code, exc.message)["error"]}
+    await send({"type": "websocket.send", "text": json.dumps(body)})
+    await send({"type": "websocket.close", "code": CLOSE_FORBIDDEN})
 
 
 def WebsocketAuthMiddleware(inner):  # noqa: N802 - reads like the middleware class it builds

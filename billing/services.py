@@ -110,7 +110,22 @@ def _roll_period(account: BillingAccount) -> None:
     if account.period and account.balance:
         _append(account, EntryKind.EXPIRE, -account.balance, period=account.period)
     account.period = period
+    if account.user.email_verified_at is None:
+        # A sign-up that has not verified its email gets no characters: verifying grants the month then
+        # (accounts.services.user_email_verified_mark -> account_grant_ensure).
+        account.save(update_fields=["period", "updated_at"])
+        return
     _append(account, EntryKind.GRANT, account.plan.monthly_characters, period=period)
+
+
+def account_grant_ensure(*, user) -> LedgerEntry | None:
+    """Grant this month's characters if the account has no grant this month yet (an account whose email was just
+    verified); None if it has. Once per month, also in parallel (ledger_one_grant_per_period)."""
+    with transaction.atomic():
+        account = account_lock(user=user)
+        if LedgerEntry.objects.filter(account=account, period=account.period, kind=EntryKind.GRANT).exists():
+            return None
+        return _append(account, EntryKind.GRANT, account.plan.monthly_characters, period=account.period)
 
 
 def plan_assign(*, user, slug: str, assigned_by=None) -> BillingAccount:

@@ -42,6 +42,9 @@ INSTALLED_APPS = [
     "channels",
     "django_prometheus",
     "djstripe",
+    # Accounts' second factor (TOTP devices); see accounts/mfa.py.
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "controls",
     "accounts",
     "voices",
@@ -66,6 +69,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Accounts: whether this session proved a second factor, and the staff pages' demand for one.
+    "django_otp.middleware.OTPMiddleware",
+    "accounts.middleware.StaffMfaMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
@@ -85,6 +91,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "accounts.context_processors.account_status",
             ],
         },
     },

@@ -226,6 +226,39 @@ API_KEY_CACHE_SECONDS = env.int("API_KEY_CACHE_SECONDS", default=30)
 PRONUNCIATIONS_MAX_PER_ACCOUNT = env.int("PRONUNCIATIONS_MAX_PER_ACCOUNT", default=500)
 
 # ------------------------------------------------------------------------------------------------------------
+# ACCOUNTS: email (verification links, password resets), log-in and sign-up throttles, the staff second factor.
+# See docs/security.md "## Accounts".
+# ------------------------------------------------------------------------------------------------------------
+# The embedded mode prints emails on the console; production.py sends them over SMTP with the settings below.
+EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=587)
+EMAIL_HOST_USER = env("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=True)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="ODIADEV-TTS <no-reply@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# How long an emailed verification link works (s), and verification emails one account may ask for per hour.
+EMAIL_VERIFICATION_MAX_AGE = env.int("EMAIL_VERIFICATION_MAX_AGE", default=3 * 24 * 3600)
+EMAIL_VERIFICATION_EMAILS_PER_HOUR = env.int("EMAIL_VERIFICATION_EMAILS_PER_HOUR", default=3)
+# Password reset links (Django's): seconds they work.
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3600)
+PASSWORD_RESETS_PER_ADDRESS = env.int("PASSWORD_RESETS_PER_ADDRESS", default=5)
+# Failed log-ins (wrong password or second-factor code): after this many for one account, or from one client
+# address, every log-in there is refused (the right password too) until LOGIN_LOCKOUT_SECONDS pass without another.
+LOGIN_FAILURES_PER_ACCOUNT = env.int("LOGIN_FAILURES_PER_ACCOUNT", default=5)
+LOGIN_FAILURES_PER_ADDRESS = env.int("LOGIN_FAILURES_PER_ADDRESS", default=20)
+LOGIN_LOCKOUT_SECONDS = env.int("LOGIN_LOCKOUT_SECONDS", default=900)
+# Sign-ups from one client address per window (the window starts with the first).
+SIGNUPS_PER_ADDRESS = env.int("SIGNUPS_PER_ADDRESS", default=5)
+SIGNUP_WINDOW_SECONDS = env.int("SIGNUP_WINDOW_SECONDS", default=3600)
+# Staff must enrol a TOTP device and use it before /admin/ and the ops panel (production.py turns this on).
+STAFF_REQUIRE_MFA = env.bool("STAFF_REQUIRE_MFA", default=False)
+# The name authenticator apps show beside the account.
+OTP_TOTP_ISSUER = env("OTP_TOTP_ISSUER", default="ODIADEV-TTS")
+
+# ------------------------------------------------------------------------------------------------------------
 # BILLING: Stripe through dj-stripe. Without a secret key billing runs in "local" mode (everyone starts on Free;
 # operators assign plans in the admin; upgrade buttons say payments are not configured).
 # ------------------------------------------------------------------------------------------------------------

@@ -21,3 +21,7 @@ SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=True)
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
+
+# Accounts: real email over SMTP (EMAIL_HOST...), and a second factor for staff (docs/security.md "## Accounts").
+EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
+STAFF_REQUIRE_MFA = env.bool("STAFF_REQUIRE_MFA", default=True)
