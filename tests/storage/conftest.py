@@ -2,7 +2,8 @@
 a Celery worker that share no disk: each has its own empty MEDIA_ROOT and both store in the bucket.
 
 It has its own private Redis (broker, cache, channels), so its worker never takes a job of the suite's `stack` and
-the other way round. Started once per session: the machine has few cores.
+the other way round. Started once, for this package only, and stopped when its last test is done (the machine has
+few cores and the rest of the suite does not need it).
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ class MotoS3:
         }
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def moto_s3(tmp_path_factory):
     """moto's S3 server on a free port, with the bucket created (private: no ACL, no policy)."""
     port = _free_port()
@@ -104,7 +105,7 @@ class S3Stack(Stack):
 _OUTER = ("AWS_", "MEDIA_ROOT", "REDIS_", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND", "STRIPE_", "CLONING_ENGINE")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def s3_stack(moto_s3, django_db_setup, django_db_blocker, tmp_path_factory):
     from django.db import connection
 
