@@ -47,7 +47,7 @@ def _storage() -> dict:
             raise PermissionError(f"{default_storage.location} is not writable")
         return {"backend": "filesystem"}
     default_storage.exists("health-probe")
-    return {"backend": type(default_storage).__name__}
+    return {"backend": default_storage.__class__.__name__}  # the configured class, not the lazy proxy
 
 
 def health_report() -> tuple[str, dict]:

@@ -267,17 +267,26 @@ CHANNEL_LAYERS = {
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=VAR_DIR / "media")
 AWS_STORAGE_BUCKET_NAME = env("AWS_STORAGE_BUCKET_NAME", default="")
 if AWS_STORAGE_BUCKET_NAME:
+    # Web and workers then share no disk: every read and write goes through the bucket (docs/storage.md).
     _media_storage = {
         "BACKEND": "storages.backends.s3.S3Storage",
         "OPTIONS": {
             "bucket_name": AWS_STORAGE_BUCKET_NAME,
+            # Unset or empty: boto3's own defaults (AWS itself) and credential chain (instance or pod role).
             "endpoint_url": env("AWS_S3_ENDPOINT_URL", default=None),
             "region_name": env("AWS_S3_REGION_NAME", default=None),
             "access_key": env("AWS_ACCESS_KEY_ID", default=None),
             "secret_key": env("AWS_SECRET_ACCESS_KEY", default=None),
-            "default_acl": "private",
+            # No ACL header: objects are private as the bucket is. New AWS buckets have ACLs disabled and answer
+            # 400 AccessControlListNotSupported to any ACL header but bucket-owner-full-control ("private" too).
+            "default_acl": None,
+            # Any URL the storage makes is pre-signed and expires; the API itself streams audio through Django.
             "querystring_auth": True,
-            "file_overwrite": True,
+            # An existing key is never replaced silently (as on disk): a second file under a taken name gets a
+            # suffix. Our names are ids, and the synthesis runner deletes its own earlier attempt first.
+            "file_overwrite": False,
+            # A download (a Range request too) is buffered in memory up to this size, then in a temporary file.
+            "max_memory_size": 8 * 1024 * 1024,
         },
     }
 else:

@@ -24,11 +24,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-MEDIA_ROOT = VAR_DIR / "test-media"
-STORAGES["default"] = {  # noqa: F405
-    "BACKEND": "django.core.files.storage.FileSystemStorage",
-    "OPTIONS": {"location": MEDIA_ROOT, "base_url": None},
-}
+# The suite stores on a local folder even where a .env names a bucket. Only the processes of the S3 test stack
+# (tests/storage/conftest.py sets ODIADEV_TEST_S3=1) keep base.py's storage: its bucket, and their own MEDIA_ROOT.
+if not os.environ.get("ODIADEV_TEST_S3"):
+    MEDIA_ROOT = VAR_DIR / "test-media"
+    STORAGES["default"] = {  # noqa: F405
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": MEDIA_ROOT, "base_url": None},
+    }
 REDIS_KEY_PREFIX = "odiadev-test"
 CACHES["default"]["KEY_PREFIX"] = REDIS_KEY_PREFIX  # noqa: F405
 TTS_WAIT_TIMEOUT = 20.0
