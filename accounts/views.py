@@ -4,6 +4,7 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from controls.switches import SwitchName, switch_is_on
@@ -35,6 +36,7 @@ def signup(request):
 _ISSUED_SESSION_KEY = "api_key_just_issued"
 
 
+@never_cache  # shows a new key's secret: never stored by the browser or a cache between
 @login_required
 @require_http_methods(["GET", "POST"])
 def api_keys(request):
