@@ -9,7 +9,11 @@ class WebhooksConfig(AppConfig):
     verbose_name = "Webhooks"
 
     def ready(self) -> None:
+        from core.encryption import field_encryption_keys_check
+
         checks.register(private_targets_check, checks.Tags.security, deploy=True)
+        # Webhook signing secrets are the encrypted fields (core.encryption): their keys must parse.
+        checks.register(field_encryption_keys_check, checks.Tags.security)
 
 
 def private_targets_check(app_configs, **kwargs):
