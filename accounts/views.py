@@ -302,6 +302,7 @@ def mfa_remove(request):
 _ISSUED_SESSION_KEY = "api_key_just_issued"
 
 
+@never_cache  # shows a new key's secret: never stored by the browser or a cache between
 @login_required
 @require_http_methods(["GET", "POST"])
 def api_keys(request):

@@ -42,7 +42,8 @@ def _redis() -> dict:
 
 def _storage() -> dict:
     if isinstance(default_storage, FileSystemStorage):
-        os.makedirs(default_storage.location, exist_ok=True)
+        # The media folder as the storage would make it (FILE_UPLOAD_DIRECTORY_PERMISSIONS: no other users).
+        os.makedirs(default_storage.location, mode=default_storage.directory_permissions_mode or 0o777, exist_ok=True)
         if not os.access(default_storage.location, os.W_OK):
             raise PermissionError(f"{default_storage.location} is not writable")
         return {"backend": "filesystem"}

@@ -10,6 +10,7 @@ from django.views.decorators.http import require_POST
 from billing.selectors import plan_for
 from controls.switches import SwitchName, switch_is_on
 from core.exceptions import ApplicationError
+from core.security_headers import permissions_policy
 
 from .selectors import voice_profile_get_for, voice_profiles_for
 from .serializers import voice_profile_payload
@@ -21,6 +22,8 @@ SUGGESTED_SCRIPT = (
 )
 
 
+# The one page that records (consent and the voice sample): the microphone, for this origin only.
+@permissions_policy(microphone=["self"])
 @login_required
 @ensure_csrf_cookie
 def voices_page(request):

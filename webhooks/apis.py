@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import partial
 
+from django.utils.cache import add_never_cache_headers
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -56,9 +57,12 @@ _FIELD_ERRORS = {
 
 
 def _issued(issued: IssuedEndpoint, http_status: int) -> Response:
-    return Response(
+    response = Response(
         {"webhook": WebhookEndpointOutputSerializer(issued.endpoint).data, "secret": issued.secret}, status=http_status
     )
+    # The body carries the signing secret: no browser or cache between may keep it.
+    add_never_cache_headers(response)
+    return response
 
 
 class WebhookListApi(APIView):

@@ -2,6 +2,8 @@ from django.apps import AppConfig
 from django.conf import settings
 from django.core import checks
 
+from core.encryption import field_encryption_keys_check
+
 
 class WebhooksConfig(AppConfig):
     name = "webhooks"
@@ -10,6 +12,8 @@ class WebhooksConfig(AppConfig):
 
     def ready(self) -> None:
         checks.register(private_targets_check, checks.Tags.security, deploy=True)
+        # Webhook signing secrets are the encrypted fields (core.encryption): their keys must parse.
+        checks.register(field_encryption_keys_check, checks.Tags.security)
 
 
 def private_targets_check(app_configs, **kwargs):

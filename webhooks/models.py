@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from core.encryption import EncryptedTextField
 from core.models import TimestampedModel
 
 
@@ -31,10 +32,11 @@ class WebhookEndpoint(TimestampedModel):
     url = models.CharField(max_length=2000)
     description = models.CharField(max_length=200, blank=True)
     events = models.JSONField(default=list, help_text="The event types this endpoint receives.")
-    # Kept in the clear: signing needs the secret itself, not a hash. Shown to the customer once.
-    secret = models.CharField(max_length=100)
+    # Signing needs the secret itself, not a hash: stored encrypted (FIELD_ENCRYPTION_KEYS), read back in the clear.
+    # Shown to the customer once.
+    secret = EncryptedTextField()
     # The secret before the last rotation; deliveries are signed with it too until it expires.
-    previous_secret = models.CharField(max_length=100, blank=True)
+    previous_secret = EncryptedTextField(blank=True)
     previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
     secret_rotated_at = models.DateTimeField(null=True, blank=True)
 

@@ -5,6 +5,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from core.exceptions import ApplicationError
@@ -55,6 +56,7 @@ def webhooks_page(request):
     return render(request, "webhooks/webhooks.html", context)
 
 
+@never_cache  # shows a new signing secret: never stored by the browser or a cache between
 @login_required
 @require_http_methods(["GET", "POST"])
 def webhook_page(request, webhook_id):

@@ -8,6 +8,7 @@ The embedded default (no environment at all) is one machine: SQLite, a local med
 """
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from celery.schedules import crontab
 from redis.asyncio.retry import Retry
@@ -58,7 +59,11 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
-    # Async, above every sync middleware: a view's wait for a job happens here, on the event loop, holding no thread.
+    # Browser hardening headers first, so every response carries them (even an early 403 or 429).
+    "core.security_headers.ContentSecurityPolicyMiddleware",
+    "core.security_headers.PermissionsPolicyMiddleware",
+    # Async, above every sync-only middleware (those above it are async-capable): a view's wait for a job happens
+    # here, on the event loop, holding no thread.
     "core.deferred.DeferredResponseMiddleware",
     # Early: a blocked address costs no session, CSRF or view work. Also counts requests for abuse detection.
     "controls.middleware.IpBlocklistMiddleware",
@@ -330,6 +335,58 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": "/v1",
 }
+
+# ------------------------------------------------------------------------------------------------------------
+# BROWSER AND STORAGE HYGIENE: CSP, Permissions-Policy, media file modes, secrets encrypted at rest.
+# See docs/security.md "Browser and storage hygiene".
+# ------------------------------------------------------------------------------------------------------------
+# django-csp (core.security_headers.ContentSecurityPolicyMiddleware). No inline script or style anywhere: pages load
+# their code from /static/ (Swagger UI's init script included: SpectacularSwaggerSplitView). `connect-src` also gets
+# this host's own ws:/wss: origin per request (the live job socket); `media-src blob:` plays a recording before upload.
+# `form-action` is left open on purpose: the billing forms redirect to Stripe Checkout and the Customer Portal.
+_public_origin = "{0.scheme}://{0.netloc}".format(urlsplit(PUBLIC_BASE_URL))
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "media-src": ["'self'", "blob:"],
+        # The public base URL too: Swagger UI's "Try it out" calls the API at the schema's server address.
+        "connect-src": ["'self'", _public_origin],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+# Permissions-Policy (core.security_headers.PermissionsPolicyMiddleware): every powerful feature off; a page that
+# needs one says so with `@permissions_policy(...)` (the Voices page: microphone=(self), to record consent).
+PERMISSIONS_POLICY = {
+    feature: []
+    for feature in (
+        "accelerometer",
+        "camera",
+        "display-capture",
+        "geolocation",
+        "gyroscope",
+        "magnetometer",
+        "microphone",
+        "midi",
+        "payment",
+        "usb",
+    )
+}
+# Media files (consent recordings, voice samples, synthesized audio) readable by the server's user and group only.
+FILE_UPLOAD_PERMISSIONS = 0o640
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o750
+# Fernet keys (comma-separated) for secrets stored encrypted (webhook signing secrets): the first encrypts, all
+# decrypt; `manage.py rotate_field_keys` re-encrypts with the first. Unset: a key derived from SECRET_KEY (and one
+# from each SECRET_KEY_FALLBACKS entry), which works but ties the secrets to SECRET_KEY: set your own in production.
+FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
+# Earlier SECRET_KEYs still accepted (Django's sessions and signatures, and the derived encryption key above).
+SECRET_KEY_FALLBACKS = env.list("DJANGO_SECRET_KEY_FALLBACKS", default=[])
+# No validator badge: Swagger UI would load an image from validator.swagger.io (and the CSP refuses it).
+SPECTACULAR_SETTINGS["SWAGGER_UI_SETTINGS"] = {"deepLinking": True, "validatorUrl": None}
 
 # The product's settings (speech, cloning, synthesis, billing, ops, abuse, webhooks).
 from .product import *  # noqa: E402, F403

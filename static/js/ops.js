@@ -1,12 +1,7 @@
-// The ops panel: confirm every action, and draw the 7-day charts (uPlot, served from our own static files).
+// The ops panel: draw the 7-day charts (uPlot, served from our own static files). Its forms ask before they
+// are sent through common.js (data-confirm).
 (function () {
   "use strict";
-
-  document.querySelectorAll("form.ops-form").forEach(function (form) {
-    form.addEventListener("submit", function (event) {
-      if (!window.confirm(form.dataset.confirm || "Are you sure?")) event.preventDefault();
-    });
-  });
 
   var source = document.getElementById("kpi-series");
   if (!source || typeof uPlot === "undefined") return;
