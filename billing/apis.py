@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api import validated_body
+from core.fields import StrictSlugField, StrictURLField
 
 from .selectors import account_settings_for, invoices_for, usage_summary_for
 from .services import account_watermark_set
@@ -73,12 +74,14 @@ class AccountApi(APIView):
         responses=_ACCOUNT,
         description=(
             "`watermark_opt_in`: mark new audio with the provenance watermark (PerTh) even on a plan that does not. "
-            "Free-plan audio is always marked (`plan_watermarked`); `watermarked` is what new audio gets."
+            "Free-plan audio is always marked (`plan_watermarked`); `watermarked` is what new audio gets. A field "
+            "left out keeps its value."
         ),
     )
     def patch(self, request):
-        data = validated_body(request, self.InputSerializer)
-        account_watermark_set(user=request.user, opt_in=data["watermark_opt_in"])
+        data = validated_body(request, self.InputSerializer, partial=True)  # PATCH: every field optional
+        if "watermark_opt_in" in data:
+            account_watermark_set(user=request.user, opt_in=data["watermark_opt_in"])
         return Response(account_settings_for(user=request.user))
 
 
@@ -94,9 +97,9 @@ class InvoicesApi(APIView):
 
 class CheckoutApi(APIView):
     class InputSerializer(serializers.Serializer):
-        plan = serializers.SlugField(max_length=32)
-        success_url = serializers.URLField(required=False)
-        cancel_url = serializers.URLField(required=False)
+        plan = StrictSlugField(max_length=32)
+        success_url = StrictURLField(required=False)
+        cancel_url = StrictURLField(required=False)
 
         class Meta:
             ref_name = "CheckoutRequest"
@@ -124,7 +127,7 @@ class CheckoutApi(APIView):
 
 class PortalApi(APIView):
     class InputSerializer(serializers.Serializer):
-        return_url = serializers.URLField(required=False)
+        return_url = StrictURLField(required=False)
 
         class Meta:
             ref_name = "PortalRequest"
@@ -151,5 +154,5 @@ class StripeWebhookApi(APIView):
     throttle_classes = []  # Stripe's retries come in bursts from few addresses; the signature is the gate
 
     def post(self, request):
-        trigger, queued = webhook_receive(request=request)
-        return Response({"received": True, "event": trigger.json_body["id"], "duplicate": not queued})
+        _trigger, event, queued = webhook_receive(request=request)
+        return Response({"received": True, "event": event["id"], "duplicate": not queued})

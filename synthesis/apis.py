@@ -14,8 +14,10 @@ from rest_framework.views import APIView
 
 from accounts.models import ApiKey
 from core.api import validated_body
+from core.exceptions import ApplicationError, InvalidRequest
+from core.fields import StrictCharField
 from core.http import ranged_file_response
-from core.pagination import Pagination
+from core.pagination import PAGE_PARAMETERS, Pagination
 
 from .errors import (
     AudioExpired,
@@ -40,9 +42,17 @@ from .streaming import STREAMABLE_FORMATS
 from .transitions import synthesis_job_cancel
 from .waiting import synthesis_job_wait
 
+
 # Which stable code a malformed field maps to (a wrong type is reported like a wrong value).
+def _text_error(*, detail) -> ApplicationError:
+    """`text` missing, null or blank is `text_empty`; of another type (a number, a list) the request is invalid."""
+    if detail.get("text") == ["Not a valid string."]:
+        return InvalidRequest("`text` must be a string.", detail=detail)
+    return TextEmpty(detail=detail)
+
+
 _FIELD_ERRORS = {
-    "text": TextEmpty,
+    "text": _text_error,
     "format": InvalidFormat,
     "sample_rate": InvalidSampleRate,
     "bitrate": InvalidBitrate,
@@ -81,9 +91,9 @@ def replayed_mark(response, replayed: bool):
 
 class TtsApi(APIView):
     class InputSerializer(serializers.Serializer):
-        text = serializers.CharField(trim_whitespace=False, allow_blank=True)
-        voice_id = serializers.CharField(required=False, max_length=100)
-        format = serializers.CharField(
+        text = StrictCharField(trim_whitespace=False, allow_blank=True)
+        voice_id = StrictCharField(required=False, max_length=100)
+        format = StrictCharField(
             required=False,
             default="wav",
             max_length=16,
@@ -178,10 +188,7 @@ class TtsApi(APIView):
 
     @extend_schema(
         operation_id="tts_list",
-        parameters=[
-            OpenApiParameter("page", OpenApiTypes.INT),
-            OpenApiParameter("page_size", OpenApiTypes.INT, description="Up to 100 (default 20)."),
-        ],
+        parameters=PAGE_PARAMETERS,
         responses=inline_serializer(
             "JobPage",
             {
@@ -261,8 +268,8 @@ class TtsAudioApi(APIView):
 
 
 class PronunciationInputSerializer(serializers.Serializer):
-    word = serializers.CharField(max_length=100, trim_whitespace=True, help_text="Literal text to find.")
-    replacement = serializers.CharField(max_length=200, trim_whitespace=True, help_text="What to say instead.")
+    word = StrictCharField(max_length=100, trim_whitespace=True, help_text="Literal text to find.")
+    replacement = StrictCharField(max_length=200, trim_whitespace=True, help_text="What to say instead.")
     case_sensitive = serializers.BooleanField(required=False, default=False)
     whole_word = serializers.BooleanField(required=False, default=True)
 

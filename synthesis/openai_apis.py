@@ -7,12 +7,13 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.views import APIView
 
 from accounts.models import ApiKey
 from core.api import AudioResponseMixin, validated_body
+from core.fields import StrictCharField
 
 from .apis import IDEMPOTENCY_PARAMETER, replayed_mark
 from .errors import SynthesisFailed, SynthesisTimeout
@@ -23,19 +24,49 @@ from .openai_compat import openai_request_translate
 from .services import synthesis_job_submit
 from .waiting import synthesis_job_wait
 
+VOICE_ID_MAX_LENGTH = 100
+
+
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "string", "maxLength": VOICE_ID_MAX_LENGTH},
+            {
+                "type": "object",
+                "properties": {"id": {"type": "string", "maxLength": VOICE_ID_MAX_LENGTH}},
+                "required": ["id"],
+            },
+        ],
+        "description": 'A voice name or id, or `{"id": <id>}` (a cloned voice), as OpenAI\'s clients send it.',
+    }
+)
+class OpenAiVoiceField(serializers.Field):
+    """OpenAI's `voice`: a string, or an object whose `id` is a string; read as the string."""
+
+    default_error_messages = {"invalid": 'Send a voice name or id, or {{"id": "<voice id>"}}.'}
+
+    def to_internal_value(self, data):
+        voice = data.get("id") if isinstance(data, dict) else data
+        if not isinstance(voice, str) or len(voice) > VOICE_ID_MAX_LENGTH:
+            self.fail("invalid")
+        return voice
+
+    def to_representation(self, value):
+        return value
+
 
 class OpenAiSpeechApi(AudioResponseMixin, APIView):
     """POST /v1/audio/speech: OpenAI's text-to-speech request and answer (the audio bytes), for the `openai` package
     and other OpenAI clients. The request waits for the job like `"wait": true` does."""
 
     class InputSerializer(serializers.Serializer):
-        input = serializers.CharField(trim_whitespace=False, allow_blank=True)
-        model = serializers.CharField(required=False, allow_blank=True)
-        voice = serializers.JSONField(required=False)
-        response_format = serializers.CharField(required=False, allow_blank=True)
+        input = StrictCharField(trim_whitespace=False, allow_blank=True)
+        model = StrictCharField(required=False, allow_blank=True)
+        voice = OpenAiVoiceField(required=False)
+        response_format = StrictCharField(required=False, allow_blank=True)
         speed = serializers.FloatField(required=False, default=1.0)
-        instructions = serializers.CharField(required=False, allow_blank=True)
-        stream_format = serializers.CharField(required=False, allow_blank=True)
+        instructions = StrictCharField(required=False, allow_blank=True)
+        stream_format = StrictCharField(required=False, allow_blank=True)
 
         class Meta:
             ref_name = "OpenAiSpeechRequest"

@@ -8,12 +8,14 @@ from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.clientip import client_ip
 from core.exceptions import AudioTooLarge, InvalidRequest
+from core.fields import StrictCharField
+from core.parsers import JSONParser
 
 from .consent import consent_challenge_create
 from .selectors import consent_challenge_get_for, voice_list_for, voice_profile_get_for
@@ -33,16 +35,16 @@ class VoiceListApi(APIView):
     parser_classes = [MultiPartParser, FormParser]
 
     class InputSerializer(serializers.Serializer):
-        name = serializers.CharField(max_length=100, allow_blank=True)
+        name = StrictCharField(max_length=100, allow_blank=True)
         sample = serializers.FileField(allow_empty_file=True)
-        sample_transcript = serializers.CharField(
+        sample_transcript = StrictCharField(
             required=False,
             allow_blank=True,
             max_length=5000,
             help_text="What is said in the sample. Optional: left out, we transcribe the sample.",
         )
         consent_audio = serializers.FileField(allow_empty_file=True)
-        challenge_id = serializers.CharField(max_length=64)
+        challenge_id = StrictCharField(max_length=64)
 
         class Meta:
             ref_name = "VoiceCreateRequest"
@@ -99,7 +101,7 @@ class VoiceDetailApi(APIView):
     parser_classes = [JSONParser, FormParser, MultiPartParser]
 
     class UpdateSerializer(serializers.Serializer):
-        sample_transcript = serializers.CharField(max_length=5000, help_text="What is said in the voice sample.")
+        sample_transcript = StrictCharField(max_length=5000, help_text="What is said in the voice sample.")
 
         class Meta:
             ref_name = "VoiceUpdateRequest"

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from functools import partial
 
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api import validated_body
-from core.pagination import Pagination
+from core.fields import StrictCharField
+from core.pagination import PAGE_PARAMETERS, Pagination
 
 from .errors import WebhookEventsInvalid, WebhookUrlInvalid
 from .models import EventType
@@ -63,9 +63,9 @@ def _issued(issued: IssuedEndpoint, http_status: int) -> Response:
 
 class WebhookListApi(APIView):
     class InputSerializer(serializers.Serializer):
-        url = serializers.CharField(max_length=2000)
-        events = serializers.ListField(child=serializers.CharField(max_length=32), allow_empty=True)
-        description = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+        url = StrictCharField(max_length=2000)
+        events = serializers.ListField(child=StrictCharField(max_length=32), allow_empty=True)
+        description = StrictCharField(max_length=200, required=False, allow_blank=True, default="")
 
         class Meta:
             ref_name = "WebhookEndpointCreateRequest"
@@ -98,9 +98,9 @@ class WebhookListApi(APIView):
 
 class WebhookDetailApi(APIView):
     class UpdateSerializer(serializers.Serializer):
-        url = serializers.CharField(max_length=2000, required=False)
-        events = serializers.ListField(child=serializers.CharField(max_length=32), allow_empty=True, required=False)
-        description = serializers.CharField(max_length=200, required=False, allow_blank=True)
+        url = StrictCharField(max_length=2000, required=False)
+        events = serializers.ListField(child=StrictCharField(max_length=32), allow_empty=True, required=False)
+        description = StrictCharField(max_length=200, required=False, allow_blank=True)
 
         class Meta:
             ref_name = "WebhookEndpointUpdateRequest"
@@ -164,10 +164,7 @@ class WebhookTestApi(APIView):
 class WebhookDeliveryListApi(APIView):
     @extend_schema(
         operation_id="webhooks_deliveries_list",
-        parameters=[
-            OpenApiParameter("page", OpenApiTypes.INT),
-            OpenApiParameter("page_size", OpenApiTypes.INT, description="Up to 100 (default 20)."),
-        ],
+        parameters=PAGE_PARAMETERS,
         responses=inline_serializer(
             "WebhookDeliveryPage",
             {
