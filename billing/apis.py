@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 
 from core.api import validated_body
 from core.fields import StrictSlugField, StrictURLField
+from core.schema import error_statuses
 
 from .selectors import account_settings_for, invoices_for, usage_summary_for
 from .services import account_watermark_set
@@ -91,6 +92,7 @@ class InvoicesApi(APIView):
         responses=inline_serializer("Invoices", {"results": serializers.ListField(child=serializers.DictField())}),
         description="The account's Stripe invoices, newest first, with links to view and download them.",
     )
+    @error_statuses(502)
     def get(self, request):
         return Response({"results": invoices_for(user=request.user)})
 
@@ -114,6 +116,7 @@ class CheckoutApi(APIView):
             "change plans through the portal), `payment_provider_error` (502)."
         ),
     )
+    @error_statuses(409, 502)
     def post(self, request):
         data = validated_body(request, self.InputSerializer)
         url = checkout_session_create(
@@ -139,6 +142,7 @@ class PortalApi(APIView):
         description="A Stripe Customer Portal session (change plan or card, cancel, invoices). "
         "`no_subscription` (409) before the first Checkout.",
     )
+    @error_statuses(409, 502)
     def post(self, request):
         data = validated_body(request, self.InputSerializer)
         url = portal_session_create(user=request.user, return_url=data.get("return_url") or _billing_page())

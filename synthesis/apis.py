@@ -18,6 +18,7 @@ from core.exceptions import ApplicationError, InvalidRequest
 from core.fields import StrictCharField
 from core.http import ranged_file_response
 from core.pagination import PAGE_PARAMETERS, Pagination
+from core.schema import error_statuses
 
 from .errors import (
     AudioExpired,
@@ -37,7 +38,7 @@ from .idempotency import IDEMPOTENCY_HEADER, KEY_MAX_LENGTH, REPLAYED_HEADER, id
 from .pronunciations import pronunciation_create, pronunciation_delete, pronunciation_update
 from .selectors import job_get, job_get_for, job_list_for, pronunciation_get_for, pronunciation_list_for
 from .serializers import JobOutputSerializer, PronunciationOutputSerializer, audio_token_valid
-from .services import synthesis_job_submit
+from .services import SEED_MAX, SPEED_MAX, SPEED_MIN, synthesis_job_submit
 from .streaming import STREAMABLE_FORMATS
 from .transitions import synthesis_job_cancel
 from .waiting import synthesis_job_wait
@@ -122,8 +123,8 @@ class TtsApi(APIView):
                 "`invalid_bitrate`."
             ),
         )
-        speed = serializers.FloatField(required=False, default=1.0)
-        seed = serializers.IntegerField(required=False, allow_null=True, default=None)
+        speed = serializers.FloatField(required=False, default=1.0, min_value=SPEED_MIN, max_value=SPEED_MAX)
+        seed = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=0, max_value=SEED_MAX)
         wait = serializers.BooleanField(required=False, default=False)
         stream = serializers.BooleanField(
             required=False,
@@ -162,6 +163,7 @@ class TtsApi(APIView):
             "job's `spoken_text` shows what the engine read."
         ),
     )
+    @error_statuses(402, 404)
     def post(self, request):
         idempotency = idempotent_request_from(request)
         data = self._validated(request)
@@ -219,6 +221,7 @@ class TtsCancelApi(APIView):
         responses=JobOutputSerializer,
         description="Cancel a queued or running job; its characters are given back. 409 once it has finished.",
     )
+    @error_statuses(409)
     def post(self, request, job_id):
         job = synthesis_job_cancel(job=job_get_for(user=request.user, job_id=job_id))
         return _job_response(request, job, status.HTTP_200_OK)
@@ -241,6 +244,7 @@ class TtsAudioApi(APIView):
             "`audio_expired` once the audio was deleted after the plan's retention period."
         ),
     )
+    @error_statuses(409, 410, 416)
     def get(self, request, job_id):
         token = request.query_params.get("token")
         if token and audio_token_valid(token, job_id, max_age=settings.TTS_AUDIO_URL_TTL):
@@ -315,6 +319,7 @@ class PronunciationListApi(APIView):
             "dictionary is full."
         ),
     )
+    @error_statuses(409)
     def post(self, request):
         entry = pronunciation_create(user=request.user, **_pronunciation_input(request, partial=False))
         return Response(PronunciationOutputSerializer(entry).data, status=status.HTTP_201_CREATED)
@@ -332,6 +337,7 @@ class PronunciationDetailApi(APIView):
         responses=PronunciationOutputSerializer,
         description="Change any of the entry's fields.",
     )
+    @error_statuses(409)
     def patch(self, request, pronunciation_id):
         data = _pronunciation_input(request, partial=True)
         entry = pronunciation_update(user=request.user, pronunciation_id=pronunciation_id, **data)

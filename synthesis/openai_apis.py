@@ -14,14 +14,15 @@ from rest_framework.views import APIView
 from accounts.models import ApiKey
 from core.api import AudioResponseMixin, validated_body
 from core.fields import StrictCharField
+from core.schema import error_statuses
 
 from .apis import IDEMPOTENCY_PARAMETER, replayed_mark
-from .errors import SynthesisFailed, SynthesisTimeout
+from .errors import InvalidSpeed, SynthesisFailed, SynthesisTimeout
 from .formats import OUTPUT_FORMATS
 from .idempotency import idempotent_request_from
 from .models import JobStatus
 from .openai_compat import openai_request_translate
-from .services import synthesis_job_submit
+from .services import SPEED_MAX, SPEED_MIN, synthesis_job_submit
 from .waiting import synthesis_job_wait
 
 VOICE_ID_MAX_LENGTH = 100
@@ -64,7 +65,7 @@ class OpenAiSpeechApi(AudioResponseMixin, APIView):
         model = StrictCharField(required=False, allow_blank=True)
         voice = OpenAiVoiceField(required=False)
         response_format = StrictCharField(required=False, allow_blank=True)
-        speed = serializers.FloatField(required=False, default=1.0)
+        speed = serializers.FloatField(required=False, default=1.0, min_value=SPEED_MIN, max_value=SPEED_MAX)
         instructions = StrictCharField(required=False, allow_blank=True)
         stream_format = StrictCharField(required=False, allow_blank=True)
 
@@ -87,9 +88,10 @@ class OpenAiSpeechApi(AudioResponseMixin, APIView):
             "(same Idempotency-Key and body) waits for the same job and answers its audio."
         ),
     )
+    @error_statuses(402, 404, 502, 504)
     def post(self, request):
         idempotency = idempotent_request_from(request)
-        data = validated_body(request, self.InputSerializer)
+        data = validated_body(request, self.InputSerializer, field_errors={"speed": InvalidSpeed})
         options = openai_request_translate(data, known_voice_ids=settings.BUILTIN_VOICES)
         job, replayed = synthesis_job_submit(
             idempotency=idempotency,

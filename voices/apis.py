@@ -16,6 +16,7 @@ from core.clientip import client_ip
 from core.exceptions import AudioTooLarge, InvalidRequest
 from core.fields import StrictCharField
 from core.parsers import JSONParser
+from core.schema import error_statuses
 
 from .consent import consent_challenge_create
 from .selectors import consent_challenge_get_for, voice_list_for, voice_profile_get_for
@@ -69,6 +70,7 @@ class VoiceListApi(APIView):
             "decide alone (`consent_outcome` `review`). GET /v1/voices/{id}/consent says what was heard."
         ),
     )
+    @error_statuses(402, 404, 409)
     def post(self, request):
         # Refuse an oversized body before reading it.
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
@@ -119,6 +121,7 @@ class VoiceDetailApi(APIView):
             "Correct the sample's transcript (the cloned voice speaks it before each text, so `version` goes up)."
         ),
     )
+    @error_statuses(409)
     def patch(self, request, voice_id):
         profile = voice_profile_get_for(user=request.user, profile_id=voice_id)
         serializer = self.UpdateSerializer(data=request.data)
@@ -131,6 +134,7 @@ class VoiceDetailApi(APIView):
         return Response(VoiceProfileOutputSerializer(profile).data)
 
     @extend_schema(operation_id="voices_destroy", responses={204: None})
+    @error_statuses(409)
     def delete(self, request, voice_id):
         voice_profile_delete(profile=voice_profile_get_for(user=request.user, profile_id=voice_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -156,6 +160,7 @@ class ConsentChallengeApi(APIView):
     @extend_schema(
         operation_id="consent_challenge_create", request=None, responses={201: ConsentChallengeOutputSerializer}
     )
+    @error_statuses(402)
     def post(self, request):
         challenge = consent_challenge_create(user=request.user, ip_address=client_ip(request))
         return Response(ConsentChallengeOutputSerializer(challenge).data, status=status.HTTP_201_CREATED)

@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 from core.api import validated_body
 from core.fields import StrictCharField
 from core.pagination import PAGE_PARAMETERS, Pagination
+from core.schema import error_statuses
 
 from .errors import WebhookEventsInvalid, WebhookUrlInvalid
 from .models import EventType
@@ -88,6 +89,7 @@ class WebhookListApi(APIView):
             f'"{{t}}.{{body}}" with it). Refusals: {_REFUSALS}, `webhook_endpoint_limit` (409).'
         ),
     )
+    @error_statuses(409)
     def post(self, request):
         data = validated_body(request, self.InputSerializer, field_errors=_FIELD_ERRORS)
         issued = webhook_endpoint_create(
@@ -155,6 +157,7 @@ class WebhookTestApi(APIView):
             "GET /v1/webhooks/{id}/deliveries."
         ),
     )
+    @error_statuses(409)
     def post(self, request, webhook_id):
         endpoint = webhook_endpoint_get_for(user=request.user, endpoint_id=webhook_id)
         delivery = webhook_test_send(endpoint=endpoint)
@@ -193,6 +196,7 @@ class WebhookDeliveryResendApi(APIView):
             "a fresh retry window, its earlier attempts kept."
         ),
     )
+    @error_statuses(409)
     def post(self, request, delivery_id):
         delivery = webhook_delivery_get_for(user=request.user, delivery_id=delivery_id)
         delivery = webhook_delivery_resend(delivery=delivery)
