@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 
+import httpx
 import pytest
 from django.test import Client
 from djstripe.models import WebhookEventTrigger
@@ -217,3 +218,36 @@ def test_account_patch_with_a_non_boolean_is_400(api):
 
     assert response.status_code == 400
     assert _error(response) == "invalid_request"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Through the real web server: Daphne's request threads parse the same way.
+# ---------------------------------------------------------------------------------------------------------------
+@pytest.mark.e2e
+def test_deep_json_and_odd_stripe_bodies_through_daphne(stack, transactional_db):
+    from accounts.services import api_key_create
+    from tests.factories import UserFactory
+
+    secret = api_key_create(user=UserFactory(), name="deep").secret
+    headers = {"Authorization": f"Bearer {secret}", "Content-Type": "application/json"}
+
+    deep = httpx.post(f"{stack.base_url}/v1/tts", content=DEEP_LIST, headers=headers, timeout=30)
+    voice = httpx.post(
+        f"{stack.base_url}/v1/audio/speech", json={"input": "Hi", "voice": {"id": 5}}, headers=headers, timeout=30
+    )
+    stripe_bodies = [
+        httpx.post(
+            f"{stack.base_url}/stripe/webhook/",
+            content=payload,
+            headers={
+                "Content-Type": "application/json",
+                "Stripe-Signature": fs.signature_header(payload, STRIPE_TEST_WEBHOOK_SECRET),
+            },
+            timeout=30,
+        )
+        for payload in ("[]", '"x"', DEEP_OBJECT)
+    ]
+
+    assert (deep.status_code, _error(deep)) == (400, "malformed_json")
+    assert (voice.status_code, _error(voice)) == (400, "invalid_request")
+    assert [(r.status_code, _error(r)) for r in stripe_bodies] == [(400, "invalid_payload")] * 3
