@@ -72,7 +72,8 @@ def _job_response(request, job, http_status: int) -> Response:
 
 IDEMPOTENCY_PARAMETER = OpenApiParameter(
     IDEMPOTENCY_HEADER,
-    OpenApiTypes.STR,
+    # Printable: no control characters (U+0000-U+001F, U+007F).
+    {"type": "string", "minLength": 1, "maxLength": KEY_MAX_LENGTH, "pattern": "^[^\\x00-\\x1f\\x7f]+$"},
     location=OpenApiParameter.HEADER,
     required=False,
     description=(
@@ -272,8 +273,8 @@ class TtsAudioApi(APIView):
 
 
 class PronunciationInputSerializer(serializers.Serializer):
-    word = StrictCharField(max_length=100, trim_whitespace=True, help_text="Literal text to find.")
-    replacement = StrictCharField(max_length=200, trim_whitespace=True, help_text="What to say instead.")
+    word = StrictCharField(min_length=1, max_length=100, trim_whitespace=True, help_text="Literal text to find.")
+    replacement = StrictCharField(min_length=1, max_length=200, trim_whitespace=True, help_text="What to say instead.")
     case_sensitive = serializers.BooleanField(required=False, default=False)
     whole_word = serializers.BooleanField(required=False, default=True)
 

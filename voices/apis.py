@@ -45,7 +45,7 @@ class VoiceListApi(APIView):
             help_text="What is said in the sample. Optional: left out, we transcribe the sample.",
         )
         consent_audio = serializers.FileField(allow_empty_file=True)
-        challenge_id = StrictCharField(max_length=64)
+        challenge_id = StrictCharField(min_length=1, max_length=64)
 
         class Meta:
             ref_name = "VoiceCreateRequest"

@@ -64,7 +64,7 @@ def _issued(issued: IssuedEndpoint, http_status: int) -> Response:
 
 class WebhookListApi(APIView):
     class InputSerializer(serializers.Serializer):
-        url = StrictCharField(max_length=2000)
+        url = StrictCharField(min_length=1, max_length=2000)
         events = serializers.ListField(child=StrictCharField(max_length=32), allow_empty=True)
         description = StrictCharField(max_length=200, required=False, allow_blank=True, default="")
 
@@ -100,7 +100,7 @@ class WebhookListApi(APIView):
 
 class WebhookDetailApi(APIView):
     class UpdateSerializer(serializers.Serializer):
-        url = StrictCharField(max_length=2000, required=False)
+        url = StrictCharField(min_length=1, max_length=2000, required=False)
         events = serializers.ListField(child=StrictCharField(max_length=32), allow_empty=True, required=False)
         description = StrictCharField(max_length=200, required=False, allow_blank=True)
 
