@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 EMBEDDED_REDIS_PORT ?= 6379
 
-.PHONY: run install migrate demo test lint format check-deploy bench clean gpu-worker
+.PHONY: run install migrate demo test lint format check-deploy bench clean gpu-worker schemathesis
 
 $(VENV)/.installed: requirements/web.txt requirements/worker.txt requirements/dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,18 @@ gpu-worker: install
 # The whole suite. pytest exits 5 when it collects no test, which fails this target like any other failure.
 test: install
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# Schema fuzzing (tests/test_schemathesis.py): schemathesis, pinned in requirements/schemathesis.txt, in its own venv so
+# it never changes the app's packages; it runs against the real stack (Daphne + a Celery worker) and fails on any 5xx,
+# undocumented status or response that does not match the schema. SCHEMATHESIS_MAX_EXAMPLES bounds it (default 20).
+SCHEMATHESIS_VENV := .venv-schemathesis
+$(SCHEMATHESIS_VENV)/.installed: requirements/schemathesis.txt
+	test -x $(SCHEMATHESIS_VENV)/bin/python || $(PYTHON) -m venv $(SCHEMATHESIS_VENV)
+	$(SCHEMATHESIS_VENV)/bin/python -m pip install --quiet -r requirements/schemathesis.txt
+	touch $@
+
+schemathesis: install $(SCHEMATHESIS_VENV)/.installed
+	SCHEMATHESIS_BIN=$(CURDIR)/$(SCHEMATHESIS_VENV)/bin/schemathesis $(VENV)/bin/pytest tests/test_schemathesis.py $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

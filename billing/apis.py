@@ -10,6 +10,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api import validated_body
+from core.fields import StrictSlugField, StrictURLField
+from core.schema import error_statuses
 
 from .selectors import account_settings_for, invoices_for, usage_summary_for
 from .services import account_watermark_set
@@ -73,12 +75,14 @@ class AccountApi(APIView):
         responses=_ACCOUNT,
         description=(
             "`watermark_opt_in`: mark new audio with the provenance watermark (PerTh) even on a plan that does not. "
-            "Free-plan audio is always marked (`plan_watermarked`); `watermarked` is what new audio gets."
+            "Free-plan audio is always marked (`plan_watermarked`); `watermarked` is what new audio gets. A field "
+            "left out keeps its value."
         ),
     )
     def patch(self, request):
-        data = validated_body(request, self.InputSerializer)
-        account_watermark_set(user=request.user, opt_in=data["watermark_opt_in"])
+        data = validated_body(request, self.InputSerializer, partial=True)  # PATCH: every field optional
+        if "watermark_opt_in" in data:
+            account_watermark_set(user=request.user, opt_in=data["watermark_opt_in"])
         return Response(account_settings_for(user=request.user))
 
 
@@ -88,15 +92,16 @@ class InvoicesApi(APIView):
         responses=inline_serializer("Invoices", {"results": serializers.ListField(child=serializers.DictField())}),
         description="The account's Stripe invoices, newest first, with links to view and download them.",
     )
+    @error_statuses(502)
     def get(self, request):
         return Response({"results": invoices_for(user=request.user)})
 
 
 class CheckoutApi(APIView):
     class InputSerializer(serializers.Serializer):
-        plan = serializers.SlugField(max_length=32)
-        success_url = serializers.URLField(required=False)
-        cancel_url = serializers.URLField(required=False)
+        plan = StrictSlugField(max_length=32)
+        success_url = StrictURLField(required=False)
+        cancel_url = StrictURLField(required=False)
 
         class Meta:
             ref_name = "CheckoutRequest"
@@ -111,6 +116,7 @@ class CheckoutApi(APIView):
             "change plans through the portal), `payment_provider_error` (502)."
         ),
     )
+    @error_statuses(409, 502)
     def post(self, request):
         data = validated_body(request, self.InputSerializer)
         url = checkout_session_create(
@@ -124,7 +130,7 @@ class CheckoutApi(APIView):
 
 class PortalApi(APIView):
     class InputSerializer(serializers.Serializer):
-        return_url = serializers.URLField(required=False)
+        return_url = StrictURLField(required=False)
 
         class Meta:
             ref_name = "PortalRequest"
@@ -136,6 +142,7 @@ class PortalApi(APIView):
         description="A Stripe Customer Portal session (change plan or card, cancel, invoices). "
         "`no_subscription` (409) before the first Checkout.",
     )
+    @error_statuses(409, 502)
     def post(self, request):
         data = validated_body(request, self.InputSerializer)
         url = portal_session_create(user=request.user, return_url=data.get("return_url") or _billing_page())
@@ -151,5 +158,5 @@ class StripeWebhookApi(APIView):
     throttle_classes = []  # Stripe's retries come in bursts from few addresses; the signature is the gate
 
     def post(self, request):
-        trigger, queued = webhook_receive(request=request)
-        return Response({"received": True, "event": trigger.json_body["id"], "duplicate": not queued})
+        _trigger, event, queued = webhook_receive(request=request)
+        return Response({"received": True, "event": event["id"], "duplicate": not queued})

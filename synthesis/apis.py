@@ -17,8 +17,11 @@ from rest_framework.views import APIView
 from accounts.models import ApiKey
 from core.api import validated_body
 from core.deferred import deferred_api_response
+from core.exceptions import ApplicationError, InvalidRequest
+from core.fields import StrictCharField
 from core.http import ranged_file_response
-from core.pagination import Pagination
+from core.pagination import PAGE_PARAMETERS, Pagination
+from core.schema import error_statuses
 
 from .errors import (
     AudioExpired,
@@ -39,14 +42,22 @@ from .models import SynthesisJob
 from .pronunciations import pronunciation_create, pronunciation_delete, pronunciation_update
 from .selectors import job_get, job_get_for, job_list_for, pronunciation_get_for, pronunciation_list_for
 from .serializers import JobOutputSerializer, PronunciationOutputSerializer, audio_token_valid
-from .services import synthesis_job_submit
+from .services import SEED_MAX, SPEED_MAX, SPEED_MIN, synthesis_job_submit
 from .streaming import STREAMABLE_FORMATS
 from .transitions import synthesis_job_cancel
 from .waiting import job_final_wait
 
+
 # Which stable code a malformed field maps to (a wrong type is reported like a wrong value).
+def _text_error(*, detail) -> ApplicationError:
+    """`text` missing, null or blank is `text_empty`; of another type (a number, a list) the request is invalid."""
+    if detail.get("text") == ["Not a valid string."]:
+        return InvalidRequest("`text` must be a string.", detail=detail)
+    return TextEmpty(detail=detail)
+
+
 _FIELD_ERRORS = {
-    "text": TextEmpty,
+    "text": _text_error,
     "format": InvalidFormat,
     "sample_rate": InvalidSampleRate,
     "bitrate": InvalidBitrate,
@@ -65,7 +76,8 @@ def _job_response(request, job, http_status: int) -> Response:
 
 IDEMPOTENCY_PARAMETER = OpenApiParameter(
     IDEMPOTENCY_HEADER,
-    OpenApiTypes.STR,
+    # Printable: no control characters (U+0000-U+001F, U+007F).
+    {"type": "string", "minLength": 1, "maxLength": KEY_MAX_LENGTH, "pattern": "^[^\\x00-\\x1f\\x7f]+$"},
     location=OpenApiParameter.HEADER,
     required=False,
     description=(
@@ -85,9 +97,9 @@ def replayed_mark(response, replayed: bool):
 
 class TtsApi(APIView):
     class InputSerializer(serializers.Serializer):
-        text = serializers.CharField(trim_whitespace=False, allow_blank=True)
-        voice_id = serializers.CharField(required=False, max_length=100)
-        format = serializers.CharField(
+        text = StrictCharField(trim_whitespace=False, allow_blank=True)
+        voice_id = StrictCharField(required=False, max_length=100)
+        format = StrictCharField(
             required=False,
             default="wav",
             max_length=16,
@@ -116,8 +128,8 @@ class TtsApi(APIView):
                 "`invalid_bitrate`."
             ),
         )
-        speed = serializers.FloatField(required=False, default=1.0)
-        seed = serializers.IntegerField(required=False, allow_null=True, default=None)
+        speed = serializers.FloatField(required=False, default=1.0, min_value=SPEED_MIN, max_value=SPEED_MAX)
+        seed = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=0, max_value=SEED_MAX)
         wait = serializers.BooleanField(required=False, default=False)
         stream = serializers.BooleanField(
             required=False,
@@ -156,6 +168,7 @@ class TtsApi(APIView):
             "job's `spoken_text` shows what the engine read."
         ),
     )
+    @error_statuses(402, 404)
     def post(self, request):
         idempotency = idempotent_request_from(request)
         data = self._validated(request)
@@ -193,10 +206,7 @@ class TtsApi(APIView):
 
     @extend_schema(
         operation_id="tts_list",
-        parameters=[
-            OpenApiParameter("page", OpenApiTypes.INT),
-            OpenApiParameter("page_size", OpenApiTypes.INT, description="Up to 100 (default 20)."),
-        ],
+        parameters=PAGE_PARAMETERS,
         responses=inline_serializer(
             "JobPage",
             {
@@ -227,6 +237,7 @@ class TtsCancelApi(APIView):
         responses=JobOutputSerializer,
         description="Cancel a queued or running job; its characters are given back. 409 once it has finished.",
     )
+    @error_statuses(409)
     def post(self, request, job_id):
         job = synthesis_job_cancel(job=job_get_for(user=request.user, job_id=job_id))
         return _job_response(request, job, status.HTTP_200_OK)
@@ -249,6 +260,7 @@ class TtsAudioApi(APIView):
             "`audio_expired` once the audio was deleted after the plan's retention period."
         ),
     )
+    @error_statuses(409, 410, 416)
     def get(self, request, job_id):
         token = request.query_params.get("token")
         if token and audio_token_valid(token, job_id, max_age=settings.TTS_AUDIO_URL_TTL):
@@ -276,8 +288,8 @@ class TtsAudioApi(APIView):
 
 
 class PronunciationInputSerializer(serializers.Serializer):
-    word = serializers.CharField(max_length=100, trim_whitespace=True, help_text="Literal text to find.")
-    replacement = serializers.CharField(max_length=200, trim_whitespace=True, help_text="What to say instead.")
+    word = StrictCharField(min_length=1, max_length=100, trim_whitespace=True, help_text="Literal text to find.")
+    replacement = StrictCharField(min_length=1, max_length=200, trim_whitespace=True, help_text="What to say instead.")
     case_sensitive = serializers.BooleanField(required=False, default=False)
     whole_word = serializers.BooleanField(required=False, default=True)
 
@@ -323,6 +335,7 @@ class PronunciationListApi(APIView):
             "dictionary is full."
         ),
     )
+    @error_statuses(409)
     def post(self, request):
         entry = pronunciation_create(user=request.user, **_pronunciation_input(request, partial=False))
         return Response(PronunciationOutputSerializer(entry).data, status=status.HTTP_201_CREATED)
@@ -340,6 +353,7 @@ class PronunciationDetailApi(APIView):
         responses=PronunciationOutputSerializer,
         description="Change any of the entry's fields.",
     )
+    @error_statuses(409)
     def patch(self, request, pronunciation_id):
         data = _pronunciation_input(request, partial=True)
         entry = pronunciation_update(user=request.user, pronunciation_id=pronunciation_id, **data)

@@ -34,6 +34,18 @@ def text_canonical(text: str) -> str:
     return _WHITESPACE.sub(" ", unicodedata.normalize("NFC", text)).strip()
 
 
+# Letters, marks on them, digits, punctuation and symbols: what an engine can say or pause on. Everything else
+# (spaces, controls, format characters such as U+200B zero width space, U+FEFF, U+2060, the soft hyphen, direction
+# marks; unassigned and private-use code points) is invisible, and a text made only of it has nothing to say.
+_SPEAKABLE_CATEGORIES = ("L", "N", "P", "S")
+
+
+def text_is_empty(text: str) -> bool:
+    """True when `text` has nothing to say: no letter, digit, punctuation or symbol (a combining mark counts only
+    on something else). The one test behind `text_empty`, for the text sent and for the spoken text."""
+    return not any(unicodedata.category(char)[0] in _SPEAKABLE_CATEGORIES for char in text)
+
+
 def cache_key_for(
     *,
     text: str,

@@ -9,22 +9,54 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.views import APIView
 
 from accounts.models import ApiKey
 from core.api import AudioResponseMixin, validated_body
 from core.deferred import deferred_api_response
+from core.fields import StrictCharField
+from core.schema import error_statuses
 
 from .apis import IDEMPOTENCY_PARAMETER, replayed_mark
-from .errors import SynthesisFailed, SynthesisTimeout
+from .errors import InvalidSpeed, SynthesisFailed, SynthesisTimeout
 from .formats import OUTPUT_FORMATS
 from .idempotency import idempotent_request_from
 from .models import JobStatus, SynthesisJob
 from .openai_compat import openai_request_translate
-from .services import synthesis_job_submit
+from .services import SPEED_MAX, SPEED_MIN, synthesis_job_submit
 from .waiting import job_final_wait
+
+VOICE_ID_MAX_LENGTH = 100
+
+
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "string", "maxLength": VOICE_ID_MAX_LENGTH},
+            {
+                "type": "object",
+                "properties": {"id": {"type": "string", "maxLength": VOICE_ID_MAX_LENGTH}},
+                "required": ["id"],
+            },
+        ],
+        "description": 'A voice name or id, or `{"id": <id>}` (a cloned voice), as OpenAI\'s clients send it.',
+    }
+)
+class OpenAiVoiceField(serializers.Field):
+    """OpenAI's `voice`: a string, or an object whose `id` is a string; read as the string."""
+
+    default_error_messages = {"invalid": 'Send a voice name or id, or {{"id": "<voice id>"}}.'}
+
+    def to_internal_value(self, data):
+        voice = data.get("id") if isinstance(data, dict) else data
+        if not isinstance(voice, str) or len(voice) > VOICE_ID_MAX_LENGTH:
+            self.fail("invalid")
+        return voice
+
+    def to_representation(self, value):
+        return value
 
 
 class OpenAiSpeechApi(AudioResponseMixin, APIView):
@@ -32,13 +64,13 @@ class OpenAiSpeechApi(AudioResponseMixin, APIView):
     and other OpenAI clients. The request waits for the job like `"wait": true` does."""
 
     class InputSerializer(serializers.Serializer):
-        input = serializers.CharField(trim_whitespace=False, allow_blank=True)
-        model = serializers.CharField(required=False, allow_blank=True)
-        voice = serializers.JSONField(required=False)
-        response_format = serializers.CharField(required=False, allow_blank=True)
-        speed = serializers.FloatField(required=False, default=1.0)
-        instructions = serializers.CharField(required=False, allow_blank=True)
-        stream_format = serializers.CharField(required=False, allow_blank=True)
+        input = StrictCharField(trim_whitespace=False, allow_blank=True)
+        model = StrictCharField(required=False, allow_blank=True)
+        voice = OpenAiVoiceField(required=False)
+        response_format = StrictCharField(required=False, allow_blank=True)
+        speed = serializers.FloatField(required=False, default=1.0, min_value=SPEED_MIN, max_value=SPEED_MAX)
+        instructions = StrictCharField(required=False, allow_blank=True)
+        stream_format = StrictCharField(required=False, allow_blank=True)
 
         class Meta:
             ref_name = "OpenAiSpeechRequest"
@@ -59,9 +91,10 @@ class OpenAiSpeechApi(AudioResponseMixin, APIView):
             "(same Idempotency-Key and body) waits for the same job and answers its audio."
         ),
     )
+    @error_statuses(402, 404, 502, 504)
     def post(self, request):
         idempotency = idempotent_request_from(request)
-        data = validated_body(request, self.InputSerializer)
+        data = validated_body(request, self.InputSerializer, field_errors={"speed": InvalidSpeed})
         options = openai_request_translate(data, known_voice_ids=settings.BUILTIN_VOICES)
         job, replayed = synthesis_job_submit(
             idempotency=idempotency,

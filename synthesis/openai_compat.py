@@ -27,8 +27,9 @@ FORMATS = {
 }
 
 
-def openai_voice_resolve(voice, known_voice_ids) -> str:
-    voice_id = voice.get("id", "") if isinstance(voice, dict) else str(voice or "")
+def openai_voice_resolve(voice: str | dict | None, known_voice_ids) -> str:
+    """Our voice id for OpenAI's `voice` (a string or `{"id": string}`; the API's serializer checks the shape)."""
+    voice_id = voice.get("id", "") if isinstance(voice, dict) else (voice or "")
     if voice_id in known_voice_ids or _looks_like_uuid(voice_id):
         return voice_id
     return settings.OPENAI_VOICE_MAP.get(voice_id.lower(), settings.OPENAI_DEFAULT_VOICE)

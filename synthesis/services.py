@@ -22,7 +22,7 @@ from voices.errors import CloningEngineUnavailable
 from voices.selectors import voice_get_for
 from voices.services import voice_profile_mark_used
 
-from .cache import cache_forget, cache_key_for, cache_lookup, text_canonical
+from .cache import cache_forget, cache_key_for, cache_lookup, text_canonical, text_is_empty
 from .errors import (
     InvalidFormat,
     InvalidSeed,
@@ -60,7 +60,7 @@ def _check_request(
     *, text: str, output_format: str, sample_rate: int | None, speed: float, seed: int | None, plan
 ) -> str:
     normalized = text_canonical(text)
-    if not normalized:
+    if text_is_empty(normalized):
         raise TextEmpty()
     limit = _text_limit(plan)
     if len(normalized) > limit:
@@ -98,7 +98,7 @@ def _spoken_text_for(*, user, text: str, normalize: bool, plan) -> str:
     spoken = text_canonical(
         text_spoken(text, normalize_text=normalize, pronunciations=pronunciation_entries_for(user=user))
     )
-    if not spoken:
+    if text_is_empty(spoken):
         raise TextEmpty()
     limit = _text_limit(plan) * SPOKEN_EXPANSION_MAX
     if len(spoken) > limit:

@@ -10,6 +10,7 @@ from drf_spectacular.utils import extend_schema
 
 from accounts.models import ApiKey
 from core.api import AudioResponseMixin
+from core.schema import error_statuses
 
 from .apis import IDEMPOTENCY_PARAMETER, TtsApi, not_streamable, replayed_mark
 from .errors import AudioExpired, SynthesisFailed
@@ -41,6 +42,7 @@ class TtsStreamApi(AudioResponseMixin, TtsApi):
             "runs, 502 `synthesis_failed` if it failed."
         ),
     )
+    @error_statuses(402, 404, 502)
     def post(self, request):
         idempotency = idempotent_request_from(request)
         data = self._validated(request)

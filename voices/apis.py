@@ -8,12 +8,15 @@ from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.clientip import client_ip
 from core.exceptions import AudioTooLarge, InvalidRequest
+from core.fields import StrictCharField
+from core.parsers import JSONParser
+from core.schema import error_statuses
 
 from .consent import consent_challenge_create
 from .selectors import consent_challenge_get_for, voice_list_for, voice_profile_get_for
@@ -33,16 +36,16 @@ class VoiceListApi(APIView):
     parser_classes = [MultiPartParser, FormParser]
 
     class InputSerializer(serializers.Serializer):
-        name = serializers.CharField(max_length=100, allow_blank=True)
+        name = StrictCharField(max_length=100, allow_blank=True)
         sample = serializers.FileField(allow_empty_file=True)
-        sample_transcript = serializers.CharField(
+        sample_transcript = StrictCharField(
             required=False,
             allow_blank=True,
             max_length=5000,
             help_text="What is said in the sample. Optional: left out, we transcribe the sample.",
         )
         consent_audio = serializers.FileField(allow_empty_file=True)
-        challenge_id = serializers.CharField(max_length=64)
+        challenge_id = StrictCharField(min_length=1, max_length=64)
 
         class Meta:
             ref_name = "VoiceCreateRequest"
@@ -67,6 +70,7 @@ class VoiceListApi(APIView):
             "decide alone (`consent_outcome` `review`). GET /v1/voices/{id}/consent says what was heard."
         ),
     )
+    @error_statuses(402, 404, 409)
     def post(self, request):
         # Refuse an oversized body before reading it.
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
@@ -99,7 +103,7 @@ class VoiceDetailApi(APIView):
     parser_classes = [JSONParser, FormParser, MultiPartParser]
 
     class UpdateSerializer(serializers.Serializer):
-        sample_transcript = serializers.CharField(max_length=5000, help_text="What is said in the voice sample.")
+        sample_transcript = StrictCharField(max_length=5000, help_text="What is said in the voice sample.")
 
         class Meta:
             ref_name = "VoiceUpdateRequest"
@@ -117,6 +121,7 @@ class VoiceDetailApi(APIView):
             "Correct the sample's transcript (the cloned voice speaks it before each text, so `version` goes up)."
         ),
     )
+    @error_statuses(409)
     def patch(self, request, voice_id):
         profile = voice_profile_get_for(user=request.user, profile_id=voice_id)
         serializer = self.UpdateSerializer(data=request.data)
@@ -129,6 +134,7 @@ class VoiceDetailApi(APIView):
         return Response(VoiceProfileOutputSerializer(profile).data)
 
     @extend_schema(operation_id="voices_destroy", responses={204: None})
+    @error_statuses(409)
     def delete(self, request, voice_id):
         voice_profile_delete(profile=voice_profile_get_for(user=request.user, profile_id=voice_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -154,6 +160,7 @@ class ConsentChallengeApi(APIView):
     @extend_schema(
         operation_id="consent_challenge_create", request=None, responses={201: ConsentChallengeOutputSerializer}
     )
+    @error_statuses(402)
     def post(self, request):
         challenge = consent_challenge_create(user=request.user, ip_address=client_ip(request))
         return Response(ConsentChallengeOutputSerializer(challenge).data, status=status.HTTP_201_CREATED)

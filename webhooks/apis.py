@@ -5,14 +5,15 @@ from __future__ import annotations
 from functools import partial
 
 from django.utils.cache import add_never_cache_headers
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api import validated_body
-from core.pagination import Pagination
+from core.fields import StrictCharField
+from core.pagination import PAGE_PARAMETERS, Pagination
+from core.schema import error_statuses
 
 from .errors import WebhookEventsInvalid, WebhookUrlInvalid
 from .models import EventType
@@ -67,9 +68,9 @@ def _issued(issued: IssuedEndpoint, http_status: int) -> Response:
 
 class WebhookListApi(APIView):
     class InputSerializer(serializers.Serializer):
-        url = serializers.CharField(max_length=2000)
-        events = serializers.ListField(child=serializers.CharField(max_length=32), allow_empty=True)
-        description = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+        url = StrictCharField(min_length=1, max_length=2000)
+        events = serializers.ListField(child=StrictCharField(max_length=32), allow_empty=True)
+        description = StrictCharField(max_length=200, required=False, allow_blank=True, default="")
 
         class Meta:
             ref_name = "WebhookEndpointCreateRequest"
@@ -92,6 +93,7 @@ class WebhookListApi(APIView):
             f'"{{t}}.{{body}}" with it). Refusals: {_REFUSALS}, `webhook_endpoint_limit` (409).'
         ),
     )
+    @error_statuses(409)
     def post(self, request):
         data = validated_body(request, self.InputSerializer, field_errors=_FIELD_ERRORS)
         issued = webhook_endpoint_create(
@@ -102,9 +104,9 @@ class WebhookListApi(APIView):
 
 class WebhookDetailApi(APIView):
     class UpdateSerializer(serializers.Serializer):
-        url = serializers.CharField(max_length=2000, required=False)
-        events = serializers.ListField(child=serializers.CharField(max_length=32), allow_empty=True, required=False)
-        description = serializers.CharField(max_length=200, required=False, allow_blank=True)
+        url = StrictCharField(min_length=1, max_length=2000, required=False)
+        events = serializers.ListField(child=StrictCharField(max_length=32), allow_empty=True, required=False)
+        description = StrictCharField(max_length=200, required=False, allow_blank=True)
 
         class Meta:
             ref_name = "WebhookEndpointUpdateRequest"
@@ -159,6 +161,7 @@ class WebhookTestApi(APIView):
             "GET /v1/webhooks/{id}/deliveries."
         ),
     )
+    @error_statuses(409)
     def post(self, request, webhook_id):
         endpoint = webhook_endpoint_get_for(user=request.user, endpoint_id=webhook_id)
         delivery = webhook_test_send(endpoint=endpoint)
@@ -168,10 +171,7 @@ class WebhookTestApi(APIView):
 class WebhookDeliveryListApi(APIView):
     @extend_schema(
         operation_id="webhooks_deliveries_list",
-        parameters=[
-            OpenApiParameter("page", OpenApiTypes.INT),
-            OpenApiParameter("page_size", OpenApiTypes.INT, description="Up to 100 (default 20)."),
-        ],
+        parameters=PAGE_PARAMETERS,
         responses=inline_serializer(
             "WebhookDeliveryPage",
             {
@@ -200,6 +200,7 @@ class WebhookDeliveryResendApi(APIView):
             "a fresh retry window, its earlier attempts kept."
         ),
     )
+    @error_statuses(409)
     def post(self, request, delivery_id):
         delivery = webhook_delivery_get_for(user=request.user, delivery_id=delivery_id)
         delivery = webhook_delivery_resend(delivery=delivery)

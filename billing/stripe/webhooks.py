@@ -11,6 +11,7 @@ from django.utils import timezone
 from djstripe import models as djstripe_models
 from djstripe.models.webhooks import get_remote_ip
 
+from core.parsers import json_document_parse
 from core.tasks import task_send
 
 from ..errors import InvalidWebhook, InvalidWebhookPayload, PaymentsNotConfigured
@@ -22,9 +23,25 @@ logger = logging.getLogger(__name__)
 PROCESS_EVENT_TASK = "billing.process_stripe_event"
 
 
-def webhook_receive(*, request) -> tuple[djstripe_models.WebhookEventTrigger, bool]:
-    """Verify and store a webhook delivery; returns the trigger and whether it must be processed (False when the
-    event's effect is already applied). A bad or stale signature raises `InvalidWebhook` and stores nothing."""
+def _stripe_event_parse(body: str) -> dict:
+    """The event in a verified body, or `InvalidWebhookPayload`: a signature proves who sent it, not its shape."""
+    try:
+        data = json_document_parse(body)
+    except ValueError as exc:
+        raise InvalidWebhookPayload("The body is not a JSON object.") from exc
+    if (
+        not isinstance(data, dict)
+        or not isinstance(data.get("id"), str)
+        or not isinstance(data.get("type"), str)
+        or "data" not in data
+    ):
+        raise InvalidWebhookPayload("The body is not a Stripe event.")
+    return data
+
+
+def webhook_receive(*, request) -> tuple[djstripe_models.WebhookEventTrigger, dict, bool]:
+    """Verify and store a webhook delivery; returns the trigger, its event and whether it must be processed (False
+    when the event's effect is already applied). A bad or stale signature raises `InvalidWebhook` and stores nothing."""
     secret = settings.STRIPE_WEBHOOK_SECRET
     if not secret:
         raise PaymentsNotConfigured("Stripe webhooks are not configured on this server (STRIPE_WEBHOOK_SECRET).")
@@ -37,16 +54,14 @@ def webhook_receive(*, request) -> tuple[djstripe_models.WebhookEventTrigger, bo
     )
     if not trigger.verify_signature(secret=secret, tolerance=settings.STRIPE_WEBHOOK_TOLERANCE):
         raise InvalidWebhook("The Stripe-Signature header does not match this body, or it is too old.")
-    data = trigger.json_body
-    if not isinstance(data.get("id"), str) or not isinstance(data.get("type"), str) or "data" not in data:
-        raise InvalidWebhookPayload("The body is not a Stripe event.")
+    data = _stripe_event_parse(body)
     trigger.valid = True
     # A redelivery of an event already applied is kept (as processed) for the record, and not queued again.
     trigger.processed = StripeEventEffect.objects.filter(event_id=data["id"]).exists()
     trigger.save()
     if not trigger.processed:
         transaction.on_commit(lambda: stripe_trigger_enqueue(trigger_id=trigger.pk))
-    return trigger, not trigger.processed
+    return trigger, data, not trigger.processed
 
 
 def stripe_trigger_enqueue(*, trigger_id: int) -> None:
