@@ -21,3 +21,8 @@ SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=True)
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
+
+# Transport and operations security (product.py's block): behind a proxy every request may come from a loopback or
+# private address, so no address is trusted for /metrics and /health by default; set METRICS_TOKEN (or list the
+# scrapers' addresses).
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=[])
