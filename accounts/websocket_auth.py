@@ -2,6 +2,10 @@
 
 A session cookie is honoured only when the Origin header names one of our hosts, so another site cannot open a
 socket with a visitor's cookie. An API key needs no such check: browsers do not attach it by themselves.
+
+A socket opened with a key lives only as long as the key: it joins the key's group (`core.events.api_key_group`)
+and closes when `api_key_revoke` sends there (`UserEventsConsumer.api_key_revoked`); `api_key_is_live` closes the
+gap of a key revoked between this check and the join.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.http.request import split_domain_port, validate_host
 
+from .models import ApiKey
 from .services import api_key_authenticate
 
 
@@ -32,6 +37,11 @@ def _api_key_from_scope(scope) -> str | None:
     if header and header.lower().startswith("bearer "):
         return header[7:].strip()
     return None
+
+
+def api_key_is_live(key_id) -> bool:
+    """Whether the key is still unrevoked and its user active, read from the database (not the cache)."""
+    return ApiKey.objects.filter(pk=key_id, revoked_at__isnull=True, user__is_active=True).exists()
 
 
 def _origin_allowed(scope) -> bool:
