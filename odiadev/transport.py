@@ -18,7 +18,8 @@ no option for either:
   kernel send a reset that can destroy the 413 before the client reads it). Twisted's form parsing is switched
   off for every request: Daphne hands the raw body to the application and never reads `request.args`.
 - **Access log.** Daphne's access log (stdout at the default verbosity, or `--access-log`) writes each request's
-  path with its query string: every path it logs goes through `core.redaction.redact_query` first.
+  path with its query string, and so does Twisted's own request log (shown from `-v 2`): every path either logs
+  goes through `core.redaction.redact_query` first.
 """
 
 from __future__ import annotations
@@ -133,6 +134,7 @@ def _request_class():
 
 def _redact_access_log() -> None:
     from daphne.access import AccessLogGenerator
+    from daphne.http_protocol import HTTPFactory
 
     log_action = AccessLogGenerator.__call__
 
@@ -142,6 +144,20 @@ def _redact_access_log() -> None:
         return log_action(self, protocol, action, details)
 
     AccessLogGenerator.__call__ = redacted
+
+    # Twisted's own request log (written to Twisted's log, which Daphne shows from `-v 2`) formats `request.uri`.
+    factory_log = HTTPFactory.log
+
+    def redacted_factory_log(self, request):
+        uri = request.uri
+        if isinstance(uri, bytes) and b"?" in uri:
+            request.uri = redact_query(uri.decode("latin-1")).encode("latin-1")
+        try:
+            return factory_log(self, request)
+        finally:
+            request.uri = uri
+
+    HTTPFactory.log = redacted_factory_log
 
 
 def install() -> None:

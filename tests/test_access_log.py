@@ -4,14 +4,21 @@ parameter (signed audio links' `token`, websockets' `api_key`, ...), from `core.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import time
 import uuid
+from pathlib import Path
 
 import httpx
 import pytest
+from django.conf import settings
 from websockets.sync.client import connect
 
 from accounts.services import api_key_create
 from core.redaction import redact_query
+from tests.conftest import ROOT, _database_url, _free_port
 from tests.factories import UserFactory
 
 
@@ -44,3 +51,44 @@ def test_daphnes_access_log_redacts_tokens(stack):
     assert secret not in log
     assert "/audio?token=REDACTED&download=1" in log
     assert '"POST /nope-404?sig=REDACTED" 413' in log  # the body cap's refusals are logged the same way
+
+
+@pytest.mark.e2e
+@pytest.mark.django_db(transaction=True)
+def test_twisteds_own_request_log_is_redacted_too(tmp_path):
+    """At `-v 2` Daphne also shows Twisted's request log, which formats the raw request target."""
+    from django.db import connection
+
+    port = _free_port()
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "odiadev.settings.test",
+        "DATABASE_URL": _database_url(connection.settings_dict),
+        "REDIS_URL": settings.REDIS_URL,
+        "PYTHONUNBUFFERED": "1",
+    }
+    log = tmp_path / "daphne.log"
+    daphne = Path(sys.executable).with_name("daphne")
+    command = [str(daphne), "-v", "2", "-b", "127.0.0.1", "-p", str(port), "odiadev.asgi:application"]
+    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, log.read_text()[-3000:]
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health/live", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, log.read_text()[-3000:]
+            time.sleep(0.2)
+        httpx.get(f"http://127.0.0.1:{port}/health/live?token=secret-in-the-query&x=2", timeout=10)
+        time.sleep(0.5)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+    lines = [line for line in log.read_text().splitlines() if "/health/live?" in line]
+    assert len(lines) == 2, lines  # Daphne's access log and Twisted's
+    assert all("token=REDACTED&x=2" in line for line in lines)
+    assert "secret-in-the-query" not in log.read_text()
