@@ -80,3 +80,27 @@ def test_a_revoked_key_cannot_open_a_socket(stack):
         with pytest.raises(ConnectionClosed):
             ws.recv(timeout=10)
         assert ws.close_code == CLOSE_UNAUTHENTICATED
+
+
+def test_a_session_socket_outlives_a_key_revocation_but_not_a_block(stack):
+    from accounts.blocking import user_block
+
+    user = UserFactory()
+    issued = api_key_create(user=user, name="one")
+    browser = Client()
+    browser.force_login(user)
+    session = {"Cookie": f"sessionid={browser.cookies['sessionid'].value}", "Origin": stack.base_url}
+
+    with open_socket(stack, headers=session) as ws:
+        # a key revoked: the browser's socket (opened with the session) stays open
+        assert browser.post(f"/keys/{issued.api_key.pk}/revoke").status_code == 302
+        ws.send(json.dumps({"type": "ping"}))
+        assert json.loads(ws.recv(timeout=5)) == {"type": "pong"}
+
+        # the account blocked: it closes, saying why
+        user_block(user=user, reason="abuse", by=None)
+        messages, seconds = _messages_until_closed(ws, timeout=5)
+
+    assert [m["error"]["code"] for m in messages] == ["account_blocked"]
+    assert ws.close_code == 4403
+    assert seconds < 2
