@@ -45,6 +45,9 @@ def user_block(*, user: User, reason: str, by: User | None = None) -> UserBlock:
     with transaction.atomic():
         User.objects.select_for_update().filter(pk=user.pk).update(is_active=False)
         user.is_active = False
+        # Each open socket of the user closes itself on this message (UserEventsConsumer.account_blocked); sent
+        # before the keys' revocations so that a socket learns why (account_blocked, not api_key_revoked).
+        user_event_send(user.pk, "account.blocked", "detail", {"reason": "account_blocked"})
         keys = list(user.api_keys.filter(revoked_at__isnull=True).values_list("pk", flat=True))
         for key_id in keys:
             api_key_revoke(user=user, key_id=key_id)
@@ -55,8 +58,6 @@ def user_block(*, user: User, reason: str, by: User | None = None) -> UserBlock:
             keys_revoked=len(keys),
             sessions_deleted=_sessions_delete_for(user),
         )
-        # Each open socket of the user closes itself on this message (UserEventsConsumer.account_blocked).
-        user_event_send(user.pk, "account.blocked", "detail", {"reason": "account_blocked"})
     logger.warning("user %s blocked by %s: %s", user, by or "system", reason)
     return block
 

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from billing.services import account_grant_ensure
 from controls.switches import SwitchName, switch_is_on
+from core.events import api_key_event_send
 
 from .errors import (
     ApiKeyNotFound,
@@ -155,6 +156,8 @@ def api_key_revoke(*, user: User, key_id) -> ApiKey:
             ApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
             api_key.refresh_from_db(fields=["revoked_at"])
         cache.set(_cache_entry(api_key.secret_hash), REVOKED, timeout=settings.API_KEY_CACHE_SECONDS + 5)
+        # Every websocket opened with the key closes itself on this (synthesis.consumers, `api_key_revoked`).
+        api_key_event_send(api_key.pk, "api_key.revoked", "detail", {"reason": "api_key_revoked"})
     return api_key
 
 

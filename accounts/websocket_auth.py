@@ -6,6 +6,10 @@ socket with a visitor's cookie. An API key needs no such check: browsers do not 
 A right key of an account whose email is not verified yet is refused here (`api_key_authenticate` raises), the
 way the consumer refuses: accept, send the error, close with 4403 (a browser cannot read a refused handshake's
 status, it can read this).
+
+A socket opened with a key lives only as long as the key: it joins the key's group (`core.events.api_key_group`)
+and closes when `api_key_revoke` sends there (`UserEventsConsumer.api_key_revoked`); `api_key_is_live` closes the
+gap of a key revoked between this check and the join.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from django.http.request import split_domain_port, validate_host
 from core.exceptions import error_body
 
 from .errors import EmailUnverified
+from .models import ApiKey
 from .services import api_key_authenticate
 
 CLOSE_FORBIDDEN = 4403  # mirrors HTTP 403, like the consumer's close codes
@@ -42,6 +47,11 @@ def _api_key_from_scope(scope) -> str | None:
     if header and header.lower().startswith("bearer "):
         return header[7:].strip()
     return None
+
+
+def api_key_is_live(key_id) -> bool:
+    """Whether the key is still unrevoked and its user active, read from the database (not the cache)."""
+    return ApiKey.objects.filter(pk=key_id, revoked_at__isnull=True, user__is_active=True).exists()
 
 
 def _origin_allowed(scope) -> bool:

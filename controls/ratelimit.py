@@ -25,6 +25,7 @@ from django_redis import get_redis_connection
 
 from core.clientip import client_ip
 from core.exceptions import error_body
+from core.private import scraper_allowed
 
 from .errors import RateLimited
 from .limits import LimitName, limit_value
@@ -33,8 +34,10 @@ logger = logging.getLogger(__name__)
 
 WINDOW_MS = 60_000
 READ_METHODS = {"GET", "HEAD", "OPTIONS"}
-# Paths never limited: probes, metrics, Stripe's signed deliveries, static files.
-EXEMPT_PREFIXES = ("/health", "/metrics", "/stripe/webhook/", "/static/")
+# Paths never limited: the liveness probe, Stripe's signed deliveries, static files.
+EXEMPT_PREFIXES = ("/health/live", "/stripe/webhook/", "/static/")
+# The private operational endpoints (core.private): not limited for our scrapers; anyone else's request counts.
+SCRAPED_PATHS = ("/health", "/metrics")
 
 _SCRIPT = """
 local now_ms
@@ -125,7 +128,8 @@ class IpRateLimitMiddleware:
 
     def __call__(self, request):
         path = request.path
-        if not path.startswith("/v1/") and not path.startswith(EXEMPT_PREFIXES):
+        exempt = path.startswith(EXEMPT_PREFIXES) or (path in SCRAPED_PATHS and scraper_allowed(request))
+        if not path.startswith("/v1/") and not exempt:
             verdict = ratelimit_hit(limits_for(ip=client_ip(request), write=False))
             if not verdict.allowed:
                 return verdict.response()

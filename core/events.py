@@ -17,6 +17,11 @@ def user_group(user_id: int) -> str:
     return f"user.{user_id}"
 
 
+def api_key_group(key_id) -> str:
+    """The channel-layer group of every websocket authenticated by one API key (closed when it is revoked)."""
+    return f"api_key.{key_id}"
+
+
 def _send(group: str, message: dict) -> None:
     try:
         async_to_sync(get_channel_layer().group_send)(group, message)
@@ -27,3 +32,9 @@ def _send(group: str, message: dict) -> None:
 def user_event_send(user_id: int, event_type: str, key: str, payload: dict) -> None:
     """Send `{"type": event_type, key: payload}` to the user's sockets once the current transaction commits."""
     transaction.on_commit(partial(_send, user_group(user_id), {"type": event_type, key: payload}))
+
+
+def api_key_event_send(key_id, event_type: str, key: str, payload: dict) -> None:
+    """Send `{"type": event_type, key: payload}` to the sockets opened with this API key once the transaction
+    commits."""
+    transaction.on_commit(partial(_send, api_key_group(key_id), {"type": event_type, key: payload}))

@@ -8,6 +8,12 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "odiadev.settings.base")
 # Django must be set up before anything imports models.
 django_asgi_app = get_asgi_application()
 
+from odiadev import transport  # noqa: E402
+
+# Daphne imports this module before it serves: the body cap and the access-log redaction are in place from its first
+# request, however Daphne was started (odiadev/transport.py).
+transport.install()
+
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import path, re_path  # noqa: E402
 

@@ -6,6 +6,7 @@ from django.views.generic import RedirectView
 from django_prometheus.exports import ExportToDjangoView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from core.private import private_endpoint
 from ops import views as ops_views
 
 # Each app's /v1 routes live in its `api_urls`; reversed as "api:<name>".
@@ -24,7 +25,8 @@ urlpatterns = [
     path("v1/", include((api_patterns, "api"))),
     path("health/live", ops_views.health_live, name="health-live"),
     path("health", ops_views.health, name="health"),
-    path("metrics", ExportToDjangoView, name="metrics"),
+    # Only for our scrapers (a token or an allowed address; 404 for anyone else): core/private.py.
+    path("metrics", private_endpoint(ExportToDjangoView), name="metrics"),
     # Operators' bookmarks from before the restructure: these models moved from `ops` to `controls` / `accounts`.
     re_path(
         r"^admin/ops/(?P<rest>(switch|switchchange|ipblock|abuseflag)/.*)$",

@@ -1,4 +1,5 @@
-"""Health endpoints for load balancers and people, and the staff-only ops panel."""
+"""Health endpoints (`/health/live` public and minimal, `/health` for our scrapers only), and the staff-only ops
+panel."""
 
 import json
 
@@ -12,6 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 from billing.selectors import payment_incidents
 from controls.switches import SWITCHES, switch_state
 from core.exceptions import ApplicationError
+from core.private import private_endpoint
 
 from .actions import breaker_reset, cache_clear_all, queue_purge, switch_flip
 from .health import health_report, live_status
@@ -28,6 +30,7 @@ def health_live(request):
 
 
 @never_cache
+@private_endpoint  # hostnames, PIDs, versions and queues: for our scrapers only (core/private.py)
 @require_GET
 def health(request):
     overall, body = health_report()

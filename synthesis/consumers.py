@@ -12,10 +12,11 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from accounts.errors import AccountBlocked, AuthenticationFailed
+from accounts.websocket_auth import api_key_is_live
 from billing.throttling import request_limits
 from controls.ratelimit import ratelimit_hit
 from core.clientip import client_ip_from_scope
-from core.events import user_group
+from core.events import api_key_group, user_group
 from core.exceptions import ServiceUnavailable, error_body, is_backend_outage
 
 from .errors import StreamBusy
@@ -24,14 +25,16 @@ from .streaming import stream_relay
 
 logger = logging.getLogger(__name__)
 
-# Application close codes (4000-4999): 4401, 4403, 4429 and 4503 mirror HTTP 401, 403, 429 and 503 (4503: Redis,
-# which rate limits and the channel layer need, is out of reach; try again later). Daphne's websocket library lets a
+# Application close codes (4000-4999): 4401, 4403, 4429 and 4503 mirror HTTP 401, 403, 429 and 503 (4401 also: the
+# API key the socket was opened with was revoked; 4403: the account was blocked; 4503: Redis, which rate limits and
+# the channel layer need, is out of reach; try again later). Daphne's websocket library lets a
 # server send only 1000 or 3000-4999, so not RFC 6455's 1013.
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_ACCOUNT_BLOCKED = 4403
 CLOSE_RATE_LIMITED = 4429
 CLOSE_SERVICE_UNAVAILABLE = 4503
 _UNAUTHENTICATED = (AuthenticationFailed.code, "Send a valid API key (?api_key= or Authorization) or log in.")
+_KEY_REVOKED = (AuthenticationFailed.code, "The API key this socket was opened with has been revoked.")
 
 
 def _base_url(scope) -> str:
@@ -79,23 +82,58 @@ class UserEventsConsumer(AsyncJsonWebsocketConsumer):
             return
         group = user_group(user.pk)
         await self.channel_layer.group_add(group, self.channel_name)
-        self.group = group  # only once joined: `disconnect` leaves it
+        self.groups_joined = [group]  # only once joined: `disconnect` leaves them
+        api_key = self.scope.get("api_key")
+        if api_key is not None:
+            await self.channel_layer.group_add(api_key_group(api_key.pk), self.channel_name)
+            self.groups_joined.append(api_key_group(api_key.pk))
+            # Revoked after the handshake read it but before the join above: its close message went to no one.
+            if not await database_sync_to_async(api_key_is_live)(api_key.pk):
+                await self.accept()
+                await self._end(*_KEY_REVOKED, code=CLOSE_UNAUTHENTICATED)
+                return
         await self.accept()
         await self.send_json({"type": "hello", "user": str(user.public_id)})
 
     async def disconnect(self, code: int) -> None:
         if getattr(self, "_audio_task", None) is not None:
             self._audio_task.cancel()
-        if getattr(self, "group", None):
+        await self._leave_groups()
+
+    async def _leave_groups(self) -> None:
+        groups, self.groups_joined = getattr(self, "groups_joined", []), []
+        for group in groups:
             try:
-                await self.channel_layer.group_discard(self.group, self.channel_name)
+                await self.channel_layer.group_discard(group, self.channel_name)
             except Exception as exc:  # Redis away: the membership expires with the group (channels' group_expiry)
                 if not is_backend_outage(exc):
                     raise
-                logger.warning("could not leave %s: Redis unavailable", self.group)
+                logger.warning("could not leave %s: Redis unavailable", group)
+
+    async def _end(self, error_code: str, message: str, *, code: int) -> None:
+        """Say why, close, and send nothing more: no event or audio already on its way reaches a socket whose
+        credentials are gone."""
+        if getattr(self, "ended", False):
+            return
+        self.ended = True
+        if getattr(self, "_audio_task", None) is not None:
+            self._audio_task.cancel()
+        await self._leave_groups()
+        await self.send_json({"type": "error", "error": error_body(error_code, message)["error"]})
+        await self.close(code=code)
+
+    async def send_json(self, content, close=False) -> None:
+        if getattr(self, "ended", False) and content.get("type") != "error":
+            return
+        await super().send_json(content, close=close)
+
+    async def send(self, text_data=None, bytes_data=None, close=False) -> None:
+        if getattr(self, "ended", False) and bytes_data is not None:
+            return  # no audio after the end
+        await super().send(text_data=text_data, bytes_data=bytes_data, close=close)
 
     async def receive_json(self, content, **kwargs) -> None:
-        if not isinstance(content, dict):
+        if not isinstance(content, dict) or getattr(self, "ended", False):
             return
         if content.get("type") == "ping":
             await self.send_json({"type": "pong"})
@@ -133,10 +171,11 @@ class UserEventsConsumer(AsyncJsonWebsocketConsumer):
 
     async def account_blocked(self, event: dict) -> None:
         """An operator blocked the account (accounts.blocking.user_block): say so and close every socket it has."""
-        await self.send_json(
-            {"type": "error", "error": error_body(AccountBlocked.code, AccountBlocked.default_message)["error"]}
-        )
-        await self.close(code=CLOSE_ACCOUNT_BLOCKED)
+        await self._end(AccountBlocked.code, AccountBlocked.default_message, code=CLOSE_ACCOUNT_BLOCKED)
+
+    async def api_key_revoked(self, event: dict) -> None:
+        """The key this socket was opened with was revoked (accounts.services.api_key_revoke): close it."""
+        await self._end(*_KEY_REVOKED, code=CLOSE_UNAUTHENTICATED)
 
 
 def _streamable_job_problem(user, job_id: str) -> tuple[str, str] | None:

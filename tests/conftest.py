@@ -134,6 +134,7 @@ class Stack:
     base_url: str
     ws_url: str
     log_dir: Path
+    web_pid: int = 0  # the Daphne process (its memory is read from /proc)
 
     def logs(self) -> str:
         return "\n".join(f"--- {p.name}\n{p.read_text()[-4000:]}" for p in sorted(self.log_dir.glob("*.log")))
@@ -231,6 +232,7 @@ def stack(django_db_setup, django_db_blocker, tmp_path_factory, stripe_server):
             log_dir,
         ),
     ]
+    stack.web_pid = procs[0].pid
     try:
         _wait_for(
             lambda: httpx.get(f"{stack.base_url}/health/live", timeout=1).status_code == 200,

@@ -356,3 +356,24 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "INFO"}, "daphne": {"level": "INFO"}},
 }
+
+# ------------------------------------------------------------------------------------------------------------
+# TRANSPORT AND OPERATIONS SECURITY (docs/security.md "Transport and operations").
+# ------------------------------------------------------------------------------------------------------------
+# Request bodies are capped by the web server before any of the body is read (odiadev/transport.py): 413
+# `request_too_large` as soon as Content-Length (or a chunked body) passes the path's limit. The larger limit holds
+# only under the upload prefixes: a voice (a sample and a consent recording of VOICE_UPLOAD_MAX_BYTES each) and a
+# file to check for the watermark, plus room for the multipart framing.
+WEB_MAX_BODY_BYTES = env.int("WEB_MAX_BODY_BYTES", default=2 * 1024 * 1024)
+WEB_UPLOAD_MAX_BODY_BYTES = env.int(
+    "WEB_UPLOAD_MAX_BODY_BYTES",
+    default=max(2 * VOICE_UPLOAD_MAX_BYTES, PROVENANCE_UPLOAD_MAX_BYTES) + 1024 * 1024,
+)
+WEB_UPLOAD_PATH_PREFIXES = env.list(
+    "WEB_UPLOAD_PATH_PREFIXES", default=["/v1/voices", "/v1/provenance/verify", "/provenance/"]
+)
+# /metrics and the detailed /health answer only a scraper with `Authorization: Bearer <METRICS_TOKEN>` or one
+# from an address in METRICS_ALLOWED_IPS (CIDRs; the client address as core.clientip reads it); anyone else gets
+# a 404. /health/live stays public. Production's default allows no address: set a token (or the scrapers' network).
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1/32", "::1/128"])

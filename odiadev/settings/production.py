@@ -25,3 +25,8 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 # Accounts: real email over SMTP (EMAIL_HOST...), and a second factor for staff (docs/security.md "## Accounts").
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend")
 STAFF_REQUIRE_MFA = env.bool("STAFF_REQUIRE_MFA", default=True)
+
+# Transport and operations security (product.py's block): behind a proxy every request may come from a loopback or
+# private address, so no address is trusted for /metrics and /health by default; set METRICS_TOKEN (or list the
+# scrapers' addresses).
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=[])
