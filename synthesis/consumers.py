@@ -18,6 +18,7 @@ from controls.ratelimit import ratelimit_hit
 from core.clientip import client_ip_from_scope
 from core.events import api_key_group, user_group
 from core.exceptions import ServiceUnavailable, error_body, is_backend_outage
+from core.parsers import JSON_MAX_DEPTH, json_document_parse
 
 from .errors import StreamBusy
 from .models import SynthesisJob
@@ -29,6 +30,7 @@ logger = logging.getLogger(__name__)
 # API key the socket was opened with was revoked; 4403: the account was blocked; 4503: Redis, which rate limits and
 # the channel layer need, is out of reach; try again later). Daphne's websocket library lets a
 # server send only 1000 or 3000-4999, so not RFC 6455's 1013.
+_UNREADABLE = object()  # a text message that is not a JSON document we read
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_ACCOUNT_BLOCKED = 4403
 CLOSE_RATE_LIMITED = 4429
@@ -132,7 +134,18 @@ class UserEventsConsumer(AsyncJsonWebsocketConsumer):
             return  # no audio after the end
         await super().send(text_data=text_data, bytes_data=bytes_data, close=close)
 
+    @classmethod
+    async def decode_json(cls, text_data):
+        """A message too deep (or not JSON) is answered with an error, not a crash that closes the socket."""
+        try:
+            return json_document_parse(text_data)
+        except ValueError:
+            return _UNREADABLE
+
     async def receive_json(self, content, **kwargs) -> None:
+        if content is _UNREADABLE:
+            await self._error("malformed_json", f"Send JSON objects nested at most {JSON_MAX_DEPTH} levels.")
+            return
         if not isinstance(content, dict) or getattr(self, "ended", False):
             return
         if content.get("type") == "ping":
