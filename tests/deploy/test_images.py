@@ -194,3 +194,26 @@ def test_the_beat_check_wants_a_recently_written_schedule(tmp_path):
 
     os.utime(tmp_path / "celerybeat-schedule.db", (old, old))
     assert _healthcheck("beat", "--schedule", str(schedule), "--max-age", "600").returncode == 1
+
+
+def test_the_web_images_collectstatic_step_runs_as_written(tmp_path):
+    # the RUN line of the web image's builder, run here natively (the same venv packages as requirements/web.txt)
+    import os
+    import shlex
+
+    run = next(
+        ins["value"]
+        for ins in _parse("web").structure
+        if ins["instruction"] == "RUN" and "collectstatic" in ins["value"]
+    )
+    words = shlex.split(run)
+    env = dict(word.split("=", 1) for word in words if re.fullmatch(r"[A-Z_]+=.*", word))
+    command = [word for word in words if not re.fullmatch(r"[A-Z_]+=.*", word)]
+    assert command[:2] == ["python", "manage.py"]
+    env["STATIC_ROOT"] = str(tmp_path / "staticfiles")
+    result = subprocess.run(
+        [sys.executable, *command[1:]], cwd=ROOT, env={**os.environ, **env}, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    manifest = json.loads((tmp_path / "staticfiles" / "staticfiles.json").read_text())
+    assert any(name.startswith("vendor/uplot") for name in manifest["paths"])
