@@ -175,3 +175,14 @@ def test_config_and_secrets_hold_only_documented_settings():
     # no secret in the ConfigMap
     assert not {"DATABASE_URL", "REDIS_URL", "AWS_SECRET_ACCESS_KEY", "STRIPE_SECRET_KEY"} & set(config)
     assert "deploy/k8s/base/secrets.env" in (ROOT / ".gitignore").read_text().split()
+
+
+def test_autoscaled_deployments_leave_their_replica_count_to_the_autoscaler(rendered):
+    # a `replicas` in the manifest would set the count back on every `kubectl apply`, under KEDA's and the HPA's feet
+    docs = rendered["gpu"]
+    deployments = _by_kind(docs, "Deployment")
+    targets = {obj["spec"]["scaleTargetRef"]["name"] for obj in _by_kind(docs, "ScaledObject").values()}
+    targets |= {obj["spec"]["scaleTargetRef"]["name"] for obj in _by_kind(docs, "HorizontalPodAutoscaler").values()}
+    assert targets == {"web", "worker", "gpu-worker"}
+    for name in targets:
+        assert "replicas" not in deployments[name]["spec"], name
