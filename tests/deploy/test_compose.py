@@ -86,3 +86,16 @@ def test_the_cpu_workers_do_not_load_dia_when_cloning_is_on(compose):
     # CLONING_ENGINE=dia adds Dia to the engines a worker warms unless SPEECH_WARM_ENGINES says otherwise
     for name in ("worker", "housekeeping"):
         assert compose["services"][name]["environment"].get("SPEECH_WARM_ENGINES") == "piper", name
+
+
+def test_each_image_is_built_by_one_service_from_its_dockerfile(compose):
+    builders: dict[str, list[str]] = {}
+    for name, service in _app_services(compose).items():
+        if "build" in service:
+            builders.setdefault(service["image"], []).append(name)
+            assert (
+                service["build"]["dockerfile"]
+                == f"deploy/{service['image'].split(':')[0][len('odiadev-') :]}.Dockerfile"
+            )
+    images = {service["image"] for service in _app_services(compose).values()}
+    assert {image: len(names) for image, names in builders.items()} == dict.fromkeys(images, 1)
