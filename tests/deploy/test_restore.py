@@ -21,13 +21,18 @@ from accounts.services import api_key_create, user_create
 from billing.services import plan_assign
 from tests.conftest import ROOT, _database_url, _free_port, _start, _stop, _wait_for
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [
+    # (decided before the test database is set up: the engine is known from the settings alone)
+    pytest.mark.skipif(
+        connection.vendor != "postgresql",
+        reason="pg_dump / pg_restore: PostgreSQL only (CI runs PostgreSQL; set DATABASE_URL)",
+    ),
+    pytest.mark.django_db(transaction=True),
+]
 
 
 @pytest.fixture
 def postgresql():
-    if connection.vendor != "postgresql":
-        pytest.skip("pg_dump / pg_restore: PostgreSQL only (CI runs PostgreSQL; set DATABASE_URL)")
     for tool in ("pg_dump", "pg_restore", "createdb", "dropdb"):
         if shutil.which(tool) is None:
             pytest.skip(f"{tool} is not installed")
