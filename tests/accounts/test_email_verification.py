@@ -78,6 +78,20 @@ def test_sign_up_sends_a_link_and_nothing_works_until_it_is_followed(db):
     assert 'data-testid="verify-email-banner"' not in browser.get("/").content.decode()
 
 
+def test_the_dashboards_own_api_calls_say_verify_first_until_the_link_is_followed(db):
+    browser = _sign_up("dash@example.com")
+    body = {"text": "Hello before verifying.", "voice_id": "joe", "format": "mp3"}
+
+    refused = browser.post("/v1/tts", body, content_type="application/json")
+
+    # not "quota exceeded" (nothing was granted yet): the reason, and what to do
+    assert refused.status_code == 403
+    assert refused.json()["error"]["code"] == "email_unverified"
+    assert "follow the link" in refused.json()["error"]["message"]
+    Client().get(_link_in(mail.outbox[0]))
+    assert browser.get("/v1/voices").status_code == 200
+
+
 def test_following_the_link_twice_grants_once(db):
     _sign_up("twice@example.com")
     link = _link_in(mail.outbox[0])
