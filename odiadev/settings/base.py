@@ -329,7 +329,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Text to speech with multi-tenant API keys. Authenticate with `Authorization: Bearer <key>`.",
     "VERSION": VERSION,
     "SERVE_INCLUDE_SCHEMA": False,
-    "SERVERS": [{"url": PUBLIC_BASE_URL}],
+    # Unset, the schema names no server and Swagger UI's "Try it out" calls whatever host and port served the page;
+    # set PUBLIC_BASE_URL to name one.
+    "SERVERS": [{"url": PUBLIC_BASE_URL}] if env("PUBLIC_BASE_URL", default="") else [],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
