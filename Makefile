@@ -34,7 +34,7 @@ run: demo
 		WEB_PORT=$(PORT) $(VENV)/bin/honcho start -f Procfile.embedded; \
 	fi
 
-# One GPU worker (one per GPU): Dia, its jobs batched across task threads (README "GPU serving"). Needs
+# One GPU worker (one per GPU): Dia, its jobs batched across task threads (docs/scaling.md "GPU serving"). Needs
 # requirements/gpu.txt, the Dia weights (DIA_MODEL_ID, a pinned DIA_MODEL_REV) and REDIS_URL/DATABASE_URL of the
 # deployment; the web processes need CLONING_ENGINE=dia too. Concurrency: about twice DIA_MAX_BATCH.
 GPU_CONCURRENCY ?= 16

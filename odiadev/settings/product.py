@@ -15,7 +15,7 @@ SPEECH_ENGINE_QUEUES = {"piper": "synth", "dia": env("DIA_QUEUE", default="") or
 # Keyword arguments each engine is built with.
 SPEECH_ENGINE_OPTIONS = {
     # onnxruntime threads per worker process; 0 uses every core. With N worker processes on one machine,
-    # cores / N is faster than letting them all compete (measured in README).
+    # cores / N is faster than letting them all compete (measured in docs/benchmarks.md).
     "piper": {"threads": env.int("PIPER_THREADS", default=0)},
     "dia": {
         # A hub id (fetched at deploy time with HF_TOKEN, then offline) or a local folder.
@@ -33,7 +33,7 @@ SPEECH_ENGINE_OPTIONS = {
             # A cap on decode steps per chunk (default: enough for chunk_seconds).
             "max_new_tokens": env.int("DIA_MAX_NEW_TOKENS", default=0) or None,
         },
-        # Serving (README "GPU serving"): "auto" compiles the decode step on CUDA and decodes eagerly on the CPU;
+        # Serving (docs/scaling.md): "auto" compiles the decode step on CUDA and decodes eagerly on the CPU;
         # "on" compiles anywhere; "off" never. A compilation that fails falls back to eager, with its reason in
         # /health. 8-bit weights always decode eagerly.
         "compile": env("DIA_COMPILE", default="auto"),
