@@ -3,12 +3,14 @@ and from the dashboard's signed links; `?download=1` saves the file instead of p
 
 from datetime import UTC, datetime
 
+import httpx
 import pytest
 from rest_framework.test import APIClient
 
+from accounts.services import api_key_create
 from synthesis.filenames import job_audio_filename, text_slug
 from synthesis.serializers import job_audio_path
-from tests.factories import SucceededJobFactory
+from tests.factories import SucceededJobFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -53,3 +55,31 @@ def test_the_dashboards_signed_link_carries_the_same_name_without_credentials(us
     assert (
         response["Content-Disposition"] == 'attachment; filename="odiadev-2026-11-30-hello-there-general-listener.ulaw"'
     )
+
+
+@pytest.mark.e2e
+@pytest.mark.django_db(transaction=True)
+def test_openai_speech_and_the_stream_endpoint_name_the_file_too(stack):
+    user = UserFactory()
+    headers = {"Authorization": f"Bearer {api_key_create(user=user, name='names').secret}"}
+    day = datetime.now(UTC).date().isoformat()
+
+    speech = httpx.post(
+        f"{stack.base_url}/v1/audio/speech",
+        json={"model": "tts-1", "input": "Good morning, dear listeners everywhere.", "response_format": "mp3"},
+        headers=headers,
+        timeout=120,
+    )
+    with httpx.stream(
+        "POST",
+        f"{stack.base_url}/v1/tts/stream",
+        json={"text": "Streamed words arrive early.", "format": "mp3"},
+        headers=headers,
+        timeout=120,
+    ) as streamed:
+        streamed.read()
+
+    assert speech.status_code == 200
+    assert speech.headers["content-disposition"] == f'inline; filename="odiadev-{day}-good-morning-dear-listeners.mp3"'
+    assert streamed.status_code == 200
+    assert streamed.headers["content-disposition"].endswith(f'odiadev-{day}-streamed-words-arrive-early.mp3"')
