@@ -34,10 +34,15 @@ def preview_text(voice_name: str) -> str:
 
 
 def _preview_account():
+    """The system account that owns previews, made on first use; None if someone else holds its address (an
+    account that can log in is never trusted with it)."""
     user, created = get_user_model().objects.get_or_create(email=PREVIEW_ACCOUNT_EMAIL, defaults={"is_active": False})
     if created:
         user.set_unusable_password()
         user.save(update_fields=["password"])
+    elif user.is_active or user.has_usable_password():
+        logger.error("%s is a customer account, not the preview account: no voice previews", PREVIEW_ACCOUNT_EMAIL)
+        return None
     return user
 
 
@@ -59,6 +64,8 @@ def voice_preview_job(*, voice_id: str) -> SynthesisJob | None:
     """The job whose audio previews built-in voice `voice_id`, queued now if needed; None while it cannot be queued
     yet (another voice's preview holds the account's job slot). VoiceNotFound for anything but a built-in voice."""
     account = _preview_account()
+    if account is None:
+        return None
     voice = voice_get_for(user=account, voice_id=voice_id)  # the account owns no cloned voice: built-in ones only
     text = preview_text(voice.name)
     job = (

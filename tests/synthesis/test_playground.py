@@ -6,13 +6,21 @@ import re
 import pytest
 from django.test import Client
 
-from billing.services import plan_assign
+from billing.plans import PLAN_CATALOG
+from billing.services import plan_assign, plan_ensure
 from synthesis.models import SynthesisJob
 from synthesis.previews import PREVIEW_ACCOUNT_EMAIL
 from synthesis.runner import synthesis_job_execute
-from tests.factories import PASSWORD, ActiveVoiceFactory
+from tests.factories import PASSWORD, ActiveVoiceFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _plans(db):
+    # The catalog's plans, as the data migration seeds them (an earlier transactional test may have emptied them).
+    for spec in PLAN_CATALOG:
+        plan_ensure(slug=spec["slug"])
 
 
 @pytest.fixture
@@ -102,3 +110,12 @@ def test_a_voice_preview_is_synthesized_once_and_plays_from_a_signed_link(browse
     assert audio["Content-Type"] == "audio/mpeg"
     assert browser.get("/voices/nobody/preview").status_code == 404
     assert not Client().login(username=PREVIEW_ACCOUNT_EMAIL, password="")
+
+
+def test_a_customer_account_at_the_preview_address_is_never_used_for_previews(browser):
+    UserFactory(email=PREVIEW_ACCOUNT_EMAIL)  # signed up with the address, can log in
+
+    answer = browser.get("/voices/joe/preview").json()
+
+    assert answer == {"voice_id": "joe", "status": "waiting", "audio_url": None}
+    assert not SynthesisJob.objects.exists()
