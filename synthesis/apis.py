@@ -7,6 +7,7 @@ from functools import partial
 
 from django.conf import settings
 from django.core.files.storage import default_storage
+from django.utils.http import content_disposition_header
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -36,6 +37,7 @@ from .errors import (
     PronunciationInvalid,
     TextEmpty,
 )
+from .filenames import job_audio_filename
 from .formats import MP3_BITRATES, OUTPUT_FORMATS, SAMPLE_RATES
 from .idempotency import IDEMPOTENCY_HEADER, KEY_MAX_LENGTH, REPLAYED_HEADER, idempotent_request_from
 from .models import SynthesisJob
@@ -250,14 +252,22 @@ class TtsAudioApi(APIView):
 
     @extend_schema(
         operation_id="tts_audio",
-        parameters=[OpenApiParameter("token", OpenApiTypes.STR, description="Signed token from `audio_url`.")],
+        parameters=[
+            OpenApiParameter("token", OpenApiTypes.STR, description="Signed token from `audio_url`."),
+            OpenApiParameter(
+                "download",
+                OpenApiTypes.BOOL,
+                description="`true`: `Content-Disposition: attachment` (save the file) instead of `inline` (play it).",
+            ),
+        ],
         responses={(200, "audio/*"): OpenApiTypes.BINARY},
         description=(
             "The audio bytes (Range requests answer 206), typed by the job's format: audio/wav, audio/mpeg, "
             "audio/ogg, audio/flac, application/octet-stream for `pcm` (raw signed 16-bit little-endian mono at the "
             "job's `sample_rate`) and audio/basic for `ulaw` (raw G.711 μ-law, 8 kHz mono). 409 `audio_not_ready` "
             "before the job succeeds; 410 "
-            "`audio_expired` once the audio was deleted after the plan's retention period."
+            "`audio_expired` once the audio was deleted after the plan's retention period. `Content-Disposition` "
+            "names the file `odiadev-<job date>-<first words of the text>.<format>`."
         ),
     )
     @error_statuses(409, 410, 416)
@@ -281,8 +291,10 @@ class TtsAudioApi(APIView):
             default_storage.open(job.audio.name, "rb"),
             size=job.audio_bytes or default_storage.size(job.audio.name),
             content_type=fmt.content_type,
-            filename=f"{job.id}.{fmt.extension}",
+            filename=job_audio_filename(job),
         )
+        as_attachment = request.query_params.get("download", "").lower() in ("1", "true", "yes")
+        response["Content-Disposition"] = content_disposition_header(as_attachment, job_audio_filename(job))
         response["Cache-Control"] = "private, max-age=3600"
         return response
 

@@ -21,6 +21,7 @@ from core.schema import error_statuses
 
 from .apis import IDEMPOTENCY_PARAMETER, replayed_mark
 from .errors import InvalidSpeed, SynthesisFailed, SynthesisTimeout
+from .filenames import job_audio_filename
 from .formats import OUTPUT_FORMATS
 from .idempotency import idempotent_request_from
 from .models import JobStatus, SynthesisJob
@@ -122,6 +123,8 @@ class OpenAiSpeechApi(AudioResponseMixin, APIView):
         if not job.is_final or not job.audio:
             raise SynthesisTimeout(detail={"job_id": str(job.id)})
         fmt = OUTPUT_FORMATS[job.output_format]
-        response = FileResponse(default_storage.open(job.audio.name, "rb"), content_type=fmt.content_type)
+        response = FileResponse(
+            default_storage.open(job.audio.name, "rb"), content_type=fmt.content_type, filename=job_audio_filename(job)
+        )
         response["X-Job-Id"] = str(job.id)
         return replayed_mark(response, replayed)

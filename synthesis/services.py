@@ -35,6 +35,7 @@ from .events import job_event_send, job_webhook_emit
 from .formats import OUTPUT_FORMATS, output_bitrate, output_sample_rate, sample_rate_check
 from .idempotency import IdempotentRequest, idempotency_key_bind, idempotency_key_claim, idempotent_job_find
 from .models import JobStatus, SynthesisJob
+from .playground import text_limit
 from .selectors import pronunciation_entries_for
 from .transitions import synthesis_job_enqueue
 
@@ -52,17 +53,13 @@ SPOKEN_EXPANSION_MAX = 6
 # ---------------------------------------------------------------------------------------------------------------
 # Submit
 # ---------------------------------------------------------------------------------------------------------------
-def _text_limit(plan) -> int:
-    return min(settings.TTS_MAX_TEXT_CHARS, plan.max_text_chars)
-
-
 def _check_request(
     *, text: str, output_format: str, sample_rate: int | None, speed: float, seed: int | None, plan
 ) -> str:
     normalized = text_canonical(text)
     if text_is_empty(normalized):
         raise TextEmpty()
-    limit = _text_limit(plan)
+    limit = text_limit(plan)
     if len(normalized) > limit:
         raise TextTooLong(
             f"Text is {len(normalized)} characters; the limit on the {plan.name} plan is {limit}. "
@@ -100,7 +97,7 @@ def _spoken_text_for(*, user, text: str, normalize: bool, plan) -> str:
     )
     if text_is_empty(spoken):
         raise TextEmpty()
-    limit = _text_limit(plan) * SPOKEN_EXPANSION_MAX
+    limit = text_limit(plan) * SPOKEN_EXPANSION_MAX
     if len(spoken) > limit:
         raise SpokenTextTooLong(detail={"spoken_characters": len(spoken), "max_spoken_characters": limit})
     return spoken

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.http import FileResponse, StreamingHttpResponse
+from django.utils.http import content_disposition_header
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 
@@ -14,6 +15,7 @@ from core.schema import error_statuses
 
 from .apis import IDEMPOTENCY_PARAMETER, TtsApi, not_streamable, replayed_mark
 from .errors import AudioExpired, SynthesisFailed
+from .filenames import job_audio_filename
 from .formats import OUTPUT_FORMATS
 from .idempotency import idempotent_request_from
 from .models import JobStatus
@@ -76,6 +78,7 @@ class TtsStreamApi(AudioResponseMixin, TtsApi):
             response = StreamingHttpResponse(
                 stream_relay(job_id=job.id, timeout=settings.TTS_STREAM_IDLE_TIMEOUT), content_type=content_type
             )
+        response["Content-Disposition"] = content_disposition_header(False, job_audio_filename(job))
         response["X-Job-Id"] = str(job.id)
         response["Cache-Control"] = "no-store"
         return replayed_mark(response, replayed)

@@ -1,36 +1,51 @@
-"""Dashboard pages for synthesis: the synthesize page, the history and the pronunciation dictionary."""
+"""Dashboard pages for synthesis: the synthesize page, the history, voice previews and the pronunciation
+dictionary."""
 
 from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.csrf import ensure_csrf_cookie
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core.exceptions import ApplicationError
-from voices.selectors import voice_list_for
+from voices.errors import VoiceNotFound
 
 from .errors import PronunciationNotFound
+from .filenames import job_audio_filename
 from .formats import OUTPUT_FORMATS
+from .models import JobStatus
+from .playground import playground_for
+from .previews import voice_preview_job
 from .pronunciations import pronunciation_create, pronunciation_delete, pronunciation_update
 from .selectors import job_list_for, pronunciation_get_for, pronunciation_list_for
 from .serializers import job_audio_path
+
+
+def _audio_links(job) -> dict | None:
+    """The player source and download link of a job's audio (signed, so no API key is needed), or None."""
+    if not job.audio:
+        return None
+    path = job_audio_path(job)
+    return {
+        "src": path,
+        "download": f"{path}&download=1",
+        "filename": job_audio_filename(job),
+        # pcm and ulaw are headerless: a browser cannot play them, so they get a download link and no player.
+        "playable": OUTPUT_FORMATS[job.output_format].playable,
+    }
 
 
 @login_required
 @ensure_csrf_cookie
 def dashboard(request):
     context = {
-        # Built-in voices and the account's active cloned voices.
-        "voices": [voice for voice in voice_list_for(user=request.user) if voice.status == "active"],
+        **playground_for(user=request.user),
         "default_voice": settings.DEFAULT_VOICE_ID,
-        # Headerless pcm and ulaw are API-only: a browser cannot play them.
-        "formats": [name for name, fmt in OUTPUT_FORMATS.items() if fmt.playable],
-        "max_chars": settings.TTS_MAX_TEXT_CHARS,
-        "recent": [(job, job_audio_path(job) if job.audio else None) for job in job_list_for(user=request.user)[:5]],
+        "recent": [(job, _audio_links(job)) for job in job_list_for(user=request.user)[:5]],
     }
     return render(request, "synthesis/dashboard.html", context)
 
@@ -38,8 +53,26 @@ def dashboard(request):
 @login_required
 def history(request):
     page = Paginator(job_list_for(user=request.user), 20).get_page(request.GET.get("page"))
-    rows = [(job, job_audio_path(job) if job.audio else None) for job in page]
+    rows = [(job, _audio_links(job)) for job in page]
     return render(request, "synthesis/history.html", {"page": page, "rows": rows})
+
+
+@login_required
+@require_GET
+def voice_preview(request, voice_id):
+    """The preview of a built-in voice: its status, and a signed audio link once a worker has made it."""
+    try:
+        job = voice_preview_job(voice_id=voice_id)
+    except VoiceNotFound as exc:
+        return JsonResponse({"error": {"code": exc.code, "message": exc.message}}, status=404)
+    audio = _audio_links(job) if job is not None and job.status == JobStatus.SUCCEEDED else None
+    return JsonResponse(
+        {
+            "voice_id": voice_id,
+            "status": job.status if job is not None else "waiting",
+            "audio_url": audio["src"] if audio else None,
+        }
+    )
 
 
 class PronunciationForm(forms.Form):

@@ -15,6 +15,7 @@ from django.db.models import BooleanField, Case, Count, F, OuterRef, Q, QuerySet
 from django.db.models.functions import Coalesce
 
 from controls.limits import LimitName, limit_value
+from controls.switches import SwitchName, engine_enabled, switch_is_on
 from core.exceptions import NotFound
 
 from .errors import VoiceNotFound
@@ -104,6 +105,24 @@ def voice_get_for(*, user, voice_id: str) -> Voice:
     if profile is None:
         raise VoiceNotFound(detail={"voice_id": voice_id})
     return _cloned_voice(profile)
+
+
+def cloned_voices_unavailable_reason(*, plan) -> str:
+    """Why cloned voices cannot speak for an account on `plan` now, for people; empty when they can. The same
+    conditions, in the same order, as synthesis' admission of a cloned-voice job: the operators' switches, the
+    plan, then whether this deployment has a cloning engine at all (`CLONING_ENGINE`)."""
+    if not switch_is_on(SwitchName.VOICE_CLONING):
+        return "Voice cloning is switched off on this platform for now."
+    if not plan.allows_cloning:
+        return f"Your plan ({plan.name}) does not include voice cloning. Upgrade to Starter or above."
+    if not settings.CLONING_ENGINE:
+        return (
+            "No cloning engine is deployed on this server, so cloned voices cannot speak here yet. "
+            "You can still synthesize with the built-in voices."
+        )
+    if not engine_enabled(settings.CLONING_ENGINE):
+        return "The cloning engine is switched off on this platform for now."
+    return ""
 
 
 def consent_challenge_get_for(*, user, challenge_id) -> ConsentChallenge:

@@ -1,4 +1,5 @@
-"""Dashboard page for cloned voices: record consent and a sample in the browser, watch verification live."""
+"""Dashboard page for voices: the library of built-in voices with previews, and cloned voices (record consent
+and a sample in the browser, watch verification live)."""
 
 from django.conf import settings
 from django.contrib import messages
@@ -12,7 +13,12 @@ from controls.switches import SwitchName, switch_is_on
 from core.exceptions import ApplicationError
 from core.security_headers import permissions_policy
 
-from .selectors import voice_profile_get_for, voice_profiles_for
+from .selectors import (
+    cloned_voices_unavailable_reason,
+    voice_list_for,
+    voice_profile_get_for,
+    voice_profiles_for,
+)
 from .serializers import voice_profile_payload
 from .services import voice_profile_delete
 
@@ -39,6 +45,11 @@ def voices_page(request):
         "cloning_on": switch_is_on(SwitchName.VOICE_CLONING),
         "suggested_script": SUGGESTED_SCRIPT,
         "max_mb": settings.VOICE_UPLOAD_MAX_BYTES // (1024 * 1024),
+        # The library: built-in voices, each with a preview a worker makes once (synthesis' voice-preview page).
+        "builtin_voices": [voice for voice in voice_list_for(user=request.user) if voice.kind == "builtin"],
+        # Said before anyone records: a deployment without a cloning engine verifies voices it can never speak with.
+        "no_cloning_engine": not settings.CLONING_ENGINE,
+        "cloned_voices_reason": cloned_voices_unavailable_reason(plan=plan),
     }
     return render(request, "voices/voices.html", context)
 

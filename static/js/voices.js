@@ -279,3 +279,40 @@
     poll(voiceId);
   }
 })();
+
+// Voice library: each built-in voice's preview. The first visit asks a worker to make it (once); until it is
+// ready the page asks again every couple of seconds, then shows a full player on a signed link (no API key).
+(function () {
+  "use strict";
+  const POLL_MS = 2000, GIVE_UP_MS = 120000;
+
+  function show(box, url) {
+    const player = document.createElement("audio");
+    player.className = "player";
+    player.controls = true;
+    player.preload = "none";
+    player.src = url;
+    player.setAttribute("aria-label", "Preview of " + box.dataset.voiceName);
+    box.replaceChildren(player);
+  }
+
+  async function load(box, started) {
+    const status = box.querySelector(".preview-status");
+    try {
+      const response = await fetch(box.dataset.previewUrl, { credentials: "same-origin" });
+      const data = await response.json();
+      if (response.ok && data.audio_url) return show(box, data.audio_url);
+      if (!response.ok || data.status === "failed") {
+        status.textContent = "No preview available right now.";
+        return;
+      }
+    } catch (err) { /* the next try may work */ }
+    if (performance.now() - started > GIVE_UP_MS) {
+      status.textContent = "The preview is taking long: reload the page later.";
+      return;
+    }
+    setTimeout(() => load(box, started), POLL_MS);
+  }
+
+  document.querySelectorAll(".voice-preview[data-preview-url]").forEach((box) => load(box, performance.now()));
+})();

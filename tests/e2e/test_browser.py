@@ -57,7 +57,7 @@ def test_log_in_synthesize_and_play(customer, page):
     assert duration > 1.5
     played = page.evaluate("() => document.getElementById('job-audio').play().then(() => true)")
     assert played is True
-    assert page.locator("#job-download").get_attribute("href") == src
+    assert page.locator("#job-download").get_attribute("href") == src + "&download=1"  # saved, not played
     assert statuses[-1] == "succeeded"
     assert len(statuses) >= 2, statuses  # at least one state before done was shown
 
