@@ -47,7 +47,7 @@ def test_sync_client_raises_the_api_error_body_with_its_status(stack, customer_k
 
     assert (missing.value.status, missing.value.code) == (404, "not_found")
     assert invalid.value.status == 400
-    assert invalid.value.code != "http_400"  # our error body was read, not a generic one
+    assert invalid.value.code == "invalid_format"  # our error body was read, not a generic one
     assert invalid.value.message
     assert (refused.value.status, refused.value.code) == (401, "authentication_failed")
 
