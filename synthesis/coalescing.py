@@ -26,7 +26,6 @@ from contextlib import contextmanager
 
 from django.conf import settings
 from django.core.cache import cache
-from django.core.files.storage import default_storage
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -37,11 +36,9 @@ from core.metrics import counter_inc
 from .events import job_event_send, job_webhook_emit
 from .models import JobStatus, SynthesisJob
 from .services import cached_source_for, source_lock
-from .streaming import stream_publish
+from .streaming import stream_stored
 
 logger = logging.getLogger(__name__)
-
-STREAM_PIECE_BYTES = 64 * 1024
 
 
 def _turn_key(cache_key: str) -> str:
@@ -138,15 +135,7 @@ def synthesis_job_serve_cached(*, job: SynthesisJob, source: SynthesisJob) -> st
         job_event_send(job)
         job_webhook_emit(job)
     if job.streamed:
-        _stream_stored(job)
+        stream_stored(job)
     counter_inc("odiadev_jobs_finished", {"status": JobStatus.SUCCEEDED})
     logger.info("job %s served from job %s, synthesized once for both", job.id, source.id)
     return "coalesced"
-
-
-def _stream_stored(job: SynthesisJob) -> None:
-    """A streamed job served from stored audio: the listener gets the whole file as the stream (every streamable
-    format's file is also a valid stream from its start)."""
-    with default_storage.open(job.audio.name, "rb") as stored:
-        while piece := stored.read(STREAM_PIECE_BYTES):
-            stream_publish(job_id=job.id, data=piece)

@@ -6,6 +6,7 @@ later states are in `transitions.py`; waiting, sweeping and pronunciations have 
 from __future__ import annotations
 
 import logging
+from functools import partial
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -37,6 +38,7 @@ from .idempotency import IdempotentRequest, idempotency_key_bind, idempotency_ke
 from .models import JobStatus, SynthesisJob
 from .playground import text_limit
 from .selectors import pronunciation_entries_for
+from .streaming import stream_stored
 from .transitions import synthesis_job_enqueue
 
 logger = logging.getLogger(__name__)
@@ -215,6 +217,8 @@ def synthesis_job_create(
             job.save()
             usage_reserve_captured(account=account, job=job, characters=billed)
             job_webhook_emit(job)
+            if job.streamed:  # no worker will stream it: its stored file is its stream, for socket listeners
+                transaction.on_commit(partial(_stream_cache_hit, job))
         else:
             job.save()  # (`enqueued_at` stays empty until the broker has taken the message)
             usage_reserve(account=account, job=job, characters=billed)
@@ -226,6 +230,13 @@ def synthesis_job_create(
     if source is not None:
         counter_inc("odiadev_jobs_finished", {"status": JobStatus.SUCCEEDED})
     return job
+
+
+def _stream_cache_hit(job: SynthesisJob) -> None:
+    try:
+        stream_stored(job, finish=True)
+    except Exception:  # the file and the job are there; only a socket listener misses the stream
+        logger.warning("could not stream cached job %s to its listeners", job.id, exc_info=True)
 
 
 def synthesis_job_submit(*, idempotency: IdempotentRequest | None, **options) -> tuple[SynthesisJob, bool]:

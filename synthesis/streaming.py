@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from django.conf import settings
 
 STREAMABLE_FORMATS = ("mp3", "pcm", "ulaw", "ogg")
+STREAM_PIECE_BYTES = 64 * 1024
 _DATA, _END = b"d", b"end"
 
 
@@ -42,6 +43,19 @@ def stream_finish(*, job_id, status: str) -> None:
     pipe.xadd(_key(job_id), {_END: status.encode()})
     pipe.expire(_key(job_id), settings.TTS_STREAM_TTL)
     pipe.execute()
+
+
+def stream_stored(job, *, finish: bool = False) -> None:
+    """A streamed job served from stored audio (a cache hit, a coalesced job): its listeners get the whole file as
+    the stream (every streamable format's file is also a valid stream from its start); `finish` also marks the end
+    (where no worker will)."""
+    from django.core.files.storage import default_storage
+
+    with default_storage.open(job.audio.name, "rb") as stored:
+        while piece := stored.read(STREAM_PIECE_BYTES):
+            stream_publish(job_id=job.id, data=piece)
+    if finish:
+        stream_finish(job_id=job.id, status=job.status)
 
 
 async def stream_relay(*, job_id, timeout: float) -> AsyncIterator[bytes]:

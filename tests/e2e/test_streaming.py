@@ -127,3 +127,26 @@ def test_only_streamable_formats_can_be_streamed_over_the_websocket(stack, secre
 
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "format_not_streamable"
+
+
+def test_a_streamed_cache_hit_streams_its_stored_file_over_the_websocket_at_once(stack, secret):
+    text = "Cached once, streamed again."
+    first = submit(stack, secret, text=text, format="pcm", wait=True).json()
+    assert first["status"] == "succeeded"
+    with open_socket(stack, api_key=secret) as ws:
+        hit = submit(stack, secret, text=text, format="pcm", stream=True).json()
+        assert hit["cached"] is True
+        started = time.monotonic()
+        ws.send(json.dumps({"type": "audio.subscribe", "job_id": hit["id"]}))
+        pieces, end = [], None
+        while end is None:
+            message = ws.recv(timeout=30)
+            if isinstance(message, bytes):
+                pieces.append(message)
+            elif json.loads(message).get("type") == "audio.end":
+                end = json.loads(message)
+        took = time.monotonic() - started
+
+    stored = httpx.get(first["audio_url"], timeout=30).content
+    assert b"".join(pieces) == stored
+    assert took < 20  # not the stream's idle timeout (60 s) with nothing in it
