@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 
+from botocore.exceptions import ConnectionError as StorageConnectionError
+from botocore.exceptions import HTTPClientError as StorageHTTPClientError
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
@@ -19,7 +21,9 @@ from .transitions import synthesis_job_fail, synthesis_job_requeue
 
 logger = logging.getLogger(__name__)
 
-_TRANSIENT = (OperationalError, ConnectionError, TimeoutError)
+# Failures of a dependency, not of the job: the database, Redis, or the S3 bucket (botocore's connection and read
+# errors are not the built-in ConnectionError) out of reach for a moment. The job goes back to the queue and retries.
+_TRANSIENT = (OperationalError, ConnectionError, TimeoutError, StorageConnectionError, StorageHTTPClientError)
 
 
 @shared_task(

@@ -40,3 +40,24 @@ def test_retries_spent_fail_the_job_with_a_code(flaky, user):
     assert job.error_code == "engine_unavailable"
     assert job.attempts == 3
     assert not job.audio
+
+
+def test_a_bucket_out_of_reach_is_retried_not_failed(flaky, user, settings, tmp_path):
+    """The multi-host test's link cut: the worker synthesized, then could not reach the bucket. That is the network,
+    not the job: it goes back to the queue and succeeds on the next attempt."""
+    from tests.support.storages import unreachable_writes
+
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {"BACKEND": "tests.support.storages.UnreachableOnceStorage", "OPTIONS": {"location": tmp_path}},
+    }
+    unreachable_writes["count"] = 1
+    job = QueuedJobFactory(user=user, engine="flaky", text="Stored on the second try.")
+
+    synthesis_job_run_task.apply(args=[str(job.id)])
+
+    job.refresh_from_db()
+    assert unreachable_writes["count"] == 0
+    assert job.status == JobStatus.SUCCEEDED
+    assert job.attempts == 2
+    assert job.audio
