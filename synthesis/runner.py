@@ -177,7 +177,7 @@ def _run(job: SynthesisJob) -> str:
             engine=job.engine, cloned=cloned, plan_allows_cloning=cloned and plan_for(user=job.user).allows_cloning
         )
     except ApplicationError as refusal:
-        synthesis_job_fail(job_id=job.id, code=refusal.code, message=refusal.message)
+        synthesis_job_fail(job_id=job.id, code=refusal.code, message=refusal.message, attempt=job.attempts)
         return "failed"
     # An identical job (same cache key) in flight is waited for and its audio served: one synthesis for both.
     with synthesis_turn(job) as source:
@@ -224,14 +224,17 @@ def _synthesize(job: SynthesisJob, *, cloned: bool) -> str:
     except TransientEngineError as exc:
         raise JobRetry(str(exc)) from exc
     except EngineError as exc:
-        synthesis_job_fail(job_id=job.id, code=exc.code, message=str(exc))
+        synthesis_job_fail(job_id=job.id, code=exc.code, message=str(exc), attempt=job.attempts)
         if exc.code == JobErrorCode.GPU_OUT_OF_MEMORY and _oom_first_in_batch(getattr(exc, "batch_key", None)):
             oom_record(detail=f"job {job.id}" + (f" in a batch of {job.batch_size}" if job.batch_size else ""))
         return "failed"
     except SynthesisTimeout:
         # The batch scheduler's wait ran out (thread pools enforce no Celery time limit): as a soft time limit does.
         synthesis_job_fail(
-            job_id=job.id, code=JobErrorCode.TIMEOUT, message="Synthesis took longer than the time limit."
+            job_id=job.id,
+            code=JobErrorCode.TIMEOUT,
+            message="Synthesis took longer than the time limit.",
+            attempt=job.attempts,
         )
         return "timeout"
 

@@ -15,6 +15,8 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import OperationalError
 
+from core.heartbeat import worker_id
+
 from .errors import JobErrorCode
 from .sweeper import synthesis_intelligibility_sweep, synthesis_jobs_sweep
 from .transitions import synthesis_job_fail, synthesis_job_requeue
@@ -43,7 +45,10 @@ def synthesis_job_run_task(self, job_id: str) -> str:
         return synthesis_job_execute(job_id=job_id)
     except SoftTimeLimitExceeded:
         synthesis_job_fail(
-            job_id=job_id, code=JobErrorCode.TIMEOUT, message="Synthesis took longer than the time limit."
+            job_id=job_id,
+            code=JobErrorCode.TIMEOUT,
+            message="Synthesis took longer than the time limit.",
+            owner=worker_id(),
         )
         return "timeout"
     except (JobRetry, *_TRANSIENT) as exc:
@@ -52,14 +57,22 @@ def synthesis_job_run_task(self, job_id: str) -> str:
             return "gone"
         if self.request.retries >= self.max_retries:
             synthesis_job_fail(
-                job_id=job_id, code=JobErrorCode.ENGINE_UNAVAILABLE, message=f"Gave up after retries: {exc}"
+                job_id=job_id,
+                code=JobErrorCode.ENGINE_UNAVAILABLE,
+                message=f"Gave up after retries: {exc}",
+                owner=worker_id(),
             )
             return "failed"
         synthesis_job_requeue(job=job)
         raise self.retry(exc=exc, countdown=min(60, 2 ** (self.request.retries + 1))) from exc
     except Exception:
         logger.exception("job %s failed", job_id)
-        synthesis_job_fail(job_id=job_id, code=JobErrorCode.INTERNAL_ERROR, message="Synthesis failed unexpectedly.")
+        synthesis_job_fail(
+            job_id=job_id,
+            code=JobErrorCode.INTERNAL_ERROR,
+            message="Synthesis failed unexpectedly.",
+            owner=worker_id(),
+        )
         raise
 
 

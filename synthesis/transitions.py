@@ -145,14 +145,23 @@ def synthesis_job_intelligibility_record(
     )
 
 
-def synthesis_job_fail(*, job_id: uuid.UUID, code: str, message: str) -> bool:
-    """Mark a job that is not final as failed with a stable error code."""
+def synthesis_job_fail(
+    *, job_id: uuid.UUID, code: str, message: str, attempt: int | None = None, owner: str | None = None
+) -> bool:
+    """Mark a job that is not final as failed with a stable error code.
+
+    A worker says whose failure it is, so that a job taken from it meanwhile (the sweeper gave it back to the queue
+    and another worker runs it) is left alone: `attempt`, the attempt it claimed (only that running attempt fails),
+    or `owner`, its worker id (a job running under another worker is left alone)."""
     now = timezone.now()
+    jobs = SynthesisJob.objects.filter(pk=job_id).exclude(status__in=FINAL_STATUSES)
+    if attempt is not None:
+        jobs = jobs.filter(status=JobStatus.RUNNING, attempts=attempt)
+    if owner is not None:
+        jobs = jobs.exclude(Q(status=JobStatus.RUNNING) & ~Q(worker=owner))
     with transaction.atomic():
-        updated = (
-            SynthesisJob.objects.filter(pk=job_id)
-            .exclude(status__in=FINAL_STATUSES)
-            .update(status=JobStatus.FAILED, error_code=code, error_message=message, finished_at=now, updated_at=now)
+        updated = jobs.update(
+            status=JobStatus.FAILED, error_code=code, error_message=message, finished_at=now, updated_at=now
         )
         if not updated:
             return False

@@ -3,7 +3,7 @@ stable code once the retries are spent."""
 
 import pytest
 
-from synthesis.models import JobStatus
+from synthesis.models import JobStatus, SynthesisJob
 from synthesis.tasks import synthesis_job_run_task
 from tests.factories import QueuedJobFactory
 from tests.support import engines
@@ -61,3 +61,26 @@ def test_a_bucket_out_of_reach_is_retried_not_failed(flaky, user, settings, tmp_
     assert job.status == JobStatus.SUCCEEDED
     assert job.attempts == 2
     assert job.audio
+
+
+def test_a_late_failure_from_a_worker_whose_job_was_taken_over_changes_nothing(user):
+    """Worker A's job was given back to the queue (A looked dead) and worker B runs it now: A's late failure, by
+    attempt or by worker, must not fail B's run (nor give back its characters)."""
+    from synthesis.transitions import synthesis_job_claim, synthesis_job_fail
+
+    job = QueuedJobFactory(user=user, text="Taken over.")
+    first = synthesis_job_claim(job_id=job.id)
+    SynthesisJob.objects.filter(pk=job.pk).update(status=JobStatus.QUEUED, started_at=None)  # the sweeper's return
+    second = synthesis_job_claim(job_id=job.id)
+    SynthesisJob.objects.filter(pk=job.pk).update(worker="worker-b:2")  # B's claim, from another host
+
+    by_attempt = synthesis_job_fail(job_id=job.id, code="engine_error", message="late", attempt=first.attempts)
+    by_owner = synthesis_job_fail(job_id=job.id, code="internal_error", message="late", owner="worker-a:1")
+
+    job.refresh_from_db()
+    assert (by_attempt, by_owner) == (False, False)
+    assert job.status == JobStatus.RUNNING
+    assert job.attempts == second.attempts == 2
+    assert synthesis_job_fail(job_id=job.id, code="engine_error", message="B's own", attempt=2)
+    job.refresh_from_db()
+    assert job.status == JobStatus.FAILED
