@@ -4,7 +4,7 @@ window (last hour, 24 h, 7 days) against each KPI's target and alert threshold.
 Definitions (all over jobs that *finished* in the window; cancelled jobs are left out):
 - latency: queued → finished of succeeded jobs that ran an engine (cache hits answer at once and are counted by
   the cache hit rate instead); p50 / p95 are the nearest-rank percentiles of those jobs' own latencies in the
-  window (`latency_percentiles`), never a histogram edge: an operator compares them with the slowest job they
+  window (`ops.latency`), never a histogram edge: an operator compares them with the slowest job they
   saw. The rollups keep a histogram for the record; nothing shown or alerted on reads it;
 - cache hit rate: succeeded jobs answered from the cache / succeeded jobs;
 - error rate: failed / finished; OOMs: jobs failed with gpu_out_of_memory;
@@ -22,12 +22,11 @@ Definitions (all over jobs that *finished* in the window; cancelled jobs are lef
 from __future__ import annotations
 
 import bisect
-import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, Q, Sum
+from django.db.models import Avg, Count, Q, Sum
 from django.utils import timezone
 
 from billing.models import PaymentIncident, RevenueEntry
@@ -35,6 +34,7 @@ from billing.selectors import revenue_for
 from synthesis.errors import JobErrorCode
 from synthesis.models import JobStatus, SynthesisJob
 
+from .latency import engine_jobs, latency_percentiles, percentile_of
 from .models import KpiRollup
 
 BUCKET = timedelta(minutes=5)
@@ -162,44 +162,6 @@ def clone_quality_window(window: str, *, now: datetime | None = None) -> dict:
         for key in ("clone_wer_mean", "builtin_wer_mean")
     }
     return quality | {"display": display}
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Latency percentiles, from the jobs themselves
-# ---------------------------------------------------------------------------------------------------------------
-# The one definition of a latency percentile (tiles, /metrics, the p95 alert and the chart all use it): nearest
-# rank over the latencies of succeeded engine jobs that finished in [since, until).
-def percentile_rank(count: int, q: float) -> int:
-    """The 1-based rank of the q-th percentile among `count` sorted values (nearest-rank method)."""
-    return max(1, math.ceil(q * count))
-
-
-def _engine_jobs(*, since: datetime, until: datetime):
-    return SynthesisJob.objects.filter(
-        status=JobStatus.SUCCEEDED, cached=False, finished_at__gte=since, finished_at__lt=until
-    ).annotate(latency=ExpressionWrapper(F("finished_at") - F("queued_at"), output_field=DurationField()))
-
-
-def latency_percentiles(*, since: datetime, until: datetime, qs: tuple[float, ...] = (0.5, 0.95)) -> dict:
-    """{q: seconds or None} for the jobs in the window; the database sorts, one row comes back per percentile."""
-    jobs = _engine_jobs(since=since, until=until)
-    count = jobs.count()
-    result: dict[float, float | None] = {}
-    for q in qs:
-        if not count:
-            result[q] = None
-            continue
-        latency = jobs.order_by("latency").values_list("latency", flat=True)[percentile_rank(count, q) - 1]
-        result[q] = latency.total_seconds()
-    return result
-
-
-def percentile_of(values: list[float], q: float) -> float | None:
-    """The same percentile over values already in memory (the hourly chart reads a week of jobs in one query)."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[percentile_rank(len(ordered), q) - 1]
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -402,7 +364,7 @@ def kpi_series(*, now: datetime | None = None, days: int = 7) -> dict:
         hours.append(hour)
         hour += timedelta(hours=1)
     latencies: dict[datetime, list[float]] = {}
-    for finished_at, latency in _engine_jobs(since=start, until=now).values_list("finished_at", "latency"):
+    for finished_at, latency in engine_jobs(since=start, until=now).values_list("finished_at", "latency"):
         hour = finished_at.astimezone(start.tzinfo).replace(minute=0, second=0, microsecond=0)
         latencies.setdefault(hour, []).append(latency.total_seconds())
     series = {"t": [], "latency_p50": [], "latency_p95": [], "cache_hit_rate": [], "error_rate": [], "jobs": []}
