@@ -118,6 +118,7 @@ class LedgerEntry(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        verbose_name_plural = "ledger entries"
         indexes = [models.Index(fields=["account", "period", "kind"], name="ledger_account_period_kind")]
         constraints = [
             models.UniqueConstraint(
@@ -186,6 +187,8 @@ class StripeEventEffect(models.Model):
 
     class Meta:
         ordering = ["-applied_at"]
+        verbose_name = "Stripe event effect"
+        verbose_name_plural = "Stripe event effects"
 
     def __str__(self) -> str:
         return f"{self.type} {self.event_id}"

@@ -24,6 +24,7 @@ class Switch(TimestampedModel):
     class Meta:
         db_table = "ops_switch"
         ordering = ["name"]
+        verbose_name_plural = "switches"
 
     def __str__(self) -> str:
         return f"{self.name}: {'on' if self.enabled else 'off'}"

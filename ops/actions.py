@@ -73,3 +73,28 @@ def breaker_reset(*, reason: str, user) -> OpsAction:
     """Forget the counted CUDA OOMs. Voice cloning stays as it is: turning it back on is its own, audited flip."""
     reason = _reason(reason)
     return _record(OpsActionKind.RESET_BREAKER, reason=reason, user=user, detail={"forgotten": oom_reset()})
+
+
+def _count(number: int, one: str, many: str) -> str:
+    return f"{number:,} {one if number == 1 else many}"
+
+
+def action_summary(action: OpsAction) -> str:
+    """One sentence saying what an audited action did, for the panel's "Recent actions" and its flash message."""
+    detail = action.detail or {}
+    if action.kind == OpsActionKind.SWITCH:
+        return f"Turned {detail.get('switch', 'a switch')} {'on' if detail.get('enabled') else 'off'}."
+    if action.kind == OpsActionKind.PURGE_QUEUE:
+        messages = detail.get("messages") or {}
+        per_queue = ", ".join(f"{queue}: {count:,}" for queue, count in sorted(messages.items()))
+        removed = _count(sum(messages.values()), "message", "messages")
+        cancelled = _count(detail.get("jobs_cancelled", 0), "queued job", "queued jobs")
+        return f"Cancelled {cancelled} and removed {removed} from the queues" + (
+            f" ({per_queue})." if per_queue else "."
+        )
+    if action.kind == OpsActionKind.CLEAR_CACHE:
+        return f"Removed {_count(detail.get('entries', 0), 'cache entry', 'cache entries')}; past jobs' audio stays."
+    if action.kind == OpsActionKind.RESET_BREAKER:
+        oom = "counted GPU out-of-memory error"
+        return f"Forgot {_count(detail.get('forgotten', 0), oom, oom + 's')}."
+    return action.get_kind_display() + "."

@@ -1,5 +1,5 @@
-"""The operators' admin: lifecycle reports, and abuse flags with the actions they lead to (block the address or
-the account)."""
+"""The operators' admin: lifecycle reports, abuse flags with the actions they lead to (block the address or the
+account), and the order of the admin index (ours first, dj-stripe's mirror of Stripe last)."""
 
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
@@ -12,6 +12,39 @@ from controls.blocklist import ip_block_create
 from controls.models import AbuseFlag, AbuseFlagStatus, AbuseSubject
 
 from .models import LifecycleReport
+
+# The admin index and sidebar: our apps in the order an operator works through them, then Django's and the
+# second factor's, then dj-stripe's ~40 models (a read-mostly mirror of Stripe) last, so they never sit between
+# Billing and Operations. Apps not named here come before dj-stripe, alphabetically.
+ADMIN_APP_ORDER = (
+    "accounts",
+    "voices",
+    "synthesis",
+    "billing",
+    "webhooks",
+    "provenance",
+    "controls",
+    "ops",
+    "auth",
+    "otp_totp",
+)
+ADMIN_APP_LAST = "djstripe"
+ADMIN_APP_NAMES = {"otp_totp": "Two-factor devices", "djstripe": "Stripe mirror (dj-stripe)"}
+
+_default_app_list = admin.site.get_app_list
+
+
+def admin_app_list(request, app_label=None) -> list[dict]:
+    """`AdminSite.get_app_list` in ADMIN_APP_ORDER, dj-stripe last, with readable names for third-party apps."""
+    apps = _default_app_list(request, app_label)
+    rank = {label: index for index, label in enumerate(ADMIN_APP_ORDER)}
+    apps.sort(key=lambda app: (app["app_label"] == ADMIN_APP_LAST, rank.get(app["app_label"], len(rank)), app["name"]))
+    for app in apps:
+        app["name"] = ADMIN_APP_NAMES.get(app["app_label"], app["name"])
+    return apps
+
+
+admin.site.get_app_list = admin_app_list  # the default site is an instance; accounts/admin.py sets its login too
 
 
 @admin.register(LifecycleReport)

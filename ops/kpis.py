@@ -3,8 +3,9 @@ window (last hour, 24 h, 7 days) against each KPI's target and alert threshold.
 
 Definitions (all over jobs that *finished* in the window; cancelled jobs are left out):
 - latency: queued → finished of succeeded jobs that ran an engine (cache hits answer at once and are counted by
-  the cache hit rate instead); p50 / p95 from merged histograms (an upper bound of the true percentile, at most
-  one histogram step above it);
+  the cache hit rate instead); p50 / p95 are the nearest-rank percentiles of those jobs' own latencies in the
+  window (`ops.latency`), never a histogram edge: an operator compares them with the slowest job they
+  saw. The rollups keep a histogram for the record; nothing shown or alerted on reads it;
 - cache hit rate: succeeded jobs answered from the cache / succeeded jobs;
 - error rate: failed / finished; OOMs: jobs failed with gpu_out_of_memory;
 - clone success rate: cloned jobs that succeeded with an output-to-voice similarity at or above
@@ -33,6 +34,7 @@ from billing.selectors import revenue_for
 from synthesis.errors import JobErrorCode
 from synthesis.models import JobStatus, SynthesisJob
 
+from .latency import engine_jobs, latency_percentiles, percentile_of
 from .models import KpiRollup
 
 BUCKET = timedelta(minutes=5)
@@ -222,18 +224,6 @@ def rollups_refresh(*, now: datetime | None = None, backfill: timedelta = timede
 # ---------------------------------------------------------------------------------------------------------------
 # Windows and tiles
 # ---------------------------------------------------------------------------------------------------------------
-def _percentile(histogram: list[int], q: float) -> float | None:
-    total = sum(histogram)
-    if not total:
-        return None
-    rank, seen = q * total, 0
-    for index, count in enumerate(histogram):
-        seen += count
-        if seen >= rank:
-            return LATENCY_BOUNDS[index] if index < len(LATENCY_BOUNDS) else float("inf")
-    return None
-
-
 def _merge(rollups) -> dict:
     merged = {
         "jobs_finished": 0,
@@ -257,14 +247,15 @@ def _merge(rollups) -> dict:
 
 
 def figures(merged: dict) -> dict:
-    """The KPI values of merged rollups (None where there is nothing to compute from)."""
+    """The KPI values of merged rollups, with the latency percentiles put in by the caller (None where there is
+    nothing to compute from)."""
     succeeded = merged["jobs_finished"] - merged["jobs_failed"]
     gpu_hours = merged["gpu_seconds"] / 3600
     return {
         "revenue_per_gpu_hour": (merged["revenue_cents"] / 100) / gpu_hours if gpu_hours else None,
         "cache_hit_rate": merged["cache_hits"] / succeeded if succeeded else None,
-        "latency_p50": _percentile(merged["latency_histogram"], 0.50),
-        "latency_p95": _percentile(merged["latency_histogram"], 0.95),
+        "latency_p50": merged.get("latency_p50"),
+        "latency_p95": merged.get("latency_p95"),
         "clone_success_rate": merged["clone_successes"] / merged["clone_jobs"] if merged["clone_jobs"] else None,
         "refunds_chargebacks": merged["incidents"],
         "error_rate": merged["jobs_failed"] / merged["jobs_finished"] if merged["jobs_finished"] else None,
@@ -278,7 +269,8 @@ def figures(merged: dict) -> dict:
 def window_figures(window: str, *, now: datetime | None = None) -> dict:
     now = now or timezone.now()
     rollups = KpiRollup.objects.filter(bucket_start__gte=bucket_floor(now - WINDOWS[window]))
-    return figures(_merge(rollups))
+    latency = latency_percentiles(since=now - WINDOWS[window], until=now)
+    return figures(_merge(rollups) | {"latency_p50": latency[0.5], "latency_p95": latency[0.95]})
 
 
 @dataclass(frozen=True)
@@ -314,10 +306,15 @@ KPI_SPECS = [
 
 
 def p95_alert_sustained(*, now: datetime | None = None, minutes: int = 10) -> bool:
-    """The runbook's p95 alert: above 6 s in every bucket of the last `minutes` that had traffic (at least one)."""
+    """The runbook's p95 alert: above 6 s in every 5-minute bucket of the last `minutes` that had traffic (at
+    least one), from the jobs' own latencies."""
     now = now or timezone.now()
-    buckets = KpiRollup.objects.filter(bucket_start__gte=bucket_floor(now - timedelta(minutes=minutes)))
-    p95s = [_percentile(b.latency_histogram, 0.95) for b in buckets if sum(b.latency_histogram or [])]
+    start, p95s = bucket_floor(now - timedelta(minutes=minutes)), []
+    while start < now:
+        p95 = latency_percentiles(since=start, until=min(start + BUCKET, now), qs=(0.95,))[0.95]
+        if p95 is not None:
+            p95s.append(p95)
+        start += BUCKET
     return bool(p95s) and all(value > 6.0 for value in p95s)
 
 
@@ -351,7 +348,7 @@ def _display(value, unit: str) -> str:
     if unit == "$/h":
         return f"${value:,.2f}/h"
     if unit == "s":
-        return "> 120 s" if value == float("inf") else f"{value:.2f} s"
+        return f"{value:.2f} s"
     return str(int(value))
 
 
@@ -366,17 +363,17 @@ def kpi_series(*, now: datetime | None = None, days: int = 7) -> dict:
     while hour <= now:
         hours.append(hour)
         hour += timedelta(hours=1)
+    latencies: dict[datetime, list[float]] = {}
+    for finished_at, latency in engine_jobs(since=start, until=now).values_list("finished_at", "latency"):
+        hour = finished_at.astimezone(start.tzinfo).replace(minute=0, second=0, microsecond=0)
+        latencies.setdefault(hour, []).append(latency.total_seconds())
     series = {"t": [], "latency_p50": [], "latency_p95": [], "cache_hit_rate": [], "error_rate": [], "jobs": []}
     for hour in hours:
         values = figures(_merge(by_hour.get(hour, [])))
         series["t"].append(int(hour.timestamp()))
-        series["latency_p50"].append(_finite(values["latency_p50"]))
-        series["latency_p95"].append(_finite(values["latency_p95"]))
+        series["latency_p50"].append(percentile_of(latencies.get(hour, []), 0.5))
+        series["latency_p95"].append(percentile_of(latencies.get(hour, []), 0.95))
         series["cache_hit_rate"].append(None if values["cache_hit_rate"] is None else values["cache_hit_rate"] * 100)
         series["error_rate"].append(None if values["error_rate"] is None else values["error_rate"] * 100)
         series["jobs"].append(values["jobs_finished"])
     return series
-
-
-def _finite(value):
-    return None if value is None or value == float("inf") else value

@@ -48,6 +48,8 @@ class KpiRollup(models.Model):
 
     class Meta:
         ordering = ["-bucket_start"]
+        verbose_name = "KPI rollup"
+        verbose_name_plural = "KPI rollups"
 
     def __str__(self) -> str:
         return f"KPIs {self.bucket_start:%Y-%m-%d %H:%M}"

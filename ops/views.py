@@ -15,7 +15,7 @@ from controls.switches import SWITCHES, switch_state
 from core.exceptions import ApplicationError
 from core.private import private_endpoint
 
-from .actions import breaker_reset, cache_clear_all, queue_purge, switch_flip
+from .actions import action_summary, breaker_reset, cache_clear_all, queue_purge, switch_flip
 from .health import health_report, live_status
 from .kpis import WINDOWS, clone_quality_window, kpi_series, kpi_tiles
 from .models import KpiRollup, OpsAction
@@ -50,13 +50,24 @@ def ops_panel(request):
         "tiles": kpi_tiles(window),
         "clone_quality": clone_quality_window(window),
         "live": live_status(),
-        "switches": [{**switch_state(name), "description": spec.description} for name, spec in SWITCHES.items()],
-        "recent_actions": OpsAction.objects.select_related("user")[:15],
+        "switches": [_switch_row(name, spec) for name, spec in SWITCHES.items()],
+        "recent_actions": [
+            {"action": action, "summary": action_summary(action)}
+            for action in OpsAction.objects.select_related("user")[:15]
+        ],
         "incidents": payment_incidents(flagged_only=True)[:20],
         "series_json": json.dumps(kpi_series()),
         "rollups_at": latest,
     }
     return render(request, "ops/panel.html", context)
+
+
+def _switch_row(name, spec) -> dict:
+    """A switch for the panel: `healthy` when it is in its normal position (its default). Most switches are
+    normally on (off means something is refused), maintenance_mode normally off: the colour follows health, not
+    the word on/off."""
+    state = switch_state(name)
+    return {**state, "description": spec.description, "healthy": state["enabled"] == spec.default}
 
 
 def _confirmed(request) -> bool:
@@ -91,5 +102,5 @@ def ops_action(request, action: str):
         except ApplicationError as exc:
             messages.error(request, f"{exc.message} ({exc.code})")
         else:
-            messages.success(request, f"{done.get_kind_display()}: {json.dumps(done.detail)}")
+            messages.success(request, f"{done.get_kind_display()}: {action_summary(done)}")
     return redirect("ops-panel")

@@ -5,6 +5,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 
 from core.models import TimestampedModel
 
@@ -165,7 +166,8 @@ class Pronunciation(TimestampedModel):
     class Meta:
         ordering = ["word"]
         constraints = [
-            models.UniqueConstraint(fields=["user", "word"], name="pronunciation_unique_word"),
+            # Regardless of case: "odiadev" beside "ODIADEV" would match the same text and never apply.
+            models.UniqueConstraint(Lower("word"), "user", name="pronunciation_unique_word_any_case"),
             models.CheckConstraint(condition=~Q(word=""), name="pronunciation_word_not_empty"),
             models.CheckConstraint(condition=~Q(replacement=""), name="pronunciation_replacement_not_empty"),
         ]

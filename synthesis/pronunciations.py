@@ -8,6 +8,8 @@ import unicodedata
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
+from django.db.models import Value
+from django.db.models.functions import Lower
 
 from .errors import (
     PronunciationExists,
@@ -38,12 +40,37 @@ def _pronunciation_clean(field: str, value: str, max_length: int) -> str:
     return cleaned
 
 
+def _same_word(entry: Pronunciation) -> Pronunciation | None:
+    """The account's other entry for this word in any case, compared as the unique constraint compares (Lower)."""
+    return (
+        Pronunciation.objects.filter(user_id=entry.user_id)
+        .exclude(pk=entry.pk)
+        .annotate(word_lower=Lower("word"))
+        .filter(word_lower=Lower(Value(entry.word)))
+        .first()
+    )
+
+
+def _exists(entry: Pronunciation, existing: Pronunciation | None) -> PronunciationExists:
+    if existing is None:
+        return PronunciationExists(detail={"word": entry.word})
+    return PronunciationExists(
+        f"You already have an entry for “{existing.word}” (said as “{existing.replacement}”); words match "
+        "regardless of case, so there can be only one. Edit that entry instead.",
+        detail={"word": entry.word, "existing_id": str(existing.pk), "existing_word": existing.word},
+    )
+
+
 def _pronunciation_save(entry: Pronunciation) -> Pronunciation:
+    """Save, refusing a word the account already has in any case (pronunciation_exists, 409). Entries match text
+    regardless of the case of their word, so a second entry for the same word would never apply."""
+    if (existing := _same_word(entry)) is not None:
+        raise _exists(entry, existing)
     try:
         with transaction.atomic():
             entry.save()
-    except IntegrityError as exc:
-        raise PronunciationExists(detail={"word": entry.word}) from exc
+    except IntegrityError as exc:  # a parallel save of the same word won the race
+        raise _exists(entry, _same_word(entry)) from exc
     return entry
 
 

@@ -16,6 +16,7 @@ from core.heartbeat import workers_alive
 from ops.kpis import KPI_SPECS, LATENCY_BOUNDS, bucket_floor
 from ops.models import KpiRollup
 from synthesis.services import synthesis_job_create
+from tests.factories import QueuedJobFactory
 
 
 @pytest.fixture
@@ -120,13 +121,21 @@ def test_metrics_export_switch_states_and_runbook_kpis(client, db):
         cache_hits=5,
         latency_histogram=histogram,
     )
+    finished_at = timezone.now() - timedelta(minutes=2)
+    for latency in (2.5, 2.75, 3.0):  # latencies come from the jobs themselves, not the histogram's edges
+        QueuedJobFactory(
+            status="succeeded",
+            queued_at=finished_at - timedelta(seconds=latency),
+            finished_at=finished_at,
+            audio="audio/x.wav",
+        )
     switch_set(name="maintenance_mode", enabled=True, reason="test")
 
     text = client.get("/metrics").content.decode()
 
     assert 'odiadev_switch_enabled{switch="maintenance_mode"} 1.0' in text
     assert 'odiadev_switch_enabled{switch="voice_cloning"} 1.0' in text
-    assert 'odiadev_kpi{kpi="latency_p50",window="1h"} 3.0' in text
+    assert 'odiadev_kpi{kpi="latency_p50",window="1h"} 2.75' in text
     assert 'odiadev_kpi{kpi="cache_hit_rate",window="24h"} 0.5' in text
 
 

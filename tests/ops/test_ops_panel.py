@@ -26,8 +26,8 @@ from billing.models import (
 from billing.services import account_refresh, usage_admit, usage_reserve
 from controls.switches import switch_is_on
 from odiadev.celery import app
-from ops.actions import cache_clear_all, queue_purge, switch_flip
-from ops.kpis import clone_quality_window, kpi_tiles, rollups_refresh, window_figures
+from ops.actions import action_summary, breaker_reset, cache_clear_all, queue_purge, switch_flip
+from ops.kpis import clone_quality_window, kpi_series, kpi_tiles, p95_alert_sustained, rollups_refresh, window_figures
 from ops.models import KpiRollup, OpsAction, OpsActionKind
 from synthesis.cache import cache_lookup, cache_store
 from synthesis.models import JobStatus, SynthesisJob
@@ -98,10 +98,10 @@ def test_kpis_on_seeded_data_have_the_known_answers(seeded, settings):
     assert hour["jobs_finished"] == 26  # 10 engine + 10 cached + 2 failed + 4 cloned
     assert hour["cache_hit_rate"] == pytest.approx(10 / 24)
     assert hour["error_rate"] == pytest.approx(2 / 26)
-    # Engine latencies 0.9, 1.9 ... 9.9 s and four clones of 20 s: the 7th of 14 (6.9 s) is in the bucket up to 8 s,
-    # the 95th percentile (a clone) in the bucket up to 20 s.
-    assert hour["latency_p50"] == 8.0
-    assert hour["latency_p95"] == 20.0
+    # Engine latencies 0.9, 1.9 ... 9.9 s and four clones of 20 s: the 7th of 14 is 6.9 s, the 14th (a clone) 20 s:
+    # the jobs' own values, not the edges of a histogram bucket (8 s, 20 s).
+    assert hour["latency_p50"] == pytest.approx(6.9)
+    assert hour["latency_p95"] == pytest.approx(20.0)
     assert hour["clone_success_rate"] == pytest.approx(3 / 4)
     assert hour["oom_count"] == 1
     assert hour["gpu_hours"] == pytest.approx(1.0)
@@ -322,3 +322,56 @@ def test_the_panel_is_for_staff_only_and_actions_are_confirmed(db, user):
     assert OpsAction.objects.get().detail == {"switch": "voice_cloning", "enabled": False}
     assert APIClient().get("/ops/").status_code == 302
     assert 'href="/ops/"' in operator.get("/admin/").content.decode(), "linked from the admin index"
+
+
+def test_p95_is_the_slowest_jobs_own_latency_not_a_histogram_edge(db, user):
+    # given five engine jobs in the last hour, the slowest 34 s (the old histogram said "60.00 s"), and a cache hit
+    for index, latency in enumerate([3, 5, 8, 12, 34]):
+        _finished(user, seconds_ago=120 + index * 60, latency=latency)
+    _finished(user, seconds_ago=100, latency=0.01, cached=True)
+    rollups_refresh(now=NOW, limit=20)
+
+    # when
+    tiles = {tile["key"]: tile for tile in kpi_tiles("1h", now=NOW)}
+    series = kpi_series(now=NOW, days=1)
+
+    # then the tiles and the chart both carry the jobs' own values
+    assert tiles["latency_p95"]["display"] == "34.00 s"
+    assert tiles["latency_p50"]["display"] == "8.00 s"
+    assert tiles["latency_p95"]["status"] == "warn"  # above 6 s, but not in every bucket of the last 10 minutes
+    assert 34.0 in series["latency_p95"]
+    assert 60.0 not in series["latency_p95"]
+
+
+def test_the_p95_alert_needs_every_recent_bucket_above_six_seconds(db, user):
+    # the last 10 minutes before 12:02 are the buckets 11:50, 11:55 and 12:00 (NOW is 12:02)
+    _finished(user, seconds_ago=60, latency=7)  # 12:01
+    _finished(user, seconds_ago=8 * 60, latency=9)  # 11:54
+    assert p95_alert_sustained(now=NOW) is True
+
+    _finished(user, seconds_ago=5 * 60, latency=2)  # 11:57: a fast bucket breaks the run
+    assert p95_alert_sustained(now=NOW) is False
+
+
+def test_recent_actions_read_as_sentences_and_switch_colours_follow_health(db, user):
+    staff = UserFactory(is_staff=True)
+    operator = Client()
+    operator.login(email=staff.email, password=PASSWORD)
+    switch_flip(name="voice_cloning", enabled=False, reason="GPU drain", user=staff)
+    cache_store_and_clear = cache_clear_all(reason="stale", user=staff)
+    reset = breaker_reset(reason="after the fix", user=staff)
+
+    page = operator.get("/ops/").content.decode()
+
+    assert re.fullmatch(
+        r"Removed [\d,]+ cache entr(y|ies); past jobs' audio stays\.", action_summary(cache_store_and_clear)
+    )
+    assert action_summary(reset) == "Forgot 0 counted GPU out-of-memory errors."
+    assert "Turned voice_cloning off." in page
+    assert "{&#x27;" not in page, "no raw Python dicts"
+    maintenance = re.search(r'data-testid="switch-maintenance_mode-state" data-health="(\w+)"', page)
+    cloning = re.search(r'data-testid="switch-voice_cloning-state" data-health="(\w+)"', page)
+    signups = re.search(r'data-testid="switch-new_signups-state" data-health="(\w+)"', page)
+    assert maintenance.group(1) == "healthy"  # off is its normal position
+    assert cloning.group(1) == "unhealthy"  # turned off: cloned voices are refused
+    assert signups.group(1) == "healthy"

@@ -4,6 +4,8 @@ part of the cache key through the spoken text."""
 import json
 
 import pytest
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 from rest_framework.test import APIClient
 
 from accounts.services import api_key_create
@@ -108,6 +110,27 @@ def test_a_word_can_be_entered_once(api):
     assert second.json()["error"]["code"] == "pronunciation_exists"
     assert renamed.status_code == 409
     assert api.get(f"/v1/pronunciations/{first['id']}").json()["replacement"] == "Lay-goss"
+
+
+def test_a_word_is_one_entry_regardless_of_case(api):
+    # given "ODIADEV", which already matches "odiadev", "Odiadev" and every other case
+    first = _post(api, "/v1/pronunciations", {"word": "ODIADEV", "replacement": "oh dee ah dev"}).json()
+    other = _post(api, "/v1/pronunciations", {"word": "Lagos", "replacement": "Lay-goss"}).json()
+
+    # when the same word comes again in another case, by create or by rename
+    lower = _post(api, "/v1/pronunciations", {"word": "odiadev", "replacement": "oh dia dev", "case_sensitive": True})
+    renamed = _patch(api, f"/v1/pronunciations/{other['id']}", {"word": "OdiaDev"})
+    recased = _patch(api, f"/v1/pronunciations/{first['id']}", {"word": "OdiaDEV"})
+
+    # then both are refused with a stable code naming the entry that exists; the entry itself may change its case
+    assert lower.status_code == 409
+    error = lower.json()["error"]
+    assert error["code"] == "pronunciation_exists"
+    assert error["detail"] == {"word": "odiadev", "existing_id": first["id"], "existing_word": "ODIADEV"}
+    assert "“ODIADEV”" in error["message"]
+    assert renamed.status_code == 409
+    assert recased.status_code == 200
+    assert [entry["word"] for entry in api.get("/v1/pronunciations").json()["pronunciations"]] == ["Lagos", "OdiaDEV"]
 
 
 def test_the_dictionary_has_a_limit(api, settings):
@@ -262,6 +285,47 @@ def test_the_dashboard_page_shows_refusals(browser, settings):
 
     assert duplicate.status_code == 200
     assert "already have an entry" in duplicate.content.decode()
+
+
+def test_the_dashboard_refuses_the_same_word_in_another_case_and_says_why(browser, user):
+    browser.post("/pronunciations/", {"word": "ODIADEV", "replacement": "oh dee ah dev", "whole_word": "on"})
+
+    refused = browser.post("/pronunciations/", {"word": "odiadev", "replacement": "oh dia dev", "whole_word": "on"})
+
+    page = refused.content.decode()
+    assert 'data-testid="form-error"' in page
+    assert "You already have an entry for “ODIADEV”" in page
+    assert "regardless of case" in page
+    assert "“odiadev” is now said as" not in page
+    assert list(user.pronunciations.values_list("word", flat=True)) == ["ODIADEV"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_keeps_the_entry_that_applied_and_drops_its_case_twins(user):
+    executor = MigrationExecutor(connection)
+    executor.migrate([("synthesis", "0012_idempotency_key")])
+    try:
+        old = executor.loader.project_state([("synthesis", "0012_idempotency_key")]).apps
+        Pronunciation = old.get_model("synthesis", "Pronunciation")
+        for word, replacement, case_sensitive in [
+            ("odiadev", "second", False),
+            ("ODIADEV", "first", False),  # "ODIADEV" sorts first: it was the one applied
+            ("lagos", "any case", False),
+            ("Lagos", "exact", True),  # a case-sensitive entry wins over a case-insensitive one
+            ("Abuja", "alone", False),
+        ]:
+            Pronunciation.objects.create(
+                user_id=user.pk, word=word, replacement=replacement, case_sensitive=case_sensitive
+            )
+
+        executor = MigrationExecutor(connection)
+        executor.migrate([("synthesis", "0014_pronunciation_unique_word_any_case")])
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.migrate(executor.loader.graph.leaf_nodes("synthesis"))
+
+    kept = dict(user.pronunciations.values_list("word", "replacement"))
+    assert kept == {"ODIADEV": "first", "Lagos": "exact", "Abuja": "alone"}
 
 
 def test_the_dashboard_cannot_reach_another_accounts_entries(browser, other_api, other_user):
