@@ -145,7 +145,7 @@
       details.append(el("p", { class: "warning", "data-testid": "transcript-warning" }, voice.transcript_warning.message));
       details.open = true;
     }
-    const area = el("textarea", { rows: "3", maxlength: "5000" });
+    const area = el("textarea", { rows: "3", maxlength: "5000", "aria-label": "Sample transcript" });
     area.value = voice.sample_transcript || "";
     const save = el("button", { type: "button" }, "Save transcript");
     const note = el("span", { class: "hint", role: "status" });
