@@ -23,7 +23,8 @@ from .browser import browser_page, log_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 1, "is_mobile": True, "has_touch": True}
+# Not is_mobile: a mobile viewport zooms out to fit wide content, which would hide the overflow being tested.
+PHONE = {"viewport": {"width": 390, "height": 844}}
 LONG_TEXT = (
     "On Monday the committee of the Lagos State Ministry of Transportation reconvened at 09:30 to review the "
     "₦2,500,000 budget for the Third Mainland Bridge maintenance programme and its supercalifragilistic annex."
@@ -91,7 +92,7 @@ LOGGED_OUT_PAGES = ["/login/", "/signup/", "/password_reset/"]
 # Elements wider than the window, outside a container that scrolls them: what makes a page scroll sideways.
 OVERFLOW = """() => {
   const width = window.innerWidth;
-  const culprits = [];
+  const culprits = [], inScrollers = [];
   for (const el of document.body.querySelectorAll('*')) {
     const r = el.getBoundingClientRect();
     if (r.width === 0 || r.right <= width + 0.5) continue;
@@ -100,11 +101,14 @@ OVERFLOW = """() => {
       const o = getComputedStyle(p).overflowX;
       if (o === 'auto' || o === 'scroll' || o === 'hidden') { clipped = true; break; }
     }
-    if (!clipped) culprits.push(el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') +
-                                (el.className && typeof el.className === 'string' ? '.' + el.className : '') +
-                                ' right=' + Math.round(r.right));
+    const name = el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') +
+                 (el.className && typeof el.className === 'string' ? '.' + el.className : '') +
+                 ' right=' + Math.round(r.right);
+    (clipped ? inScrollers : culprits).push(name);
   }
-  return {scrollWidth: document.documentElement.scrollWidth, innerWidth: width, culprits: culprits.slice(0, 8)};
+  // An absolutely positioned element escapes a scroller that is not its containing block: list those too.
+  return {scrollWidth: document.documentElement.scrollWidth, innerWidth: width,
+          culprits: (culprits.length ? culprits : inScrollers).slice(0, 8)};
 }"""
 
 # A checkbox whose words start on another line than the box (the bug: the box alone above its label).
@@ -175,6 +179,7 @@ def _unnamed_in_accessibility_tree(page: Page) -> list[str]:
 def _layout_problems(page: Page, path: str) -> list[str]:
     problems = []
     found = page.evaluate(OVERFLOW)
+    assert found["innerWidth"] == 390
     if found["scrollWidth"] > found["innerWidth"]:
         problems.append(f"{path}: scrollWidth {found['scrollWidth']} > {found['innerWidth']}: {found['culprits']}")
     for label in page.evaluate(CHECKBOX_LINES):
@@ -194,6 +199,7 @@ def test_every_dashboard_page_fits_a_390px_phone(stack, account):
             page.goto(path)
             expect(page.locator("h1").first).to_be_visible()
             problems += _layout_problems(page, path)
+        assert not problems, "\n".join(problems)
 
         # Pages as they are right after creating a key and an endpoint: the secret, shown once, fits too.
         page.goto("/keys/")
