@@ -98,6 +98,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.account_status",
             ],
+            # Dashboard template helpers that belong to no app: `{% load when %}` (times in the user's zone).
+            "libraries": {"when": "core.templatetags.when"},
         },
     },
 ]

@@ -145,7 +145,7 @@
       details.append(el("p", { class: "warning", "data-testid": "transcript-warning" }, voice.transcript_warning.message));
       details.open = true;
     }
-    const area = el("textarea", { rows: "3", maxlength: "5000" });
+    const area = el("textarea", { rows: "3", maxlength: "5000", "aria-label": "Sample transcript" });
     area.value = voice.sample_transcript || "";
     const save = el("button", { type: "button" }, "Save transcript");
     const note = el("span", { class: "hint", role: "status" });
@@ -180,7 +180,9 @@
         "<small class=\"error voice-rejection\" data-testid=\"voice-rejection\"></small>" +
         "<div class=\"voice-more\"></div></td><td></td><td></td>";
       row.children[0].textContent = voice.name;
-      row.children[2].textContent = voice.created_at.replace("T", " ").slice(0, 16);
+      // UTC as the server prints it; common.js shows it in the browser's time zone once the row is in the page.
+      row.children[2].append(el("time", { datetime: voice.created_at, "data-local": "minutes" },
+        voice.created_at.replace("T", " ").slice(0, 16) + " UTC"));
       $("voice-rows").prepend(row);
     }
     const status = row.querySelector('[data-testid="voice-status"]');

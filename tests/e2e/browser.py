@@ -25,15 +25,21 @@ CHROMIUM_ARGS = [
 
 @contextmanager
 def browser_page(
-    base_url: str, *, extra_args: tuple[str, ...] = (), permissions: tuple[str, ...] = ()
+    base_url: str,
+    *,
+    extra_args: tuple[str, ...] = (),
+    permissions: tuple[str, ...] = (),
+    context_options: dict | None = None,
 ) -> Iterator[Page]:
     """A fresh browser and page on the live server. Set up database rows before entering: the database is not
-    to be used while Playwright's event loop runs. Fails on leaving if the console reported a policy violation."""
+    to be used while Playwright's event loop runs. Fails on leaving if the console reported a policy violation.
+    `context_options` go to Playwright's new_context (viewport, color_scheme, timezone_id, locale, ...)."""
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM, headless=True, args=[*CHROMIUM_ARGS, *extra_args]
         )
-        page = browser.new_context(base_url=base_url, permissions=list(permissions)).new_page()
+        context = browser.new_context(base_url=base_url, permissions=list(permissions), **(context_options or {}))
+        page = context.new_page()
         page.set_default_timeout(30_000)
         violations: list[str] = []
         page.on("console", lambda message: _note_policy_violation(violations, message.text))
