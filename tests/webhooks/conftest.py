@@ -1,4 +1,5 @@
-"""A local receiver for webhook deliveries (a real HTTP server on 127.0.0.1), and the README's verification code."""
+"""A local receiver for webhook deliveries (a real HTTP server on 127.0.0.1), and the documented verification code
+(docs/webhooks.md)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 from pytest_httpserver import HTTPServer
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+WEBHOOK_DOCS = Path(__file__).resolve().parents[2] / "docs" / "webhooks.md"
 
 
 def _free_port() -> int:
@@ -47,10 +48,10 @@ def forbid_private_targets(settings):
 
 @pytest.fixture(scope="session")
 def verify_signature():
-    """`verify_odiadev_signature(body, header, secret, tolerance=300)`, exactly as the README documents it."""
-    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
-    # The block sits in a list item: indented in the Markdown, dedented here.
+    """`verify_odiadev_signature(body, header, secret, tolerance=300)`, exactly as docs/webhooks.md documents it."""
+    blocks = re.findall(r"```python[^\n]*\n(.*?)```", WEBHOOK_DOCS.read_text(), flags=re.S)
+    # A block may sit in a list item: indented in the Markdown, dedented here.
     snippet = textwrap.dedent(next(block for block in blocks if "def verify_odiadev_signature" in block))
     namespace: dict = {}
-    exec(compile(snippet, "README.md", "exec"), namespace)  # noqa: S102 - our own documentation, under test
+    exec(compile(snippet, "docs/webhooks.md", "exec"), namespace)  # noqa: S102 - our own documentation, under test
     return namespace["verify_odiadev_signature"]

@@ -1,4 +1,4 @@
-"""Deliveries are signed so that the README's verification code accepts them, and only them."""
+"""Deliveries are signed so that the verification code docs/webhooks.md documents accepts them, and only them."""
 
 import time
 
