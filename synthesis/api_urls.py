@@ -11,6 +11,8 @@ urlpatterns = [
     path("tts/<uuid:job_id>", apis.TtsDetailApi.as_view(), name="tts-detail"),
     path("tts/<uuid:job_id>/audio", apis.TtsAudioApi.as_view(), name="tts-audio"),
     path("tts/<uuid:job_id>/cancel", apis.TtsCancelApi.as_view(), name="tts-cancel"),
+    path("tts/<uuid:job_id>/captions.srt", apis.TtsCaptionsSrtApi.as_view(), name="tts-captions-srt"),
+    path("tts/<uuid:job_id>/captions.vtt", apis.TtsCaptionsVttApi.as_view(), name="tts-captions-vtt"),
     path("pronunciations", apis.PronunciationListApi.as_view(), name="pronunciations"),
     path(
         "pronunciations/<uuid:pronunciation_id>",

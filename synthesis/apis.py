@@ -7,6 +7,7 @@ from functools import partial
 
 from django.conf import settings
 from django.core.files.storage import default_storage
+from django.http import HttpResponse
 from django.utils.http import content_disposition_header
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
@@ -16,7 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import ApiKey
-from core.api import validated_body
+from core.api import AudioResponseMixin, validated_body
 from core.deferred import deferred_api_response
 from core.exceptions import ApplicationError, InvalidRequest
 from core.fields import StrictCharField
@@ -28,6 +29,7 @@ from .errors import (
     AudioExpired,
     AudioLinkInvalid,
     AudioNotReady,
+    CaptionsNotReady,
     FormatNotStreamable,
     InvalidBitrate,
     InvalidFormat,
@@ -40,12 +42,13 @@ from .errors import (
 from .filenames import job_audio_filename
 from .formats import MP3_BITRATES, OUTPUT_FORMATS, SAMPLE_RATES
 from .idempotency import IDEMPOTENCY_HEADER, KEY_MAX_LENGTH, REPLAYED_HEADER, idempotent_request_from
-from .models import SynthesisJob
+from .models import JobStatus, SynthesisJob
 from .pronunciations import pronunciation_create, pronunciation_delete, pronunciation_update
 from .selectors import job_get, job_get_for, job_list_for, pronunciation_get_for, pronunciation_list_for
 from .serializers import JobOutputSerializer, PronunciationOutputSerializer, audio_token_valid
 from .services import SEED_MAX, SPEED_MAX, SPEED_MIN, synthesis_job_submit
 from .streaming import STREAMABLE_FORMATS
+from .timestamps import CUE_MAX_CHARS, CUE_MAX_WORDS, captions_srt, captions_vtt
 from .transitions import synthesis_job_cancel
 from .waiting import job_final_wait
 
@@ -139,6 +142,16 @@ class TtsApi(APIView):
             help_text="Also stream the audio while it is made, over the websocket (`audio.subscribe`). "
             "mp3, pcm, ulaw or ogg.",
         )
+        timestamps = serializers.BooleanField(
+            required=False,
+            default=False,
+            help_text=(
+                "Word timestamps: the job gets `words`, [{text, start, end}] in seconds of its audio (at any speed, "
+                "format and sample rate), and captions at /v1/tts/{id}/captions.srt and .vtt. Built-in Piper voices "
+                "only; otherwise 400 `timestamps_unavailable`. With /v1/tts/stream the words are on the job "
+                "(GET /v1/tts/{id}) once it succeeds."
+            ),
+        )
         normalize = serializers.BooleanField(
             required=False,
             default=True,
@@ -189,6 +202,7 @@ class TtsApi(APIView):
             seed=data["seed"],
             normalize=data["normalize"],
             streamed=data["stream"],
+            timestamps=data["timestamps"],
         )
         if data["wait"] and not job.is_final:
             return deferred_api_response(
@@ -383,3 +397,56 @@ def not_streamable(output_format: str) -> FormatNotStreamable:
         f"Streaming delivers {', '.join(STREAMABLE_FORMATS)}; {output_format} is only a stored file (POST /v1/tts).",
         detail={"streamable": list(STREAMABLE_FORMATS)},
     )
+
+
+class _TtsCaptionsApi(AudioResponseMixin, APIView):
+    """A job's captions from its word timestamps (owner only: another account's job is 404)."""
+
+    content_type = ""
+
+    @staticmethod
+    def render(words: list[dict]) -> str:
+        raise NotImplementedError
+
+    def get(self, request, job_id):
+        job = job_get_for(user=request.user, job_id=job_id)
+        if job.status != JobStatus.SUCCEEDED or job.words is None:
+            raise CaptionsNotReady(detail={"status": job.status, "timestamps": job.timestamps})
+        response = HttpResponse(self.render(job.words), content_type=self.content_type)
+        response["Cache-Control"] = "private, max-age=3600"
+        return response
+
+
+_CAPTIONS_DESCRIPTION = (
+    "Captions of a job submitted with `timestamps: true`, from its word timestamps: cues of up to "
+    f"{CUE_MAX_WORDS} words and {CUE_MAX_CHARS} characters, each ending at most at a sentence end. 409 "
+    "`captions_unavailable` until the job succeeds, or for a job without timestamps."
+)
+
+
+class TtsCaptionsSrtApi(_TtsCaptionsApi):
+    content_type = "application/x-subrip; charset=utf-8"
+    render = staticmethod(captions_srt)
+
+    @extend_schema(
+        operation_id="tts_captions_srt",
+        responses={(200, "application/x-subrip"): OpenApiTypes.STR},
+        description=f"SubRip (.srt). {_CAPTIONS_DESCRIPTION}",
+    )
+    @error_statuses(409)
+    def get(self, request, job_id):
+        return super().get(request, job_id)
+
+
+class TtsCaptionsVttApi(_TtsCaptionsApi):
+    content_type = "text/vtt; charset=utf-8"
+    render = staticmethod(captions_vtt)
+
+    @extend_schema(
+        operation_id="tts_captions_vtt",
+        responses={(200, "text/vtt"): OpenApiTypes.STR},
+        description=f"WebVTT (.vtt). {_CAPTIONS_DESCRIPTION}",
+    )
+    @error_statuses(409)
+    def get(self, request, job_id):
+        return super().get(request, job_id)
