@@ -7,7 +7,6 @@ from functools import partial
 
 from django.conf import settings
 from django.core.files.storage import default_storage
-from django.http import HttpResponse
 from django.utils.http import content_disposition_header
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
@@ -17,7 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import ApiKey
-from core.api import AudioResponseMixin, validated_body
+from core.api import validated_body
 from core.deferred import deferred_api_response
 from core.exceptions import ApplicationError, InvalidRequest
 from core.fields import StrictCharField
@@ -29,7 +28,6 @@ from .errors import (
     AudioExpired,
     AudioLinkInvalid,
     AudioNotReady,
-    CaptionsNotReady,
     FormatNotStreamable,
     InvalidBitrate,
     InvalidFormat,
@@ -42,13 +40,12 @@ from .errors import (
 from .filenames import job_audio_filename
 from .formats import MP3_BITRATES, OUTPUT_FORMATS, SAMPLE_RATES
 from .idempotency import IDEMPOTENCY_HEADER, KEY_MAX_LENGTH, REPLAYED_HEADER, idempotent_request_from
-from .models import JobStatus, SynthesisJob
+from .models import SynthesisJob
 from .pronunciations import pronunciation_create, pronunciation_delete, pronunciation_update
 from .selectors import job_get, job_get_for, job_list_for, pronunciation_get_for, pronunciation_list_for
 from .serializers import JobOutputSerializer, PronunciationOutputSerializer, audio_token_valid
 from .services import SEED_MAX, SPEED_MAX, SPEED_MIN, synthesis_job_submit
 from .streaming import STREAMABLE_FORMATS
-from .timestamps import CUE_MAX_CHARS, CUE_MAX_WORDS, captions_srt, captions_vtt
 from .transitions import synthesis_job_cancel
 from .waiting import job_final_wait
 
@@ -397,56 +394,3 @@ def not_streamable(output_format: str) -> FormatNotStreamable:
         f"Streaming delivers {', '.join(STREAMABLE_FORMATS)}; {output_format} is only a stored file (POST /v1/tts).",
         detail={"streamable": list(STREAMABLE_FORMATS)},
     )
-
-
-class _TtsCaptionsApi(AudioResponseMixin, APIView):
-    """A job's captions from its word timestamps (owner only: another account's job is 404)."""
-
-    content_type = ""
-
-    @staticmethod
-    def render(words: list[dict]) -> str:
-        raise NotImplementedError
-
-    def get(self, request, job_id):
-        job = job_get_for(user=request.user, job_id=job_id)
-        if job.status != JobStatus.SUCCEEDED or job.words is None:
-            raise CaptionsNotReady(detail={"status": job.status, "timestamps": job.timestamps})
-        response = HttpResponse(self.render(job.words), content_type=self.content_type)
-        response["Cache-Control"] = "private, max-age=3600"
-        return response
-
-
-_CAPTIONS_DESCRIPTION = (
-    "Captions of a job submitted with `timestamps: true`, from its word timestamps: cues of up to "
-    f"{CUE_MAX_WORDS} words and {CUE_MAX_CHARS} characters, each ending at most at a sentence end. 409 "
-    "`captions_unavailable` until the job succeeds, or for a job without timestamps."
-)
-
-
-class TtsCaptionsSrtApi(_TtsCaptionsApi):
-    content_type = "application/x-subrip; charset=utf-8"
-    render = staticmethod(captions_srt)
-
-    @extend_schema(
-        operation_id="tts_captions_srt",
-        responses={(200, "application/x-subrip"): OpenApiTypes.STR},
-        description=f"SubRip (.srt). {_CAPTIONS_DESCRIPTION}",
-    )
-    @error_statuses(409)
-    def get(self, request, job_id):
-        return super().get(request, job_id)
-
-
-class TtsCaptionsVttApi(_TtsCaptionsApi):
-    content_type = "text/vtt; charset=utf-8"
-    render = staticmethod(captions_vtt)
-
-    @extend_schema(
-        operation_id="tts_captions_vtt",
-        responses={(200, "text/vtt"): OpenApiTypes.STR},
-        description=f"WebVTT (.vtt). {_CAPTIONS_DESCRIPTION}",
-    )
-    @error_statuses(409)
-    def get(self, request, job_id):
-        return super().get(request, job_id)

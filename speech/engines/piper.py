@@ -27,9 +27,12 @@ def _with_alignment_output(model_path: Path) -> bytes | str:
     """The model with its per-phoneme durations as a second output (what piper's `include_alignments` reads),
     patched in memory with the `onnx` package; the plain path where the model has that output already. Audio is
     the same either way, and a synthesis that does not ask for alignments ignores the extra output."""
-    import onnx
-    from piper.patch_voice_with_alignment import add_alignment_output
-
+    try:
+        import onnx
+        from piper.patch_voice_with_alignment import add_alignment_output
+    except ImportError:  # (requirements/worker.txt pins onnx) without it the voice speaks, but times no word
+        logger.warning("the onnx package is missing: Piper cannot report word timings")
+        return str(model_path)
     model = onnx.load(str(model_path))
     try:
         add_alignment_output(model)
