@@ -35,7 +35,8 @@ def _check_words(words, samples, rate):
     for word in words:
         assert 0 <= word["start"] < word["end"] <= duration + 0.001
         span = samples[int(word["start"] * rate) : int(word["end"] * rate)]
-        assert float(np.sqrt(np.mean(span**2))) > 0.03, word
+        # Three times the loudest pause between Piper's sentences (synthesis/test_timestamps.py: SILENCE_RMS).
+        assert float(np.sqrt(np.mean(span**2))) > 0.012, word
 
 
 def test_wait_answer_and_streamed_job_carry_words_matching_their_audio(stack, secret):
