@@ -10,11 +10,13 @@ time, so the seconds hold for every format and sample rate.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Sequence
 from difflib import SequenceMatcher
 
 from speech.engines.base import PcmChunk, WordTiming
+from textnorm.words import words_of
 
 # Piper's own markers: sentence start and end, and the pad after each phoneme.
 _MARKERS = {"^", "$", "_"}
@@ -97,4 +99,53 @@ def spoken_word_times(
             start, end = (offset + timing.start) / rate, (offset + timing.end) / rate
             known = times[index]
             times[index] = [min(known[0], start), max(known[1], end)] if known else [start, end]
+    return [[round(t[0], 3), round(t[1], 3)] if t else None for t in times]
+
+
+# Dia's instructions to itself: a speaker tag or a nonverbal in brackets is no word a recogniser hears.
+_NOT_HEARD = re.compile(r"^(\[S[12]\]|\(.*\))$")
+
+
+def heard_word_times(
+    spoken_words: Sequence[str], heard: Sequence[tuple[str, float, float]], duration: float
+) -> list[list[float] | None]:
+    """Spoken-word times for an engine without alignments, from a speech recogniser's words on its output
+    ((text, start, end) in seconds). Spoken and heard words are compared as plain words (numbers in words, lower
+    case: `textnorm.words.words_of`) and aligned in order; a spoken word takes the times of the heard words it
+    matches. One the recogniser did not hear (or heard differently) is placed between its heard neighbours, its
+    share of the gap in proportion to its length; speaker tags and nonverbals (`[S1]`, `(laughs)`) get none."""
+    expected = [
+        (token, index)
+        for index, word in enumerate(spoken_words)
+        if not _NOT_HEARD.match(word)
+        for token in words_of(word)
+    ]
+    tokens = [(token, index) for index, (text, _, _) in enumerate(heard) for token in words_of(text)]
+    times: list[list[float] | None] = [None] * len(spoken_words)
+    matcher = SequenceMatcher(None, [t for t, _ in expected], [t for t, _ in tokens], autojunk=False)
+    for block in matcher.get_matching_blocks():
+        for offset in range(block.size):
+            word = expected[block.a + offset][1]
+            _, start, end = heard[tokens[block.b + offset][1]]
+            known = times[word]
+            times[word] = [min(known[0], start), max(known[1], end)] if known else [start, end]
+    said = sorted({index for _, index in expected})
+    # Runs of words not heard, between the heard ones (or the ends of the audio).
+    run: list[int] = []
+    previous_end = 0.0
+    for index in [*said, None]:
+        if index is not None and times[index] is None:
+            run.append(index)
+            continue
+        next_start = times[index][0] if index is not None else duration
+        if run:
+            lengths = [max(len(spoken_words[i]), 1) for i in run]
+            step = max(next_start - previous_end, 0.0) / sum(lengths)
+            position = previous_end
+            for i, length in zip(run, lengths, strict=True):
+                times[i] = [position, position + step * length]
+                position += step * length
+            run = []
+        if index is not None:
+            previous_end = times[index][1]
     return [[round(t[0], 3), round(t[1], 3)] if t else None for t in times]

@@ -144,8 +144,9 @@ class TtsApi(APIView):
             default=False,
             help_text=(
                 "Word timestamps: the job gets `words`, [{text, start, end}] in seconds of its audio (at any speed, "
-                "format and sample rate), and captions at /v1/tts/{id}/captions.srt and .vtt. Built-in Piper voices "
-                "only; otherwise 400 `timestamps_unavailable`. With /v1/tts/stream the words are on the job "
+                "format and sample rate), and captions at /v1/tts/{id}/captions.srt and .vtt. Piper times words from "
+                "its alignments, other engines (Dia) by the speech recogniser; where that is off, 400 "
+                "`timestamps_unavailable`. With /v1/tts/stream the words are on the job "
                 "(GET /v1/tts/{id}) once it succeeds."
             ),
         )

@@ -24,11 +24,12 @@ from billing.selectors import plan_for
 from controls.admission import admit_job
 from controls.breaker import oom_record
 from core.exceptions import ApplicationError
+from core.recognition import speech_transcribe
 from speech.audio import OggOpusStream, encode, mp3_stream_piece, stitch_offsets
 from speech.batching import BatchScheduler, SynthesisTimeout
 from speech.engines.base import Engine, PcmChunk, SynthesisRequest, VoicePrompt
 from speech.errors import EngineError, TransientEngineError
-from speech.timestamps import spoken_word_times
+from speech.timestamps import heard_word_times, spoken_word_times
 from speech.watermark import watermark_apply
 from voices.runner import clone_similarity, voice_prompt_for
 
@@ -168,6 +169,16 @@ def synthesis_job_execute(*, job_id: uuid.UUID | str) -> str:
         stream_finish(job_id=job.id, status=status or "gone")
 
 
+def _word_times(job, engine: Engine, segments, pieces, offsets, samples, rate) -> list:
+    """[start, end] seconds of the stitched audio per spoken word: from the engine's alignments, or (an engine
+    without them) from what the speech recogniser hears in the audio."""
+    if engine.capabilities.alignments:
+        return spoken_word_times(pieces, offsets, rate, [len(segment.split()) for segment in segments])
+    heard = speech_transcribe(samples, rate)
+    spoken = (job.spoken_text or job.text).split()  # (not the segments': Dia's repeat speaker tags)
+    return heard_word_times(spoken, [(w.text, w.start, w.end) for w in heard.words], len(samples) / rate)
+
+
 def _db_release() -> None:
     """Give this thread's database connection back while the engine works: a GPU worker runs about twice
     `DIA_MAX_BATCH` job threads that mostly wait on the batch scheduler, against a pool of DATABASE_POOL_MAX_SIZE
@@ -226,11 +237,7 @@ def _synthesize(job: SynthesisJob, *, cloned: bool) -> str:
         if samples.size == 0:
             raise EngineError("the engine produced no audio for this text")
         # Seconds of the stitched audio; encoding below resamples (time is kept) and never trims.
-        word_times = (
-            spoken_word_times(pieces, offsets, rate, [len(segment.split()) for segment in segments])
-            if job.timestamps
-            else None
-        )
+        word_times = _word_times(job, engine, segments, pieces, offsets, samples, rate) if job.timestamps else None
         similarity = clone_similarity(profile_id=job.engine_voice, samples=samples, rate=rate) if cloned else None
         if job.watermark:
             # Marked before encoding, so every format carries it, and cache hits (keyed by the flag) reuse it. A

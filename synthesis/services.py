@@ -42,7 +42,7 @@ from .models import JobStatus, SynthesisJob
 from .playground import text_limit
 from .selectors import pronunciation_entries_for
 from .streaming import stream_stored
-from .timestamps import ENGINES_WITH_ALIGNMENTS, words_timed
+from .timestamps import timestamps_available, words_timed
 from .transitions import synthesis_job_enqueue
 
 logger = logging.getLogger(__name__)
@@ -156,7 +156,7 @@ def synthesis_job_create(
     )
     voice = voice_get_for(user=user, voice_id=voice_id)
     admit_engine(voice.engine)
-    if timestamps and voice.engine not in ENGINES_WITH_ALIGNMENTS:
+    if timestamps and not timestamps_available(voice.engine, recogniser=settings.TTS_TIMESTAMPS_RECOGNISER):
         raise TimestampsUnavailable(detail={"voice_id": voice.id, "engine": voice.engine})
     if voice.kind == "cloned":
         _check_cloned_voice(voice_id=voice.id, plan=plan, speed=speed)

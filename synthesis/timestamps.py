@@ -3,13 +3,15 @@ job's words at submit (which spoken words say each word as sent) and for cache h
 made (`speech.timestamps` times the spoken words), and the captions endpoints format them.
 
 Rules in one place:
-- Which engines can time words: `ENGINES_WITH_ALIGNMENTS` (Piper reports phoneme alignments). Others are refused up
-  front with 400 `timestamps_unavailable` (timing Dia's output with the speech recogniser is not built yet).
+- Which engines can time words: `ENGINES_WITH_ALIGNMENTS` (Piper reports phoneme alignments). Others (Dia) are
+  timed by the speech recogniser on their output (`speech.timestamps.heard_word_times`) while
+  TTS_TIMESTAMPS_RECOGNISER is on; off, they are refused up front with 400 `timestamps_unavailable`.
 - The cache: `timestamps` is not part of the cache key (the audio is the same). A cached job answers a timestamps
   request only if it has its spoken-word times (`spoken_word_times`); otherwise the request synthesizes again, and
   its job, which has them, becomes the key's cache entry, so each audio is timed at most once more.
 - The words are those of the text as sent (after whitespace collapsing): "₦2,500" is one word that lasts from the
-  start of "two" to the end of "naira"; a written word that says nothing (a lone dash) joins the word before.
+  start of "two" to the end of "naira"; a written word that says nothing (a lone dash, Dia's `[S2]`) joins the word
+  after it (at the end, the one before).
 """
 
 from __future__ import annotations
@@ -17,6 +19,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 ENGINES_WITH_ALIGNMENTS = frozenset({"piper"})
+
+
+def timestamps_available(engine: str, *, recogniser: bool) -> bool:
+    """Whether jobs of `engine` can get word timestamps (`recogniser`: TTS_TIMESTAMPS_RECOGNISER)."""
+    return engine in ENGINES_WITH_ALIGNMENTS or recogniser
+
 
 # Caption cues: a few words per cue, as subtitle guidelines advise (two short lines' worth), never across a
 # sentence end.
@@ -27,22 +35,22 @@ _SENTENCE_ENDS = (".", "!", "?", "…", '."', '!"', '?"')
 
 def words_timed(word_spans: Sequence[Sequence], spoken_times: Sequence[Sequence[float] | None]) -> list[dict]:
     """The public words: each word as sent, from the start of its first spoken word to the end of its last. A word
-    whose spoken words were not timed (said as nothing: punctuation) joins the word before it."""
+    whose spoken words were not timed (said as nothing: a dash, Dia's `[S2]`) joins the word after it (at the end,
+    the word before)."""
     words: list[dict] = []
-    pending = ""  # untimed text before the first timed word
+    pending = ""  # untimed text waiting for the next timed word
     for text, first, end in word_spans:
         times = [t for t in spoken_times[first:end] if t]
         if not times:
-            if words:
-                words[-1]["text"] = f"{words[-1]['text']} {text}"
-            else:
-                pending = f"{pending} {text}".strip()
+            pending = f"{pending} {text}".strip()
             continue
         start, stop = min(t[0] for t in times), max(t[1] for t in times)
         if words:
             start = max(start, words[-1]["end"])  # monotonic even where two words share a crossfade
         words.append({"text": f"{pending} {text}".strip(), "start": round(start, 3), "end": round(max(stop, start), 3)})
         pending = ""
+    if pending and words:
+        words[-1]["text"] = f"{words[-1]['text']} {pending}"
     return words
 
 

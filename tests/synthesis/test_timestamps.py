@@ -13,8 +13,10 @@ import srt
 import webvtt
 
 from billing.services import plan_assign
+from speech.engines.dia_testing import build_tiny_dia
 from synthesis.models import SynthesisJob
 from synthesis.runner import synthesis_job_execute
+from synthesis.serving import engines_shutdown
 
 # Three sentences in short segments (see `short_segments`): two crossfaded seams between engine generations.
 TEXT = "I paid ₦2,500 for it today. The market opens early on Monday. Bring your receipts, please!"
@@ -157,11 +159,23 @@ def test_captions_need_a_finished_job_with_timestamps(api, paid):
     assert api.get(f"/v1/tts/{plain['id']}").json()["words"] is None
 
 
-def test_timestamps_refused_up_front_for_an_engine_without_alignments(api, paid, settings):
+@pytest.fixture
+def dia_voice(settings):
     settings.BUILTIN_VOICES = {
         **settings.BUILTIN_VOICES,
-        "dia": {**settings.BUILTIN_VOICES["joe"], "name": "Dia", "engine": "dia", "engine_voice": "dia"},
+        "dia": {
+            **settings.BUILTIN_VOICES["joe"],
+            "name": "Dia",
+            "engine": "dia",
+            "engine_voice": "dia",
+            "model_id": "tests/tiny-dia",
+            "sample_rate": 44100,
+        },
     }
+
+
+def test_timestamps_refused_up_front_without_alignments_or_recogniser(api, paid, settings, dia_voice):
+    settings.TTS_TIMESTAMPS_RECOGNISER = False
     before = SynthesisJob.objects.count()
 
     response = api.post(
@@ -173,6 +187,37 @@ def test_timestamps_refused_up_front_for_an_engine_without_alignments(api, paid,
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "timestamps_unavailable"
     assert SynthesisJob.objects.count() == before
+
+
+@pytest.fixture
+def tiny_dia(settings, tmp_path_factory, dia_voice):
+    model_dir, codec_dir = build_tiny_dia(tmp_path_factory.mktemp("timestamps-dia"))
+    settings.SPEECH_ENGINE_OPTIONS = {
+        **settings.SPEECH_ENGINE_OPTIONS,
+        "dia": {
+            "model_id": str(model_dir),
+            "codec_id": str(codec_dir),
+            "generation": {"max_new_tokens": 48, "chunk_seconds": 4},
+            "compile": "off",
+            "buckets": {"text": (128,), "prompt": (1,), "new_tokens": (48,)},
+        },
+    }
+    yield
+    engines_shutdown(names=["dia"])
+
+
+def test_an_engine_without_alignments_is_timed_by_the_recogniser(api, paid, tiny_dia):
+    # The tiny random Dia says nothing a recogniser can hear: this proves the path (the job gets words as sent, in
+    # order, inside its audio), not the timing, which tests/speech/test_timestamps.py checks on real speech.
+    job = _submit(api, text="[S1] Hello there, friend. [S2] Fine, thanks.", voice_id="dia")
+    job = _run(api, job["id"])
+    duration = job["duration_seconds"]
+
+    assert [w["text"] for w in job["words"]] == ["[S1] Hello", "there,", "friend.", "[S2] Fine,", "thanks."]
+    for word in job["words"]:
+        assert 0 <= word["start"] <= word["end"] <= duration + 0.001
+    for before, after in itertools.pairwise(job["words"]):
+        assert before["end"] <= after["start"]
 
 
 def test_cache_serves_timestamps_only_from_audio_that_was_timed(api, paid):
