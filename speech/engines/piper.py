@@ -105,6 +105,10 @@ class PiperEngine:
             return
         # Piper phonemizes the text again inside `synthesize`, the same way (one list of phonemes per sentence,
         # one chunk per sentence): each chunk's phonemes are matched to the sentence they came from.
+        if len(voice.session.get_outputs()) < 2:
+            raise AlignmentsUnavailable(
+                "This Piper voice reports no phoneme durations: word timestamps are unavailable."
+            )
         sentences = voice.phonemize(request.text)
         words = request.text.split()
         per_word = [[p for sentence in voice.phonemize(word) for p in sentence] for word in words]
@@ -112,9 +116,14 @@ class PiperEngine:
         spoken = iter([(sentence, owner) for sentence, owner in zip(sentences, owners, strict=True) if sentence])
         for chunk in voice.synthesize(request.text, syn_config=config, include_alignments=True):
             sentence, owner = next(spoken, (None, None))
-            if chunk.phoneme_alignments is None or sentence != chunk.phonemes:
-                raise AlignmentsUnavailable(
-                    "Piper reported no phoneme alignments for this voice: word timestamps are unavailable."
-                )
-            timings = chunk_word_timings(owner, [a.num_samples for a in chunk.phoneme_alignments])
+            if sentence != chunk.phonemes:
+                raise AlignmentsUnavailable("Piper phonemized the text differently twice: no word timestamps.")
+            if chunk.phoneme_alignments is not None:
+                durations = [a.num_samples for a in chunk.phoneme_alignments]
+            else:
+                # Piper could not match its durations to this sentence's phonemes (it says so for some symbol
+                # sequences): the sentence's length shared evenly between its phonemes, markers included.
+                share = len(chunk.audio_float_array) // (len(sentence) + 2)
+                durations = [share] * (len(sentence) + 2)
+            timings = chunk_word_timings(owner, durations)
             yield PcmChunk(samples=chunk.audio_float_array, sample_rate=chunk.sample_rate, words=timings)

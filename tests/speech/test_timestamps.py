@@ -7,7 +7,7 @@ import pytest
 
 from speech import asr
 from speech.audio import stitch_offsets
-from speech.engines.base import SynthesisRequest
+from speech.engines.base import PcmChunk, SynthesisRequest
 from speech.engines.piper import PiperEngine
 from speech.timestamps import heard_word_times, spoken_word_times
 
@@ -51,3 +51,22 @@ def test_recogniser_times_agree_with_pipers_own_alignments(piper):
         span = samples[int(start * rate) : int(end * rate)]
         assert float(np.sqrt(np.mean(span**2))) > 0.012, word
     assert all(a[1] <= b[0] + 0.001 for a, b in itertools.pairwise(times))
+
+
+def test_stitch_offsets_say_where_each_chunk_lands_after_the_crossfades():
+    rate = 1000
+    chunks = [
+        PcmChunk(np.full(1000, 0.1, dtype=np.float32), rate),
+        PcmChunk(np.full(1000, 0.2, dtype=np.float32), rate),  # a new generation: 10 ms crossfade
+        PcmChunk(np.full(500, 0.3, dtype=np.float32), rate, continues=True),  # the same generation: no seam
+    ]
+
+    samples, _, offsets = stitch_offsets(chunks, crossfade_seconds=0.01)
+
+    assert offsets == [0, 990, 1990]
+    assert len(samples) == 2490
+    # Each chunk's own samples (past its fade-in) are where its offset says.
+    assert samples[offsets[1] + 10] == pytest.approx(0.2)
+    assert samples[offsets[1] - 1] == pytest.approx(0.1)
+    assert samples[offsets[2]] == pytest.approx(0.3)
+    assert samples[offsets[2] - 1] == pytest.approx(0.2)

@@ -22,8 +22,8 @@ from synthesis.serving import engines_shutdown
 TEXT = "I paid ₦2,500 for it today. The market opens early on Monday. Bring your receipts, please!"
 WRITTEN = ["I", "paid", "₦2,500", "for", "it", "today.", "The", "market", "opens", "early", "on", "Monday."]
 WRITTEN += ["Bring", "your", "receipts,", "please!"]
-# The RMS of the pauses Piper leaves between sentences stays below this (measured: 0.0002-0.0035); a word's span, at
-# any speed, is well above three times it (measured: 0.037 and up).
+# The RMS of the pauses Piper leaves between sentences is mostly below this (measured: 0.0002-0.009); a word's span,
+# at any speed, is well above three times it (measured: 0.037 and up).
 SILENCE_RMS = 0.004
 
 
