@@ -72,37 +72,57 @@ def stitch(chunks: Iterable[PcmChunk], crossfade_seconds: float = 0.015) -> tupl
     """Join the chunks of one utterance with a short linear crossfade at each seam (no click where one generation
     ends and the next begins). The result is shorter than the plain sum by one crossfade per seam. A chunk marked
     `continues` (a streamed piece of the same generation) is appended as it is: there is no seam to hide."""
+    samples, rate, _ = stitch_offsets(chunks, crossfade_seconds)
+    return samples, rate
+
+
+def stitch_offsets(chunks: Iterable[PcmChunk], crossfade_seconds: float = 0.015) -> tuple[np.ndarray, int, list[int]]:
+    """`stitch`, and where each chunk's first sample lands in the result (its fade-in overlaps the end of the
+    audio before it): what places a chunk's word timings on the whole utterance."""
     parts: list[np.ndarray] = []
+    offsets: list[int] = []
+    length = 0  # samples in `parts`
     tail: np.ndarray | None = None  # the last samples of the audio so far, held back to be faded into the next
     rate = 0
+
+    def add(part: np.ndarray) -> None:
+        nonlocal length
+        parts.append(part)
+        length += part.size
+
     for chunk in chunks:
         if rate and chunk.sample_rate != rate:
             raise ValueError("chunks of one utterance must share a sample rate")
         rate = chunk.sample_rate
         samples = np.asarray(chunk.samples, dtype=np.float32)
         if samples.size == 0:
+            offsets.append(length + (tail.size if tail is not None else 0))
             continue
         fade = int(rate * crossfade_seconds)
         if tail is not None and chunk.continues:
-            parts.append(tail)
+            add(tail)
             tail = None
         if tail is not None:
             n = min(fade, tail.size, samples.size)
             if n:
                 ramp = np.linspace(0.0, 1.0, n, dtype=np.float32)
-                parts.append(tail[: tail.size - n])
-                parts.append(tail[tail.size - n :] * (1.0 - ramp) + samples[:n] * ramp)
+                add(tail[: tail.size - n])
+                offsets.append(length)
+                add(tail[tail.size - n :] * (1.0 - ramp) + samples[:n] * ramp)
                 samples = samples[n:]
             else:
-                parts.append(tail)
+                add(tail)
+                offsets.append(length)
+        else:
+            offsets.append(length)
         keep = min(fade, samples.size)
-        parts.append(samples[: samples.size - keep])
+        add(samples[: samples.size - keep])
         tail = samples[samples.size - keep :]
     if tail is not None:
-        parts.append(tail)
+        add(tail)
     if not parts:
-        return np.zeros(0, dtype=np.float32), rate
-    return np.concatenate(parts), rate
+        return np.zeros(0, dtype=np.float32), rate, offsets
+    return np.concatenate(parts), rate, offsets
 
 
 _MP3_KBPS = {

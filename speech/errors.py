@@ -15,3 +15,9 @@ class UnknownVoice(EngineError):
 
 class UnsupportedFormat(EngineError):
     code = "invalid_format"
+
+
+class AlignmentsUnavailable(EngineError):
+    """Word timings were asked of an engine (or voice) that cannot report them."""
+
+    code = "timestamps_unavailable"

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import apis, openai_apis, stream_apis
+from . import apis, captions_apis, openai_apis, stream_apis
 
 urlpatterns = [
     path("tts", apis.TtsApi.as_view(), name="tts"),
@@ -11,6 +11,8 @@ urlpatterns = [
     path("tts/<uuid:job_id>", apis.TtsDetailApi.as_view(), name="tts-detail"),
     path("tts/<uuid:job_id>/audio", apis.TtsAudioApi.as_view(), name="tts-audio"),
     path("tts/<uuid:job_id>/cancel", apis.TtsCancelApi.as_view(), name="tts-cancel"),
+    path("tts/<uuid:job_id>/captions.srt", captions_apis.TtsCaptionsSrtApi.as_view(), name="tts-captions-srt"),
+    path("tts/<uuid:job_id>/captions.vtt", captions_apis.TtsCaptionsVttApi.as_view(), name="tts-captions-vtt"),
     path("pronunciations", apis.PronunciationListApi.as_view(), name="pronunciations"),
     path(
         "pronunciations/<uuid:pronunciation_id>",

@@ -139,6 +139,17 @@ class TtsApi(APIView):
             help_text="Also stream the audio while it is made, over the websocket (`audio.subscribe`). "
             "mp3, pcm, ulaw or ogg.",
         )
+        timestamps = serializers.BooleanField(
+            required=False,
+            default=False,
+            help_text=(
+                "Word timestamps: the job gets `words`, [{text, start, end}] in seconds of its audio (at any speed, "
+                "format and sample rate), and captions at /v1/tts/{id}/captions.srt and .vtt. Piper times words from "
+                "its alignments, other engines (Dia) by the speech recogniser; where that is off, 400 "
+                "`timestamps_unavailable`. With /v1/tts/stream the words are on the job "
+                "(GET /v1/tts/{id}) once it succeeds."
+            ),
+        )
         normalize = serializers.BooleanField(
             required=False,
             default=True,
@@ -189,6 +200,7 @@ class TtsApi(APIView):
             seed=data["seed"],
             normalize=data["normalize"],
             streamed=data["stream"],
+            timestamps=data["timestamps"],
         )
         if data["wait"] and not job.is_final:
             return deferred_api_response(

@@ -37,6 +37,7 @@ from .events import job_event_send, job_webhook_emit
 from .models import JobStatus, SynthesisJob
 from .services import cached_source_for, source_lock
 from .streaming import stream_stored
+from .timestamps import words_timed
 
 logger = logging.getLogger(__name__)
 
@@ -67,13 +68,13 @@ def _turn_wait(job: SynthesisJob) -> tuple[SynthesisJob | None, bool]:
     deadline = time.monotonic() + settings.TTS_JOB_TIME_LIMIT / 2
     delay, waited = 0.05, False
     while True:
-        source = cached_source_for(job.cache_key)
+        source = cached_source_for(job.cache_key, timestamps=job.timestamps)
         if source is not None:
             return source, False
         try:
             if _turn_try(job):
                 # The holder may have stored its audio between our look-up and its release.
-                return cached_source_for(job.cache_key), True
+                return cached_source_for(job.cache_key, timestamps=job.timestamps), True
         except Exception as exc:
             if not is_backend_outage(exc):
                 raise
@@ -110,9 +111,18 @@ def synthesis_job_serve_cached(*, job: SynthesisJob, source: SynthesisJob) -> st
     with transaction.atomic():
         # The same lock a cache hit takes at submit: the lifecycle policy cannot delete the file under us.
         source = source_lock(source)
-        if source is None:
+        if source is None or (job.timestamps and source.spoken_word_times is None):
             return "gone"
+        timed = (
+            {
+                "spoken_word_times": source.spoken_word_times,
+                "words": words_timed(job.word_spans, source.spoken_word_times),
+            }
+            if job.timestamps
+            else {}
+        )
         updated = SynthesisJob.objects.filter(pk=job.pk, status=JobStatus.RUNNING, attempts=job.attempts).update(
+            **timed,
             status=JobStatus.SUCCEEDED,
             cached=True,
             source_job=source,

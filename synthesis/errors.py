@@ -118,6 +118,26 @@ class IdempotencyKeyReused(ApplicationError):
     )
 
 
+class TimestampsUnavailable(ApplicationError):
+    """Word timestamps asked of a voice whose engine reports no alignments (and no recogniser times its output)."""
+
+    code = "timestamps_unavailable"
+    default_message = (
+        "Word timestamps are not available for this voice: its engine does not report word timings. "
+        "Send the request without `timestamps`, or use a built-in Piper voice."
+    )
+
+
+class CaptionsNotReady(ApplicationError):
+    """Captions of a job that has no word timestamps (not asked for, or the job has not succeeded)."""
+
+    code = "captions_unavailable"
+    status_code = status.HTTP_409_CONFLICT
+    default_message = (
+        "This job has no word timestamps yet: captions need a succeeded job submitted with `timestamps: true`."
+    )
+
+
 class JobErrorCode(StrEnum):
     """Why a job failed, as its `error.code`, when no error class raised it (the worker's own verdicts). Engine and
     admission failures carry their error's own code (`gpu_out_of_memory`, `engine_disabled`, ...)."""

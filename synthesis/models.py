@@ -76,6 +76,14 @@ class SynthesisJob(TimestampedModel):
     duration_seconds = models.FloatField(null=True, blank=True)
     engine_seconds = models.FloatField(null=True, blank=True)
     streamed = models.BooleanField(default=False, help_text="Its audio is also streamed while it is made.")
+    # Word timestamps (synthesis/timestamps.py), when the request asked for them (`timestamps`). `word_spans`, set
+    # at submit: the words of `text` as sent, each with the spoken words that say it ([text, first, end], indices
+    # into `spoken_text.split()`). `spoken_word_times`, set with the audio: [start, end] seconds per spoken word
+    # (what a cache hit of the same audio reuses). `words`: the public [{"text", "start", "end"}] built from both.
+    timestamps = models.BooleanField(default=False, help_text="Word timestamps were asked for.")
+    word_spans = models.JSONField(null=True, blank=True)
+    spoken_word_times = models.JSONField(null=True, blank=True)
+    words = models.JSONField(null=True, blank=True, help_text="[{text, start, end}] in seconds of the audio.")
     chunks_total = models.PositiveIntegerField(default=0, help_text="Segments of a long text (0 until it runs).")
     chunks_done = models.PositiveIntegerField(default=0, help_text="Segments synthesized so far.")
     clone_similarity = models.FloatField(

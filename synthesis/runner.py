@@ -24,10 +24,12 @@ from billing.selectors import plan_for
 from controls.admission import admit_job
 from controls.breaker import oom_record
 from core.exceptions import ApplicationError
-from speech.audio import OggOpusStream, encode, mp3_stream_piece, stitch
+from core.recognition import speech_transcribe
+from speech.audio import OggOpusStream, encode, mp3_stream_piece, stitch_offsets
 from speech.batching import BatchScheduler, SynthesisTimeout
 from speech.engines.base import Engine, PcmChunk, SynthesisRequest, VoicePrompt
 from speech.errors import EngineError, TransientEngineError
+from speech.timestamps import heard_word_times, spoken_word_times
 from speech.watermark import watermark_apply
 from voices.runner import clone_similarity, voice_prompt_for
 
@@ -88,7 +90,12 @@ def _synthesized(
     if scheduler is None:
         for index, segment in enumerate(segments):
             request = SynthesisRequest(
-                text=segment, voice=job.engine_voice, speed=job.speed, seed=job.seed, prompt=prompt
+                text=segment,
+                voice=job.engine_voice,
+                speed=job.speed,
+                seed=job.seed,
+                prompt=prompt,
+                alignments=job.timestamps,
             )
             for piece in engine.synthesize(request):
                 yield index, piece
@@ -96,7 +103,9 @@ def _synthesized(
     # Without a seed one is drawn for the whole job, not per segment: its segments are one take of one voice.
     seed = job.seed if job.seed is not None else secrets.randbits(63)
     requests = [
-        SynthesisRequest(text=segment, voice=job.engine_voice, speed=job.speed, seed=seed, prompt=prompt)
+        SynthesisRequest(
+            text=segment, voice=job.engine_voice, speed=job.speed, seed=seed, prompt=prompt, alignments=job.timestamps
+        )
         for segment in segments
     ]
     tickets = scheduler.enqueue_all(requests, str(job.user_id))
@@ -160,6 +169,16 @@ def synthesis_job_execute(*, job_id: uuid.UUID | str) -> str:
         stream_finish(job_id=job.id, status=status or "gone")
 
 
+def _word_times(job, engine: Engine, segments, pieces, offsets, samples, rate) -> list:
+    """[start, end] seconds of the stitched audio per spoken word: from the engine's alignments, or (an engine
+    without them) from what the speech recogniser hears in the audio."""
+    if engine.capabilities.alignments:
+        return spoken_word_times(pieces, offsets, rate, [len(segment.split()) for segment in segments])
+    heard = speech_transcribe(samples, rate)
+    spoken = (job.spoken_text or job.text).split()  # (not the segments': Dia's repeat speaker tags)
+    return heard_word_times(spoken, [(w.text, w.start, w.end) for w in heard.words], len(samples) / rate)
+
+
 def _db_release() -> None:
     """Give this thread's database connection back while the engine works: a GPU worker runs about twice
     `DIA_MAX_BATCH` job threads that mostly wait on the batch scheduler, against a pool of DATABASE_POOL_MAX_SIZE
@@ -206,15 +225,19 @@ def _synthesize(job: SynthesisJob, *, cloned: bool) -> str:
                     done += 1
                     synthesis_job_progress(job=job, done=done, total=total)
                     _db_release()
-                pieces.append(piece)
+                pieces.append((index, piece))
                 if job.streamed:
                     _stream_piece(job, piece)
         if total > 1:
             synthesis_job_progress(job=job, done=total, total=total)
-        samples, rate = stitch(pieces, crossfade_seconds=settings.TTS_CROSSFADE_MS / 1000)
+        samples, rate, offsets = stitch_offsets(
+            [piece for _, piece in pieces], crossfade_seconds=settings.TTS_CROSSFADE_MS / 1000
+        )
         engine_seconds = time.perf_counter() - started
         if samples.size == 0:
             raise EngineError("the engine produced no audio for this text")
+        # Seconds of the stitched audio; encoding below resamples (time is kept) and never trims.
+        word_times = _word_times(job, engine, segments, pieces, offsets, samples, rate) if job.timestamps else None
         similarity = clone_similarity(profile_id=job.engine_voice, samples=samples, rate=rate) if cloned else None
         if job.watermark:
             # Marked before encoding, so every format carries it, and cache hits (keyed by the flag) reuse it. A
@@ -250,6 +273,7 @@ def _synthesize(job: SynthesisJob, *, cloned: bool) -> str:
         duration=len(samples) / rate,
         engine_seconds=engine_seconds,
         clone_similarity=similarity,
+        spoken_word_times=word_times,
     )
     if not recorded:
         # Cancelled (or retaken) while we worked: drop the file unless a live row points to it.

@@ -42,6 +42,12 @@ class JobIntelligibilitySerializer(serializers.Serializer):
     )
 
 
+class JobWordSerializer(serializers.Serializer):
+    text = serializers.CharField(help_text="A word of the text as sent (a written form such as ₦2,500 is one word).")
+    start = serializers.FloatField(help_text="Seconds from the start of the audio.")
+    end = serializers.FloatField(help_text="Seconds from the start of the audio.")
+
+
 class JobOutputSerializer(serializers.ModelSerializer):
     """`audio_url` is relative unless the context gives `base_url` (the API and websocket layers do)."""
 
@@ -50,6 +56,7 @@ class JobOutputSerializer(serializers.ModelSerializer):
     audio_url = serializers.SerializerMethodField()
     error = serializers.SerializerMethodField()
     intelligibility = serializers.SerializerMethodField()
+    words = serializers.SerializerMethodField()
 
     class Meta:
         model = SynthesisJob
@@ -69,6 +76,8 @@ class JobOutputSerializer(serializers.ModelSerializer):
             "speed",
             "seed",
             "watermark",
+            "timestamps",
+            "words",
             "duration_seconds",
             "audio_bytes",
             "engine_seconds",
@@ -98,6 +107,12 @@ class JobOutputSerializer(serializers.ModelSerializer):
         if not job.error_code:
             return None
         return {"code": job.error_code, "message": job.error_message}
+
+    @extend_schema_field(JobWordSerializer(many=True, allow_null=True))
+    def get_words(self, job: SynthesisJob) -> list | None:
+        """With `timestamps`: each word of the text with when it is said in the audio (seconds); null until the job
+        succeeds, and for jobs without timestamps."""
+        return job.words
 
     @extend_schema_field(JobIntelligibilitySerializer(allow_null=True))
     def get_intelligibility(self, job: SynthesisJob) -> dict | None:

@@ -6,6 +6,7 @@ later states are in `transitions.py`; waiting, sweeping and pronunciations have 
 from __future__ import annotations
 
 import logging
+from contextlib import nullcontext
 from functools import partial
 
 from django.conf import settings
@@ -19,6 +20,7 @@ from billing.storage import storage_check
 from controls.admission import admit_cloning, admit_engine, admit_new_work
 from core.metrics import counter_inc
 from textnorm import spoken_text as text_spoken
+from textnorm.spans import spans_tracked, word_units
 from voices.errors import CloningEngineUnavailable
 from voices.selectors import voice_get_for
 from voices.services import voice_profile_mark_used
@@ -31,6 +33,7 @@ from .errors import (
     SpokenTextTooLong,
     TextEmpty,
     TextTooLong,
+    TimestampsUnavailable,
 )
 from .events import job_event_send, job_webhook_emit
 from .formats import OUTPUT_FORMATS, output_bitrate, output_sample_rate, sample_rate_check
@@ -39,6 +42,7 @@ from .models import JobStatus, SynthesisJob
 from .playground import text_limit
 from .selectors import pronunciation_entries_for
 from .streaming import stream_stored
+from .timestamps import timestamps_available, words_timed
 from .transitions import synthesis_job_enqueue
 
 logger = logging.getLogger(__name__)
@@ -92,17 +96,22 @@ def _check_cloned_voice(*, voice_id: str, plan, speed: float) -> None:
         raise InvalidSpeed("Cloned voices speak at the speed of their sample: send speed 1.0.")
 
 
-def _spoken_text_for(*, user, text: str, normalize: bool, plan) -> str:
-    """What the engine will say for `text`: the account's pronunciations, then (if asked) English normalisation."""
-    spoken = text_canonical(
-        text_spoken(text, normalize_text=normalize, pronunciations=pronunciation_entries_for(user=user))
-    )
+def _spoken_text_for(*, user, text: str, normalize: bool, plan, timestamps: bool) -> tuple[str, list | None]:
+    """What the engine will say for `text`: the account's pronunciations, then (if asked) English normalisation;
+    with `timestamps`, also the words of `text`, each with the spoken words that say it ([text, first, end])."""
+    with spans_tracked(text) if timestamps else nullcontext() as tracked:
+        spoken = text_canonical(
+            text_spoken(text, normalize_text=normalize, pronunciations=pronunciation_entries_for(user=user))
+        )
+        origins = tracked.finish(spoken) if tracked is not None else None
     if text_is_empty(spoken):
         raise TextEmpty()
     limit = text_limit(plan) * SPOKEN_EXPANSION_MAX
     if len(spoken) > limit:
         raise SpokenTextTooLong(detail={"spoken_characters": len(spoken), "max_spoken_characters": limit})
-    return spoken
+    if origins is None:
+        return spoken, None
+    return spoken, [list(unit) for unit in word_units(text, spoken, origins)]
 
 
 def synthesis_job_create(
@@ -118,6 +127,7 @@ def synthesis_job_create(
     seed: int | None = None,
     normalize: bool = True,
     streamed: bool = False,
+    timestamps: bool = False,
     idempotency: IdempotentRequest | None = None,
 ) -> SynthesisJob:
     """Create a job: answered at once from the cache when an identical request has audio, else queued.
@@ -131,6 +141,8 @@ def synthesis_job_create(
 
     `sample_rate` defaults to the voice's own rate (ulaw: 8000; ogg from a 22.05 or 44.1 kHz voice: 48000), and
     `bitrate` (mp3 only) to 128 kbps, or the most the sample rate allows below that.
+
+    `timestamps`: the job gets `words` (synthesis/timestamps.py says which engines can, and how the cache serves it).
     """
     admit_new_work()
     # The plan (or the account's opt-in) says whether its audio carries the provenance watermark, which the worker
@@ -139,9 +151,13 @@ def synthesis_job_create(
     normalized = _check_request(
         text=text, output_format=output_format, sample_rate=sample_rate, speed=speed, seed=seed, plan=plan
     )
-    spoken = _spoken_text_for(user=user, text=normalized, normalize=normalize, plan=plan)
+    spoken, word_spans = _spoken_text_for(
+        user=user, text=normalized, normalize=normalize, plan=plan, timestamps=timestamps
+    )
     voice = voice_get_for(user=user, voice_id=voice_id)
     admit_engine(voice.engine)
+    if timestamps and not timestamps_available(voice.engine, recogniser=settings.TTS_TIMESTAMPS_RECOGNISER):
+        raise TimestampsUnavailable(detail={"voice_id": voice.id, "engine": voice.engine})
     if voice.kind == "cloned":
         _check_cloned_voice(voice_id=voice.id, plan=plan, speed=speed)
     sample_rate = output_sample_rate(output_format, voice.sample_rate, sample_rate)
@@ -183,9 +199,11 @@ def synthesis_job_create(
         watermark=watermark,
         cache_key=cache_key,
         streamed=streamed,
+        timestamps=timestamps,
+        word_spans=word_spans,
         queued_at=now,
     )
-    source = cached_source_for(cache_key)
+    source = cached_source_for(cache_key, timestamps=timestamps)
     if source is None:
         # A cache hit stores nothing new; anything else will, so it must fit the account's storage.
         storage_check(user=user, plan=plan)
@@ -212,6 +230,9 @@ def synthesis_job_create(
             job.audio = source.audio.name
             job.audio_bytes = source.audio_bytes
             job.duration_seconds = source.duration_seconds
+            if timestamps:
+                job.spoken_word_times = source.spoken_word_times
+                job.words = words_timed(word_spans, source.spoken_word_times)
             job.engine_seconds = 0.0
             job.started_at = job.finished_at = now
             job.save()
@@ -261,8 +282,9 @@ def synthesis_job_submit(*, idempotency: IdempotentRequest | None, **options) ->
         return winner, True
 
 
-def cached_source_for(cache_key: str) -> SynthesisJob | None:
-    """The succeeded job whose audio answers `cache_key`, or None. A stale index entry is dropped."""
+def cached_source_for(cache_key: str, *, timestamps: bool = False) -> SynthesisJob | None:
+    """The succeeded job whose audio answers `cache_key`, or None. A stale index entry is dropped. With
+    `timestamps`, only a source whose words were timed answers (the entry stays for requests without them)."""
     try:
         source_id = cache_lookup(cache_key)
     except Exception:  # the cache is an optimisation: with Redis away we synthesize instead
@@ -280,6 +302,8 @@ def cached_source_for(cache_key: str) -> SynthesisJob | None:
     )
     if source is None:
         cache_forget(cache_key)
+    if timestamps and source is not None and source.spoken_word_times is None:
+        return None
     return source
 
 

@@ -64,6 +64,7 @@ class TtsStreamApi(AudioResponseMixin, TtsApi):
             seed=data["seed"],
             normalize=data["normalize"],
             streamed=True,
+            timestamps=data["timestamps"],
         )
         content_type = OUTPUT_FORMATS[output_format].content_type
         if job.is_final and job.status != JobStatus.SUCCEEDED:  # a replay of a job that failed or was cancelled

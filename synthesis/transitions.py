@@ -27,6 +27,7 @@ from .errors import (
 )
 from .events import job_event_send, job_webhook_emit
 from .models import FINAL_STATUSES, JobStatus, SynthesisJob
+from .timestamps import words_timed
 
 logger = logging.getLogger(__name__)
 
@@ -91,6 +92,7 @@ def synthesis_job_succeed(
     duration: float,
     engine_seconds: float,
     clone_similarity: float | None = None,
+    spoken_word_times: list | None = None,
 ) -> bool:
     """Record the audio of the attempt `job` (as claimed), and its bytes in the owner's storage; False if the job was
     meanwhile cancelled or retaken."""
@@ -103,6 +105,8 @@ def synthesis_job_succeed(
             duration_seconds=duration,
             engine_seconds=engine_seconds,
             clone_similarity=clone_similarity,
+            spoken_word_times=spoken_word_times,
+            words=words_timed(job.word_spans, spoken_word_times) if spoken_word_times is not None else None,
             finished_at=now,
             error_code="",
             error_message="",

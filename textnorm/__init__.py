@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from . import spans
 from .normalize import normalize
 from .pronunciation import PronunciationEntry, pronunciations_apply
 
@@ -37,7 +38,7 @@ def spoken_text(text: str, *, normalize_text: bool = True, pronunciations: Itera
     """
     entries = tuple(pronunciations)
     if not normalize_text:
-        return _WHITESPACE.sub(" ", pronunciations_apply(text, entries)).strip()
+        return spans.sub(_WHITESPACE, " ", pronunciations_apply(text, entries)).strip()
     if not entries:
         return normalize(text)
     # Each replacement waits behind a marker of plain letters that no normalisation rule touches (a letters-only
@@ -52,5 +53,5 @@ def spoken_text(text: str, *, normalize_text: bool = True, pronunciations: Itera
 
     held = pronunciations_apply(text, entries, replace=hold)
     spoken = normalize(held)
-    spoken = re.sub(rf"{prefix}([a-j]+)x", lambda m: replacements[_marker_index(m.group(1))], spoken)
-    return _WHITESPACE.sub(" ", spoken).strip()
+    spoken = spans.sub(rf"{prefix}([a-j]+)x", lambda m: replacements[_marker_index(m.group(1))], spoken)
+    return spans.sub(_WHITESPACE, " ", spoken).strip()

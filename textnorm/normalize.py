@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from . import spans
 from .numbers import cardinal, digits, ordinal, year
 from .rules_addresses import _DOMAIN, _EMAIL, _URL, _address_rule
 from .rules_common import _INT, _NUMBER, _int, _is_one, _number_words, _sub
@@ -167,7 +168,7 @@ def _numbers(text: str) -> str:
     text = _sub(_ORDINAL, lambda m: ordinal(_int(m.group("num"))), text)
     text = _phone_numbers(text)
     text = _ranges(text)
-    text = re.sub(r"(?<![\w&])#(?=\d)", "number ", text)
+    text = spans.sub(r"(?<![\w&])#(?=\d)", "number ", text)
     return _plain_numbers(text)
 
 
@@ -225,10 +226,12 @@ _LATIN = [
 
 def _abbreviations(text: str) -> str:
     for pattern, words in _LATIN:
-        text = pattern.sub(words, text)
-    text = _TITLE.sub(lambda m: _TITLES[m.group("abbr")], text)
-    text = _TRAILING.sub(
-        lambda m: _TRAILING_ABBREVIATIONS[m.group("abbr")] + ("." if m.group("end") is not None else ""), text
+        text = spans.sub(pattern, words, text)
+    text = spans.sub(_TITLE, lambda m: _TITLES[m.group("abbr")], text)
+    text = spans.sub(
+        _TRAILING,
+        lambda m: _TRAILING_ABBREVIATIONS[m.group("abbr")] + ("." if m.group("end") is not None else ""),
+        text,
     )
 
     def dr_st(match: re.Match) -> str:
@@ -238,8 +241,8 @@ def _abbreviations(text: str) -> str:
             return "Doctor" if person else "Saint"
         return ("Drive" if person else "Street") + ("." if match.group("end") is not None else "")
 
-    text = _DR_ST.sub(dr_st, text)
-    return re.sub(r"\s&\s", " and ", text)
+    text = spans.sub(_DR_ST, dr_st, text)
+    return spans.sub(r"\s&\s", " and ", text)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -267,5 +270,5 @@ def _normalize_segment(text: str) -> str:
 def normalize(text: str) -> str:
     """The spoken form of English `text`: numbers, money, dates, times, abbreviations and addresses in words."""
     parts = _SPEAKER_TAG.split(text)
-    spoken = " ".join(part if index % 2 else _normalize_segment(part) for index, part in enumerate(parts))
-    return _WHITESPACE.sub(" ", spoken).strip()
+    spoken = spans.join_parts(parts, lambda index, part: part if index % 2 else _normalize_segment(part))
+    return spans.sub(_WHITESPACE, " ", spoken).strip()

@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
+from . import spans
+
 
 @dataclass(frozen=True)
 class PronunciationEntry:
@@ -59,4 +61,4 @@ def pronunciations_apply(
         entry = ordered[match.lastindex - 1]
         return replace(entry) if replace else entry.replacement
 
-    return pattern.sub(substitute, text)
+    return spans.sub(pattern, substitute, text)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from . import spans
 from .numbers import digits
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -62,6 +63,6 @@ def _address_rule(pattern: re.Pattern, strip_scheme: bool) -> Callable[[str], st
             address = address.rstrip("/")
             return f"{_speak_address(address)}{trailing}"
 
-        return pattern.sub(replace, text)
+        return spans.sub(pattern, replace, text)
 
     return rule

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from . import spans
 from .numbers import cardinal, decimal
 
 _INT = r"\d{1,3}(?:,\d{3})+(?!\d)|\d+"
@@ -42,4 +43,4 @@ def _sub(pattern: re.Pattern, speak: Callable[[re.Match], str | None], text: str
         words = speak(match)
         return match.group(0) if words is None else _spaced(match, words)
 
-    return pattern.sub(replace, text)
+    return spans.sub(pattern, replace, text)

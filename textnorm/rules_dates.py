@@ -5,6 +5,7 @@ from __future__ import annotations
 import calendar
 import re
 
+from . import spans
 from .numbers import cardinal, ordinal, year
 from .rules_common import _sub
 
@@ -96,7 +97,7 @@ def _dates(text: str) -> str:
     text = _sub(_MONTH_FIRST, month_first, text)
     text = _sub(_DAY_FIRST, day_first, text)
     text = _sub(_MONTH_YEAR, lambda m: f"{_MONTHS[_MONTH_NUMBERS[m.group('month')] - 1]} {year(int(m['year']))}", text)
-    return _YEAR_AFTER.sub(lambda m: f"{m.group('word')} {year(int(m.group('year')))}", text)
+    return spans.sub(_YEAR_AFTER, lambda m: f"{m.group('word')} {year(int(m.group('year')))}", text)
 
 
 _AMPM = r"(?:\s?(?P<ampm>[AaPp])\.?\s?[Mm]\.?(?!\w))"

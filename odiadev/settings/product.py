@@ -162,6 +162,9 @@ ASR_MODEL_ID = env("ASR_MODEL_ID", default="")
 ASR_MODEL_SHA256 = env("ASR_MODEL_SHA256", default="")
 # CTranslate2 threads per transcription (0: its default, all cores).
 ASR_CPU_THREADS = env.int("ASR_CPU_THREADS", default=0)
+# Word timestamps (synthesis/timestamps.py) for engines without alignments (Dia): the recogniser above hears each
+# word of the output and times it. Off: such requests are refused with timestamps_unavailable.
+TTS_TIMESTAMPS_RECOGNISER = env.bool("TTS_TIMESTAMPS_RECOGNISER", default=True)
 
 # The consent gate (speech.consent; figures: docs/consent.md). Phrase: mean similarity of the one-time phrase's
 # words heard in order; statement: share of the statement's words heard in order; a score within the review

@@ -14,6 +14,8 @@ class EngineCapabilities:
     cloning: bool = False
     streaming: bool = False
     gpu: bool = False
+    # Reports where each word of a request is said (`PcmChunk.words`) when the request asks (`alignments`).
+    alignments: bool = False
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,18 @@ class SynthesisRequest:
     seed: int | None = None
     # A cloned voice's reference; only engines with `capabilities.cloning` accept one.
     prompt: VoicePrompt | None = None
+    # Word timings wanted on the chunks (engines with `capabilities.alignments`).
+    alignments: bool = False
+
+
+@dataclass(frozen=True)
+class WordTiming:
+    """Word `index` of the request's text (its whitespace-separated words, from 0) is said from sample `start` to
+    `end` of the chunk that carries it."""
+
+    index: int
+    start: int
+    end: int
 
 
 @dataclass(frozen=True)
@@ -53,6 +67,8 @@ class PcmChunk:
     samples: np.ndarray
     sample_rate: int
     continues: bool = False
+    # With `SynthesisRequest.alignments`: the words said in this chunk, where (None: not asked, or not known).
+    words: tuple[WordTiming, ...] | None = None
 
     @property
     def duration(self) -> float:

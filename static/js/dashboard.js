@@ -156,6 +156,12 @@
           audio.src = job.audio_url;
           audio.hidden = false;
         }
+        if (job.words && job.words.length) {
+          if (playable) window.odiadevWords.attach(audio, $("job-words"), job.words);
+          $("job-captions-srt").href = "/v1/tts/" + job.id + "/captions.srt";
+          $("job-captions-vtt").href = "/v1/tts/" + job.id + "/captions.vtt";
+          $("job-captions").hidden = false;
+        }
       }
     }
     if (job.status === "failed" && job.error) {
@@ -204,6 +210,7 @@
     currentJobId = null;
     errorEl.hidden = true; audio.hidden = true; download.hidden = true; cachedEl.hidden = true;
     $("job-download-note").hidden = true; $("job-spoken").hidden = true;
+    $("job-words").hidden = true; $("job-words").textContent = ""; $("job-captions").hidden = true;
     if (progressEl) progressEl.hidden = true;
     audio.removeAttribute("src");
     delete download.dataset.jobId;
@@ -242,6 +249,7 @@
       format: formatSelect.value,
       speed: Number(speed.value),
       normalize: $("tts-normalize").checked,
+      timestamps: $("tts-timestamps").checked,
     };
     const done = () => { delete submit.dataset.busy; submit.disabled = overLimit; };
     try {

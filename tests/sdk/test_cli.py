@@ -7,6 +7,8 @@ import json
 import uuid
 
 import pytest
+import srt
+import webvtt
 
 from .conftest import run_cli
 
@@ -46,9 +48,36 @@ def test_say_writes_the_format_its_extension_names_and_the_job_is_listed(stack, 
     assert usage.returncode == 0
     assert f"used:      {job['characters']} of" in usage.stdout
 
-    captions = run_cli(stack, customer_key, "captions", job["id"])
+    captions = run_cli(stack, customer_key, "captions", job["id"])  # said without --timestamps
     assert captions.returncode == 1
-    assert "not available on this server" in captions.stderr
+    assert "(captions_unavailable)" in captions.stderr
+
+
+def test_captions_of_a_timed_job_as_srt_on_stdout_and_vtt_in_a_file(stack, customer_key, tmp_path):
+    said = run_cli(
+        stack,
+        customer_key,
+        "--json",
+        "say",
+        "Captions, word by word. Then ₦2,500!",
+        "-o",
+        "a.wav",
+        "--timestamps",
+        cwd=tmp_path,
+    )
+    assert said.returncode == 0, said.stderr
+    job = json.loads(said.stdout)
+
+    as_srt = run_cli(stack, customer_key, "captions", job["id"])
+    as_vtt = run_cli(stack, customer_key, "captions", job["id"], "--format", "vtt", "-o", "a.vtt", cwd=tmp_path)
+
+    assert [w["text"] for w in job["words"]] == ["Captions,", "word", "by", "word.", "Then", "₦2,500!"]
+    assert as_srt.returncode == 0, as_srt.stderr
+    cues = list(srt.parse(as_srt.stdout))
+    assert [cue.content for cue in cues] == ["Captions, word by word.", "Then ₦2,500!"]
+    assert cues[-1].end.total_seconds() == pytest.approx(job["words"][-1]["end"], abs=0.002)
+    assert as_vtt.returncode == 0, as_vtt.stderr
+    assert [c.text for c in webvtt.read(str(tmp_path / "a.vtt")).captions] == [cue.content for cue in cues]
 
 
 def test_api_errors_exit_1_with_message_and_code_on_stderr(stack, customer_key, tmp_path):

@@ -59,6 +59,7 @@ def cmd_say(client: Client, args: argparse.Namespace) -> int:
         "speed": args.speed,
         "sample_rate": args.sample_rate,
         "seed": args.seed,
+        "timestamps": args.timestamps or None,
     }
     if args.stream:
         if fmt not in STREAMABLE:
@@ -197,6 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     say.add_argument("--sample-rate", type=int)
     say.add_argument("--seed", type=int)
     say.add_argument("--stream", action="store_true", help="write audio as it is made (mp3, ogg, pcm, ulaw)")
+    say.add_argument("--timestamps", action="store_true", help="time each word (then: odiadev captions JOB_ID)")
     say.set_defaults(handler=cmd_say)
 
     voices = commands.add_parser("voices", help="list the voices you can use")

@@ -31,6 +31,8 @@ OPERATIONS: dict[str, str] = {
     "provenance_verify": "provenance.verify",
     "tts_audio": "tts.audio",
     "tts_cancel": "tts.cancel",
+    "tts_captions_srt": "tts.captions_srt",
+    "tts_captions_vtt": "tts.captions_vtt",
     "tts_create": "tts.create",
     "tts_list": "tts.list",
     "tts_retrieve": "tts.retrieve",
@@ -78,6 +80,7 @@ def tts_body(
     wait: bool | None = None,
     stream: bool | None = None,
     normalize: bool | None = None,
+    timestamps: bool | None = None,
     **extra: Any,
 ) -> dict[str, Any]:
     return body(
@@ -91,6 +94,7 @@ def tts_body(
         wait=wait,
         stream=stream,
         normalize=normalize,
+        timestamps=timestamps,
         **extra,
     )
 
@@ -105,7 +109,7 @@ class Tts(_Resource[J, B, N]):
 
     def create(self, text: str, *, idempotency_key: str | None = None, **options: Any) -> J:
         """POST /v1/tts: queue a job (202) or, with `wait=True`, answer it finished (200). Options: voice_id,
-        format, sample_rate, bitrate, speed, seed, wait, stream, normalize."""
+        format, sample_rate, bitrate, speed, seed, wait, stream, normalize, timestamps (the job gets `words`)."""
         request = Request(
             "POST", "/v1/tts", json=tts_body(text, **options), headers=idempotency_headers(idempotency_key)
         )
@@ -125,8 +129,17 @@ class Tts(_Resource[J, B, N]):
         return self._client._bytes(Request("GET", f"/v1/tts/{job_id}/audio", params={"token": token}, expect="bytes"))
 
     def captions(self, job_id: str, *, format: str = "srt") -> B:
-        """The job's captions (`srt` or `vtt`); 404 on a server that does not make captions."""
+        """The captions (`srt` or `vtt`, UTF-8 bytes) of a job submitted with `timestamps=True`: 409
+        `captions_unavailable` before it succeeds or without timestamps; 404 on a server that makes no captions."""
         return self._client._bytes(Request("GET", f"/v1/tts/{job_id}/captions.{format}", expect="bytes"))
+
+    def captions_srt(self, job_id: str) -> B:
+        """GET /v1/tts/{id}/captions.srt (SubRip)."""
+        return self.captions(job_id, format="srt")
+
+    def captions_vtt(self, job_id: str) -> B:
+        """GET /v1/tts/{id}/captions.vtt (WebVTT)."""
+        return self.captions(job_id, format="vtt")
 
 
 class Voices(_Resource[J, B, N]):
