@@ -1,9 +1,9 @@
 """Text-in streaming latency (/ws/tts/) against a running server with a warm worker (`make run`, or any deployment).
 
-For each of N contexts (one at a time, each text unique so that none is a cache hit): the first sentence goes out
-as an LLM would write it, in a few pieces 30 ms apart; the clock starts when the piece that completes it (the one
-carrying the whitespace after its full stop) is sent, and stops at the first audio frame of that sentence. Then a
-second sentence and `close`. Goal on the CPU default (Piper): at most 250 ms. Prints p50/p95 as JSON.
+For each of N contexts, one at a time: a first sentence of eight ordinary words drawn at random (no cache hit) goes
+out as an LLM would write it, in a few pieces 30 ms apart; the clock starts when the piece that completes it (the
+one carrying the whitespace after its full stop) is sent, and stops at the first audio frame of that sentence.
+Then a second sentence and `close`. Goal on the CPU default (Piper): at most 250 ms. Prints p50/p95 as JSON.
 
     python bench/ws_latency.py --api-key odk_... [--base-url http://127.0.0.1:8000] [-n 20] [--format pcm]
 """
@@ -13,14 +13,24 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import statistics
+import sys
 import time
-import uuid
+from pathlib import Path
 
 from websockets.sync.client import connect
 
-FIRST = "Sure, I can help with that {salt} {i}."
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from synth_latency import WORDS
+
 SECOND = "Here is what I found about your question, in a few short sentences."
+
+
+def first_sentence(rng: random.Random) -> str:
+    """Eight ordinary words drawn afresh (no cache hit; no letters or digits spelled out, which would make the
+    sentence longer than an agent's usual first sentence)."""
+    return " ".join(rng.choice(WORDS) for _ in range(8)).capitalize() + "."
 
 
 def _pieces(sentence: str, size: int = 9) -> list[str]:
@@ -67,12 +77,12 @@ def main() -> None:
     if not args.api_key:
         parser.error("--api-key (or ODIADEV_API_KEY) is required")
     url = args.base_url.replace("http", "ws", 1) + "/ws/tts/"
-    salt = uuid.uuid4().hex[:6]
+    rng = random.Random()  # another run draws other sentences (those of the last are cached)
     first_audio, whole = [], []
     with connect(url, additional_headers={"Authorization": f"Bearer {args.api_key}"}, open_timeout=30) as ws:
         assert json.loads(ws.recv(timeout=30))["type"] == "hello"
         for i in range(args.warmup + args.n):
-            latency, total = one_context(ws, f"c{i}", FIRST.format(salt=salt, i=i), args.format)
+            latency, total = one_context(ws, f"c{i}", first_sentence(rng), args.format)
             if i >= args.warmup:
                 first_audio.append(latency)
                 whole.append(total)
