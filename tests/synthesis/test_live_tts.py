@@ -6,7 +6,9 @@ a quiet context ends itself; the socket authenticates as /ws/jobs/ does."""
 from __future__ import annotations
 
 import itertools
+import os
 import random
+import signal
 import time
 
 import httpx
@@ -16,7 +18,9 @@ from django.db.models import Sum
 from accounts.services import api_key_create
 from billing.models import LedgerEntry
 from billing.services import account_refresh, plan_assign, usage_adjust
+from core.heartbeat import worker_is_alive
 from synthesis.models import SynthesisJob
+from synthesis.sweeper import synthesis_jobs_sweep
 from tests.e2e.helpers import bearer, submit
 from tests.factories import UserFactory
 
@@ -269,3 +273,41 @@ def test_a_socket_without_credentials_is_refused(stack):
             ws.recv(timeout=30)
     assert '"code": "authentication_failed"' in message.replace('":"', '": "')
     assert ws.close_code == 4401
+
+
+def test_a_piece_whose_worker_is_killed_is_retried_spoken_once_and_billed_once(stack, account):
+    _, secret = account
+    long_sentence = " ".join(f"Clause number {n} keeps the worker busy for a while" for n in range(7)) + "."
+    sentences = [long_sentence, "After the crash the context goes on."]
+    socket = _socket(stack, secret)
+    try:
+        opened = _open(socket, "c1")
+        socket.send(type="text", context_id="c1", text=" ".join(sentences) + " ")
+        deadline = time.monotonic() + 60
+        while (piece := SynthesisJob.objects.filter(parent_id=opened["job_id"], piece=0).first()) is None or (
+            piece.status != "running"
+        ):
+            assert time.monotonic() < deadline, "the first piece never started"
+            time.sleep(0.02)
+        os.kill(int(piece.worker.rsplit(":", 1)[1]), signal.SIGKILL)  # the worker process dies mid-sentence
+
+        # once its heartbeat has lapsed, the sweeper gives the piece to a live worker
+        deadline = time.monotonic() + 30
+        while worker_is_alive(piece.worker):
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        # (sent again, unless the killed worker's own message went back to the queue and waits there)
+        synthesis_jobs_sweep()
+        assert SynthesisJob.objects.get(pk=piece.pk).status != "running" or worker_is_alive(
+            SynthesisJob.objects.get(pk=piece.pk).worker
+        )
+        socket.send(type="close", context_id="c1")
+        done = socket.done("c1", timeout=120)
+    finally:
+        socket.close()
+
+    assert [a["text"] for a in socket.of("c1", "alignment")] == sentences  # each spoken once, in order
+    assert sorted(socket.audio["c1"]) == [0, 1]
+    assert SynthesisJob.objects.get(pk=piece.pk).attempts == 2
+    assert done["characters"] == sum(map(len, sentences)) == _billed(done["job_id"])
+    assert sorted(LedgerEntry.objects.filter(job_id=piece.pk).values_list("kind", flat=True)) == ["capture", "reserve"]
