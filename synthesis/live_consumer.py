@@ -66,7 +66,11 @@ class LiveTtsConsumer(AuthenticatedSocket):
             self._redis = None
 
     async def send_audio(self, header: dict, data: bytes) -> None:
-        """The `audio` header and its binary frame, with no other context's frame between them."""
+        """The `audio` header and its binary frame, with no other context's frame between them; shielded, so that
+        a context cancelled meanwhile never leaves a header without its frame."""
+        await asyncio.shield(self._send_pair(header, data))
+
+    async def _send_pair(self, header: dict, data: bytes) -> None:
         async with self._send_lock:
             await self.send_json(header)
             await self.send(bytes_data=data)

@@ -18,6 +18,7 @@ from django.db import OperationalError
 from core.heartbeat import worker_id
 
 from .errors import JobErrorCode
+from .live import live_jobs_sweep
 from .sweeper import synthesis_intelligibility_sweep, synthesis_jobs_sweep
 from .transitions import synthesis_job_fail, synthesis_job_requeue
 
@@ -92,8 +93,6 @@ def synthesis_live_job_assemble_task(self, job_id: str) -> str:
 
 @shared_task(name="synthesis.sweep_stale_jobs", acks_late=True)
 def synthesis_jobs_sweep_task() -> dict[str, int]:
-    from .live import live_jobs_sweep
-
     return {**synthesis_jobs_sweep(), "scores_resent": synthesis_intelligibility_sweep(), **live_jobs_sweep()}
 
 
