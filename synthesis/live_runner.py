@@ -21,7 +21,7 @@ from speech.engines.base import PcmChunk
 
 from .events import job_event_send, job_webhook_emit
 from .models import JobStatus, SynthesisJob, audio_upload_to
-from .transitions import _record_finished, _storage_ref
+from .transitions import _storage_ref
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ def live_job_assemble(*, job_id: uuid.UUID | str) -> str:
         storage_record(user=job.user, delta=len(data), kind=StorageKind.STORE, ref=_storage_ref(job.pk))
         job_event_send(job)
         job_webhook_emit(job)
-    _record_finished(job)
+    # (no latency or finish metrics: its pieces are the synthesis and were counted; it lasted as long as its context)
     logger.info("live job %s assembled from %d of %d pieces", job.id, len(made), len(pieces))
     return "succeeded"
 
@@ -102,5 +102,4 @@ def _finish_empty(job: SynthesisJob, failed: SynthesisJob | None) -> str:
         job_event_send(job)
         if failed is not None:
             job_webhook_emit(job)
-    _record_finished(job)
     return status

@@ -139,3 +139,20 @@ def test_the_sweeper_closes_an_abandoned_context_and_leaves_live_jobs_to_their_o
     assert swept["live_closed"] == 1
     assert SynthesisJob.objects.get(pk=job.pk).live_closed_at is not None
     assert live_job_assemble(job_id=job.id) == "succeeded"
+
+
+def test_a_live_job_does_not_count_as_a_slow_job_in_the_latency_figures(pro):
+    from ops.latency import latency_percentiles
+
+    user, _ = pro
+    job = live_job_open(user=user, voice_id="joe", output_format="pcm")
+    piece = live_piece_submit(job=job, piece=0, text=FIRST)
+    synthesis_job_execute(job_id=piece.id)
+    live_job_close(job_id=job.id)
+    # a context that stayed open ten minutes
+    SynthesisJob.objects.filter(pk=job.pk).update(queued_at=timezone.now() - timedelta(minutes=10))
+    assert live_job_assemble(job_id=job.id) == "succeeded"
+
+    now = timezone.now()
+    figures = latency_percentiles(since=now - timedelta(hours=1), until=now + timedelta(minutes=1), qs=(1.0,))
+    assert figures[1.0] < 60  # the slowest job counted is the piece, not the ten-minute context
