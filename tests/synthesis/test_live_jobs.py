@@ -156,3 +156,24 @@ def test_a_live_job_does_not_count_as_a_slow_job_in_the_latency_figures(pro):
     now = timezone.now()
     figures = latency_percentiles(since=now - timedelta(hours=1), until=now + timedelta(minutes=1), qs=(1.0,))
     assert figures[1.0] < 60  # the slowest job counted is the piece, not the ten-minute context
+
+
+@pytest.mark.parametrize("fmt", ["mp3", "ogg", "ulaw"])
+def test_the_assembly_joins_every_streamable_format(pro, fmt):
+    import soundfile as sf
+
+    user, _ = pro
+    job = live_job_open(user=user, voice_id="joe", output_format=fmt)
+    for n, text in enumerate((FIRST, SECOND)):
+        synthesis_job_execute(job_id=live_piece_submit(job=job, piece=n, text=text).id)
+    live_job_close(job_id=job.id)
+
+    assert live_job_assemble(job_id=job.id) == "succeeded"
+    job.refresh_from_db()
+    pieces = SynthesisJob.objects.filter(parent=job)
+    assert job.duration_seconds == pytest.approx(sum(p.duration_seconds for p in pieces), abs=0.1)
+    if fmt != "ulaw":  # (raw μ-law has no header to read back)
+        with job.audio.open("rb") as stored:
+            info = sf.info(stored)
+        assert info.duration == pytest.approx(job.duration_seconds, abs=0.1)
+        assert info.samplerate == job.sample_rate
