@@ -30,7 +30,7 @@ from .live import (
     live_piece_submit,
 )
 from .models import SynthesisJob
-from .streaming import stream_entries
+from .streaming import stream_follow
 
 logger = logging.getLogger(__name__)
 
@@ -228,7 +228,7 @@ class LiveContext:
         again: only the first attempt seen is relayed (its repeat would double the audio)."""
         relayed_attempt, sent, final_seen = None, 0, False
         deadline = time.monotonic() + settings.TTS_JOB_TIME_LIMIT * settings.TTS_JOB_MAX_ATTEMPTS + 120
-        entries = stream_entries(client=self._redis, job_id=piece_id, idle=_STREAM_IDLE)
+        entries = stream_follow(client=self._redis, job_id=piece_id, idle=_STREAM_IDLE)
         async with contextlib.aclosing(entries):
             async for kind, value, attempt in entries:
                 if kind == "data":

@@ -79,7 +79,7 @@ async def stream_relay(*, job_id, timeout: float) -> AsyncIterator[bytes]:
         await client.aclose()
 
 
-async def stream_entries(*, client, job_id, idle: float) -> AsyncIterator[tuple[str, bytes | str | int | None]]:
+async def stream_follow(*, client, job_id, idle: float) -> AsyncIterator[tuple[str, bytes | str | int | None]]:
     """Every entry of a job's stream from the start, as ("data", bytes, attempt) or ("end", status), and ("idle",
     None) after each `idle` seconds with nothing new; runs until the caller stops reading. `client` is an async
     Redis client (web side)."""
