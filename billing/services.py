@@ -137,7 +137,10 @@ def plan_assign(*, user, slug: str, assigned_by=None) -> BillingAccount:
         account.plan = new_plan
         account.assigned_by = assigned_by
         account.save(update_fields=["plan", "assigned_by", "updated_at"])
-        if extra > 0:
+        # Only on top of this month's grant: an account not granted yet (email not verified) gets the new plan's
+        # whole month when it is (account_grant_ensure), so an upgrade before then would be paid twice.
+        granted = LedgerEntry.objects.filter(account=account, period=account.period, kind=EntryKind.GRANT).exists()
+        if extra > 0 and granted:
             _append(account, EntryKind.ADJUST, extra, reason=f"upgrade to {new_plan.name}", by=assigned_by)
     return account
 

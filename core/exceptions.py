@@ -29,6 +29,9 @@ class ApplicationError(Exception):
     status_code = status.HTTP_400_BAD_REQUEST
     default_message = "The request could not be completed."
     retry_after: int | None = None  # seconds; sent as the Retry-After header when set
+    # The request field at fault, rendered as the body's `param` when set (the OpenAI-compatible endpoint sets it:
+    # OpenAI's clients expose it as the error's `param`).
+    param: str | None = None
 
     def __init__(self, message: str | None = None, *, code: str | None = None, detail: Any = None) -> None:
         self.message = message or self.default_message
@@ -111,7 +114,10 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     """Render any exception raised in an API view as our error body; unknown exceptions stay 500s."""
     exc = service_unavailable_from(exc) or exc
     if isinstance(exc, ApplicationError):
-        response = Response(error_body(exc.code, exc.message, exc.detail), status=exc.status_code)
+        body = error_body(exc.code, exc.message, exc.detail)
+        if exc.param:
+            body["error"]["param"] = exc.param
+        response = Response(body, status=exc.status_code)
         if exc.retry_after:
             response["Retry-After"] = str(exc.retry_after)
         return response

@@ -42,6 +42,10 @@ class ErrorBodySerializer(serializers.Serializer):
     code = serializers.CharField(help_text="Stable: match on it.")
     message = serializers.CharField(help_text="For people; may change.")
     detail = serializers.JSONField(allow_null=True, help_text="Machine-readable specifics, or null.")
+    param = serializers.CharField(
+        required=False,
+        help_text="POST /v1/audio/speech only: the request field at fault, by OpenAI's name (`input`, `voice`...).",
+    )
 
     class Meta:
         ref_name = "ErrorBody"

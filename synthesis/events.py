@@ -32,5 +32,7 @@ def job_webhook_emit(job: SynthesisJob) -> None:
     # Absolute links: the receiver is not on our site. The audio link expires (TTS_AUDIO_URL_TTL): GET the job for
     # a fresh one.
     webhook_event_emit(
-        user_id=job.user_id, event_type=event_type, data={"job": job_payload(job, base_url=settings.PUBLIC_BASE_URL)}
+        user_id=job.user_id,
+        event_type=event_type,
+        data=lambda: {"job": job_payload(job, base_url=settings.PUBLIC_BASE_URL)},
     )

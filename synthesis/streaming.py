@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 from django.conf import settings
 
@@ -59,9 +60,17 @@ def stream_stored(job, *, finish: bool = False) -> None:
         stream_finish(job_id=job.id, status=job.status)
 
 
-async def stream_relay(*, job_id, timeout: float) -> AsyncIterator[bytes]:
-    """The pieces of a job's stream as they arrive, from the start, until its end mark or `timeout` seconds of
-    nothing new (web side, non-blocking for the server: an async Redis client)."""
+@dataclass(frozen=True)
+class StreamEnd:
+    """The end mark of a job's stream: the job's status when its worker stopped streaming (`succeeded`, `failed`,
+    `cancelled`; `queued` when the job goes back for a retry: its stream does not resume)."""
+
+    status: str
+
+
+async def stream_entries(*, job_id, timeout: float) -> AsyncIterator[bytes | StreamEnd]:
+    """The pieces of a job's stream as they arrive, from the start, then its `StreamEnd`; ends without one after
+    `timeout` seconds of nothing new (web side, non-blocking for the server: an async Redis client)."""
     import redis.asyncio as aioredis
 
     client = aioredis.from_url(settings.REDIS_URL)
@@ -73,10 +82,32 @@ async def stream_relay(*, job_id, timeout: float) -> AsyncIterator[bytes]:
                 for message_id, fields in messages:
                     last_id, idle_since = message_id, time.monotonic()
                     if _END in fields:
+                        yield StreamEnd(fields[_END].decode())
                         return
                     yield fields[_DATA]
     finally:
         await client.aclose()
+
+
+async def stream_relay(*, job_id, timeout: float) -> AsyncIterator[bytes]:
+    """The pieces of a job's stream as they arrive, from the start, until its end mark or `timeout` seconds of
+    nothing new."""
+    async for entry in stream_entries(job_id=job_id, timeout=timeout):
+        if isinstance(entry, StreamEnd):
+            return
+        yield entry
+
+
+async def stream_first_entry(*, job_id, timeout: float) -> bytes | StreamEnd | None:
+    """The first entry of a job's stream (a piece, or the end mark of a stream without audio) once there is one;
+    None after `timeout` seconds without."""
+    entries = stream_entries(job_id=job_id, timeout=timeout)
+    try:
+        async for entry in entries:
+            return entry
+        return None
+    finally:
+        await entries.aclose()
 
 
 async def stream_follow(*, client, job_id, idle: float) -> AsyncIterator[tuple[str, bytes | str | int | None]]:

@@ -9,6 +9,8 @@ Should the announcement be lost (Redis away at that moment), the waiter reads th
 
 from __future__ import annotations
 
+import asyncio
+
 from asgiref.sync import sync_to_async
 from django.conf import settings
 
@@ -16,6 +18,7 @@ from core.deferred import connections_release
 from core.notify import event_publish, event_wait
 
 from .models import FINAL_STATUSES, SynthesisJob
+from .streaming import StreamEnd, stream_first_entry
 
 
 def _topic(job_id) -> str:
@@ -42,3 +45,21 @@ async def job_final_wait(job_id, *, timeout: float) -> bool:
         check=lambda: sync_to_async(_is_final)(job_id),
         check_every=settings.TTS_WAIT_CHECK_SECONDS,
     )
+
+
+async def job_audio_start_wait(job_id, *, timeout: float) -> bytes | StreamEnd | None:
+    """For a streamed job: the first entry of its audio stream (a piece, or the end mark of a stream that had no
+    audio) as soon as there is one; None when the job became final first (a cache hit served by another path, a
+    failure before any audio) or after `timeout` seconds. The caller reads the job to decide what to answer."""
+    first = asyncio.ensure_future(stream_first_entry(job_id=job_id, timeout=timeout))
+    final = asyncio.ensure_future(job_final_wait(job_id, timeout=timeout))
+    try:
+        await asyncio.wait({first, final}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (first, final):
+            if not task.done():
+                task.cancel()
+        await asyncio.gather(first, final, return_exceptions=True)
+    if first.done() and not first.cancelled() and first.exception() is None:
+        return first.result()
+    return None

@@ -1,6 +1,8 @@
 """Every example in README.md and docs/ marked `sh test` or `python test` runs, as a reader would run it, against
 the live stack (Daphne + a Celery worker + Redis + Piper): with $ODIADEV_URL and $KEY set, in an empty folder, and
-must exit 0 and write the audio files its info string names (```sh test hello.mp3)."""
+must exit 0 and write the audio files its info string names (```sh test hello.mp3). A shell or Python block that
+cannot run here says so (```sh norun: starting the product, a deployment's own folders, a long benchmark); YAML
+blocks must parse."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import sys
 
 import pytest
 import soundfile as sf
+import yaml
 
 from accounts.services import api_key_create
 from billing.services import plan_assign
@@ -27,7 +30,28 @@ def reader_env(stack):
     user = UserFactory()
     plan_assign(user=user, slug="pro")  # every format, as the examples use several
     secret = api_key_create(user=user, name="docs").secret
-    return {**os.environ, "ODIADEV_URL": stack.base_url, "KEY": secret}
+    # The reader works in the project's environment: `python` is the one with its packages.
+    path = f"{os.path.dirname(sys.executable)}{os.pathsep}{os.environ.get('PATH', '')}"
+    return {**os.environ, "PATH": path, "ODIADEV_URL": stack.base_url, "KEY": secret}
+
+
+def test_every_shell_and_python_block_runs_or_says_it_cannot():
+    blocks = [block for page in markdown_files() for block in code_blocks(page)]
+    unmarked = [
+        block.name
+        for block in blocks
+        if block.language in {"sh", "bash", "shell", "console", "python", "py"}
+        and not block.is_test
+        and block.words[1:2] != ["norun"]
+    ]
+    assert not unmarked, f"mark these `test` (the suite runs them) or `norun` (say why in the text): {unmarked}"
+
+
+def test_yaml_examples_parse():
+    blocks = [block for page in markdown_files() for block in code_blocks(page) if block.language in {"yaml", "yml"}]
+    assert blocks
+    for block in blocks:
+        assert yaml.safe_load(block.code) is not None, block.name
 
 
 def test_there_are_examples_to_run():

@@ -13,6 +13,7 @@ import json
 import logging
 import secrets
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -136,9 +137,10 @@ def _event(event_type: str, data: dict, now) -> dict:
     }
 
 
-def webhook_event_emit(*, user_id: int, event_type: str, data: dict) -> list[WebhookDelivery]:
+def webhook_event_emit(*, user_id: int, event_type: str, data: dict | Callable[[], dict]) -> list[WebhookDelivery]:
     """Store a delivery of the event for each of the account's endpoints that subscribes to it; their tasks are
-    sent once the surrounding transaction commits.
+    sent once the surrounding transaction commits. `data` may be a function that builds it: it is only called when
+    an endpoint subscribes (most accounts have none, and a job's payload is not free to build).
 
     Call inside the transaction that makes the change the event announces, right after the change."""
     if event_type not in EventType.values:
@@ -149,7 +151,7 @@ def webhook_event_emit(*, user_id: int, event_type: str, data: dict) -> list[Web
     if not endpoints:
         return []
     now = timezone.now()
-    event = _event(event_type, data, now)
+    event = _event(event_type, data() if callable(data) else data, now)
     deliveries = WebhookDelivery.objects.bulk_create(
         [
             WebhookDelivery(

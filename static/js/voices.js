@@ -164,6 +164,16 @@
     return details;
   }
 
+  // The Delete form the server renders in each row (templates/voices/_delete_form.html, kept in a <template> with
+  // a placeholder id), for rows added live. common.js asks its data-confirm question: it listens on the document.
+  function deleteForm(voiceId) {
+    const template = $("voice-delete-form");
+    if (!template) return document.createTextNode("");
+    const form = template.content.querySelector("form").cloneNode(true);
+    form.setAttribute("action", form.getAttribute("action").replace(template.dataset.voiceId, voiceId));
+    return form;
+  }
+
   function renderVoice(incoming, force) {
     const seen = latest[incoming.id];
     const voice = force || !seen || RANK[incoming.status] >= RANK[seen.status] ? incoming : seen;
@@ -183,6 +193,7 @@
       // UTC as the server prints it; common.js shows it in the browser's time zone once the row is in the page.
       row.children[2].append(el("time", { datetime: voice.created_at, "data-local": "minutes" },
         voice.created_at.replace("T", " ").slice(0, 16) + " UTC"));
+      row.children[3].append(deleteForm(voice.id));
       $("voice-rows").prepend(row);
     }
     const status = row.querySelector('[data-testid="voice-status"]');

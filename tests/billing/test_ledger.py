@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
+from accounts.services import user_email_verified_mark
 from billing.errors import QuotaExceeded
 from billing.models import BillingAccount, EntryKind, LedgerEntry, Plan
 from billing.services import (
@@ -80,6 +81,19 @@ def test_upgrade_grants_the_difference_at_once(user, other_user):
     assert account.balance == 100_000
     adjustment = LedgerEntry.objects.get(kind=EntryKind.ADJUST)
     assert (adjustment.amount, adjustment.reason, adjustment.created_by) == (90_000, "upgrade to Starter", other_user)
+
+
+def test_an_upgrade_before_the_email_is_verified_is_granted_once_at_verification(other_user):
+    unverified = UserFactory(email_verified_at=None)
+    plan_assign(user=unverified, slug="starter", assigned_by=other_user)
+    assert BillingAccount.objects.get(user=unverified).balance == 0, "nothing before the email is verified"
+
+    assert user_email_verified_mark(user=unverified)
+    user_email_verified_mark(user=unverified)
+
+    account = BillingAccount.objects.get(user=unverified)
+    assert account.balance == 100_000 == ledger_sum(account=account), "Starter's month, once"
+    assert list(LedgerEntry.objects.filter(account=account).values_list("kind", "amount")) == [("grant", 100_000)]
 
 
 def test_adjustment_needs_a_reason_and_cannot_go_below_zero(user):

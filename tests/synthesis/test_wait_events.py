@@ -6,6 +6,7 @@ when and how the job becomes final, and what the waiting request sees."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -18,6 +19,7 @@ from django.test import AsyncClient
 from accounts.services import api_key_create
 from billing.services import plan_assign
 from synthesis.models import JobStatus, SynthesisJob
+from synthesis.streaming import stream_finish, stream_publish
 from synthesis.transitions import synthesis_job_fail
 from tests.factories import UserFactory
 
@@ -159,3 +161,75 @@ def test_more_waiting_requests_than_the_database_pool_holds_are_all_answered(sec
 
     assert [response.status_code for response, _ in results] == [200] * 20
     assert {response.json()["status"] for response, _ in results} == {"failed"}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# /v1/audio/speech streamed (mp3, opus, pcm): the answer starts with the first audio; a failure after that ends it.
+# ---------------------------------------------------------------------------------------------------------------
+def _first_piece_then_fail(job):
+    """As a worker whose engine gives up after the first sentence."""
+    stream_publish(job_id=job.id, data=b"\x01\x00" * 500)
+    time.sleep(0.5)
+    synthesis_job_fail(job_id=job.id, code="engine_error", message="The engine gave up.")
+    stream_finish(job_id=job.id, status=JobStatus.FAILED)
+
+
+async def _post_streamed(secret: str, body: dict):
+    response = await AsyncClient().post(
+        "/v1/audio/speech",
+        data=json.dumps(body),
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {secret}"},
+    )
+    content = b"".join([piece async for piece in response.streaming_content]) if response.streaming else b""
+    return response, content
+
+
+def test_openai_speech_failing_mid_stream_ends_the_audio(secret, settings):
+    settings.TTS_WAIT_TIMEOUT = 20
+    pool = _later(0.5, _first_piece_then_fail)
+
+    response, content = asyncio.run(_post_streamed(secret, {"input": "Hello there.", "response_format": "pcm"}))
+    pool.shutdown()
+
+    assert response.status_code == 200  # the audio had begun: the status was sent with it
+    assert response.streaming
+    assert content == b"\x01\x00" * 500  # what was made, then the end
+    assert response["X-Job-Id"] == str(SynthesisJob.objects.get().id)
+
+
+def test_openai_sse_failing_mid_stream_ends_with_an_error_event(secret, settings):
+    settings.TTS_WAIT_TIMEOUT = 20
+    pool = _later(0.5, _first_piece_then_fail)
+
+    body = {"input": "Hello there.", "response_format": "pcm", "stream_format": "sse"}
+    response, content = asyncio.run(_post_streamed(secret, body))
+    pool.shutdown()
+
+    events = [json.loads(line.removeprefix(b"data: ")) for line in content.split(b"\n\n") if line]
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/event-stream"
+    assert [event["type"] for event in events] == ["speech.audio.delta", "error"]
+    assert base64.b64decode(events[0]["audio"]) == b"\x01\x00" * 500
+    assert events[1]["error"]["code"] == "synthesis_failed"
+    assert events[1]["error"]["detail"] == {"job_id": str(SynthesisJob.objects.get().id), "status": "failed"}
+
+
+def test_openai_speech_streams_nothing_before_its_first_audio(secret, settings):
+    """A streamable format's answer waits for the first piece: the status line leaves with audio, not before."""
+    settings.TTS_WAIT_TIMEOUT = 20
+
+    def first_piece_later_then_succeed(job):
+        stream_publish(job_id=job.id, data=b"\x02\x00" * 10)
+        stream_finish(job_id=job.id, status=JobStatus.SUCCEEDED)
+
+    pool = _later(1.5, first_piece_later_then_succeed)
+
+    started = time.monotonic()
+    response, content = asyncio.run(_post_streamed(secret, {"input": "Hello there.", "response_format": "mp3"}))
+    took = time.monotonic() - started
+    pool.shutdown()
+
+    assert response.status_code == 200
+    assert content == b"\x02\x00" * 10
+    assert 1.4 < took < 10

@@ -10,7 +10,7 @@ from django.conf import settings
 
 from tests.factories import UserFactory
 from tests.support.media import SAMPLE_TEXT, encode_sf, other_speaker, speech
-from tests.voices.test_cloning_flow import PHRASE, Customer, _poll_for_voice, read_aloud
+from tests.voices.test_cloning_flow import ASR_MISSES, PHRASE, SECOND_PHRASE, Customer, _poll_for_voice, read_aloud
 from textnorm.consent_wording import consent_statement
 from textnorm.words import word_error_rate, words_of
 from voices.models import ConsentRecord, VoiceProfile
@@ -94,10 +94,14 @@ def test_a_recording_made_for_another_challenge_is_rejected(alice, sample_wav):
 
 
 def test_another_speaker_reading_the_statement_correctly_is_rejected(alice, sample_wav):
-    challenge = alice.challenge()
-    someone_else = read_aloud(challenge["statement"], speaker=other_speaker)
-
-    voice, consent = _clone(alice, consent=someone_else, sample=sample_wav, challenge=challenge)
+    # Whisper tiny.en sometimes misses a word of the other speaker's synthetic reading: this case is about the
+    # speaker check, so a reading it did not hear is read again with the second phrase (as _active_voice does).
+    for phrase in (PHRASE, SECOND_PHRASE):
+        challenge = alice.challenge(phrase=phrase)
+        someone_else = read_aloud(challenge["statement"], speaker=other_speaker)
+        voice, consent = _clone(alice, consent=someone_else, sample=sample_wav, challenge=challenge)
+        if (voice["rejection"] or {}).get("code") not in ASR_MISSES:
+            break
 
     assert voice["status"] == "rejected"
     assert (voice["rejection"]["code"], voice["rejection"]["recording"]) == ("consent_speaker_mismatch", "consent")
