@@ -28,9 +28,24 @@ def validated_body(
     so a malformed field keeps its own stable code; otherwise `error(message, detail=serializer.errors)` is raised
     (`message=None`: the error's default message).
     """
-    if not isinstance(request.data, dict):
+    return validated_data(
+        request.data, serializer_class, partial=partial, field_errors=field_errors, error=error, message=message
+    )
+
+
+def validated_data(
+    data: Any,
+    serializer_class: type[serializers.Serializer],
+    *,
+    partial: bool = False,
+    field_errors: Mapping[str, Callable[..., ApplicationError]] | None = None,
+    error: Callable[..., ApplicationError] = InvalidRequest,
+    message: str | None = "Some fields are not valid.",
+) -> dict[str, Any]:
+    """`validated_body` for a JSON document from elsewhere (a websocket message): the same checks and errors."""
+    if not isinstance(data, dict):
         raise InvalidRequest("The body must be a JSON object.")
-    serializer = serializer_class(data=request.data, partial=partial)
+    serializer = serializer_class(data=data, partial=partial)
     if not serializer.is_valid():
         errors = serializer.errors
         for field, field_error in (field_errors or {}).items():

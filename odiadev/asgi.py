@@ -21,9 +21,11 @@ from accounts.websocket_auth import WebsocketAuthMiddleware  # noqa: E402
 from controls.middleware import IpBlocklistAsgiMiddleware  # noqa: E402
 from core.consumers import UnknownPathConsumer  # noqa: E402
 from synthesis.consumers import UserEventsConsumer  # noqa: E402
+from synthesis.live_consumer import LiveTtsConsumer  # noqa: E402
 
 websocket_urlpatterns = [
     path("ws/jobs/", UserEventsConsumer.as_asgi()),
+    path("ws/tts/", LiveTtsConsumer.as_asgi()),
     re_path(r"", UnknownPathConsumer.as_asgi()),
 ]
 

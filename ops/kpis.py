@@ -175,7 +175,7 @@ def rollup_bucket(start: datetime) -> KpiRollup:
     )
     succeeded = finished.filter(status=JobStatus.SUCCEEDED)
     histogram = [0] * (len(LATENCY_BOUNDS) + 1)
-    for queued_at, finished_at in succeeded.filter(cached=False).values_list("queued_at", "finished_at"):
+    for queued_at, finished_at in succeeded.filter(cached=False, live=False).values_list("queued_at", "finished_at"):
         histogram[bisect.bisect_left(LATENCY_BOUNDS, (finished_at - queued_at).total_seconds())] += 1
     cloned = finished.filter(voice_kind="cloned").filter(CLONE_COUNTED)
     values = {

@@ -22,8 +22,9 @@ def percentile_rank(count: int, q: float) -> int:
 
 
 def engine_jobs(*, since: datetime, until: datetime):
+    # (not a live job: it lasts as long as its websocket context; its pieces are the synthesis, counted here)
     return SynthesisJob.objects.filter(
-        status=JobStatus.SUCCEEDED, cached=False, finished_at__gte=since, finished_at__lt=until
+        status=JobStatus.SUCCEEDED, cached=False, live=False, finished_at__gte=since, finished_at__lt=until
     ).annotate(latency=ExpressionWrapper(F("finished_at") - F("queued_at"), output_field=DurationField()))
 
 

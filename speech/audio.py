@@ -226,3 +226,19 @@ def encode(samples: np.ndarray, sample_rate: int, fmt: str, *, target_rate: int,
     ) as f:
         f.write(data)
     return buffer.getvalue()
+
+
+def decode_output(data: bytes, fmt: str, *, sample_rate: int) -> np.ndarray:
+    """Mono float32 samples of audio that `encode` made as `fmt` at `sample_rate` (the raw formats carry no header,
+    so the rate is the caller's to say). For joining pieces encoded separately into one file."""
+    spec = CONTAINERS[fmt]
+    if not data:
+        return np.zeros(0, dtype=np.float32)
+    options: dict = {}
+    if spec.format == "RAW":
+        options = {"format": "RAW", "subtype": spec.subtype, "samplerate": sample_rate, "channels": 1}
+        options["endian"] = "LITTLE"
+    samples, rate = sf.read(io.BytesIO(data), dtype="float32", always_2d=False, **options)
+    if samples.ndim > 1:
+        samples = samples.mean(axis=1)
+    return resample(samples.astype(np.float32), rate, sample_rate)

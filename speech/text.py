@@ -4,28 +4,10 @@ from __future__ import annotations
 
 import re
 
+from textnorm.sentences import split_long as _split_long
+
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
 _SPEAKER_TAG = re.compile(r"\[S[12]\]")
-
-
-def _split_long(sentence: str, max_chars: int) -> list[str]:
-    """A sentence longer than max_chars, cut at commas, then at spaces, then anywhere."""
-    pieces: list[str] = []
-    current = ""
-    for word in re.split(r"(?<=[,;:])\s+|\s+", sentence):
-        candidate = f"{current} {word}".strip()
-        if len(candidate) <= max_chars:
-            current = candidate
-            continue
-        if current:
-            pieces.append(current)
-        while len(word) > max_chars:
-            pieces.append(word[:max_chars])
-            word = word[max_chars:]
-        current = word
-    if current:
-        pieces.append(current)
-    return pieces
 
 
 def chunk_text(text: str, max_chars: int) -> list[str]:

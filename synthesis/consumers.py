@@ -45,8 +45,11 @@ def _base_url(scope) -> str:
     return f"{scheme}://{host}" if host else ""
 
 
-class UserEventsConsumer(AsyncJsonWebsocketConsumer):
-    """One socket per browser tab or client: `job.updated` and `voice.updated` for the user's own objects."""
+class AuthenticatedSocket(AsyncJsonWebsocketConsumer):
+    """What every socket of ours does the same: the connect checks (rate limits, credentials, Redis reachable, each
+    refused with its close code), membership of the owner's and the API key's groups, and the end of the socket
+    when the account is blocked or the key revoked. Subclasses greet in `opened` and stop their own work in
+    `stop_work`."""
 
     async def connect(self) -> None:
         try:
@@ -95,11 +98,17 @@ class UserEventsConsumer(AsyncJsonWebsocketConsumer):
                 await self._end(*_KEY_REVOKED, code=CLOSE_UNAUTHENTICATED)
                 return
         await self.accept()
-        await self.send_json({"type": "hello", "user": str(user.public_id)})
+        await self.opened()
+
+    async def opened(self) -> None:
+        """The socket is accepted and authenticated: greet."""
+        await self.send_json({"type": "hello", "user": str(self.scope["user"].public_id)})
+
+    async def stop_work(self) -> None:
+        """Stop whatever the socket runs besides answering messages (its credentials are gone, or it closed)."""
 
     async def disconnect(self, code: int) -> None:
-        if getattr(self, "_audio_task", None) is not None:
-            self._audio_task.cancel()
+        await self.stop_work()
         await self._leave_groups()
 
     async def _leave_groups(self) -> None:
@@ -118,8 +127,7 @@ class UserEventsConsumer(AsyncJsonWebsocketConsumer):
         if getattr(self, "ended", False):
             return
         self.ended = True
-        if getattr(self, "_audio_task", None) is not None:
-            self._audio_task.cancel()
+        await self.stop_work()
         await self._leave_groups()
         await self.send_json({"type": "error", "error": error_body(error_code, message)["error"]})
         await self.close(code=code)
@@ -141,6 +149,22 @@ class UserEventsConsumer(AsyncJsonWebsocketConsumer):
             return json_document_parse(text_data)
         except ValueError:
             return _UNREADABLE
+
+    async def account_blocked(self, event: dict) -> None:
+        """An operator blocked the account (accounts.blocking.user_block): say so and close every socket it has."""
+        await self._end(AccountBlocked.code, AccountBlocked.default_message, code=CLOSE_ACCOUNT_BLOCKED)
+
+    async def api_key_revoked(self, event: dict) -> None:
+        """The key this socket was opened with was revoked (accounts.services.api_key_revoke): close it."""
+        await self._end(*_KEY_REVOKED, code=CLOSE_UNAUTHENTICATED)
+
+
+class UserEventsConsumer(AuthenticatedSocket):
+    """One socket per browser tab or client: `job.updated` and `voice.updated` for the user's own objects."""
+
+    async def stop_work(self) -> None:
+        if getattr(self, "_audio_task", None) is not None:
+            self._audio_task.cancel()
 
     async def receive_json(self, content, **kwargs) -> None:
         if content is _UNREADABLE:
@@ -181,14 +205,6 @@ class UserEventsConsumer(AsyncJsonWebsocketConsumer):
 
     async def voice_updated(self, event: dict) -> None:
         await self.send_json({"type": "voice.updated", "voice": event["voice"]})
-
-    async def account_blocked(self, event: dict) -> None:
-        """An operator blocked the account (accounts.blocking.user_block): say so and close every socket it has."""
-        await self._end(AccountBlocked.code, AccountBlocked.default_message, code=CLOSE_ACCOUNT_BLOCKED)
-
-    async def api_key_revoked(self, event: dict) -> None:
-        """The key this socket was opened with was revoked (accounts.services.api_key_revoke): close it."""
-        await self._end(*_KEY_REVOKED, code=CLOSE_UNAUTHENTICATED)
 
 
 def _streamable_job_problem(user, job_id: str) -> tuple[str, str] | None:

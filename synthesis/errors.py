@@ -168,3 +168,34 @@ class StreamBusy(ApplicationError):
 
     code = "stream_busy"
     default_message = "This socket is already streaming a job: wait for its audio.end."
+
+
+# Text-in streaming (/ws/tts/): errors of one context, sent as {"type": "error", "context_id", "code", "message"}.
+class LiveContextNotFound(ApplicationError):
+    code = "context_not_found"
+    default_message = 'No open context with this context_id: send "context.open" first.'
+
+
+class LiveContextExists(ApplicationError):
+    code = "context_exists"
+    default_message = "A context with this context_id is open on this socket: close it or pick another id."
+
+
+class LiveTooManyContexts(ApplicationError):
+    code = "too_many_contexts"
+    default_message = "This socket has as many open contexts as it may: close one first."
+
+
+class LiveBufferFull(ApplicationError):
+    code = "context_buffer_full"
+    default_message = "Too much text waits for a sentence end: send a flush (or end your sentences)."
+
+
+class LiveContextClosed(ApplicationError):
+    code = "context_closed"
+    default_message = "This context is closing: it takes no more text."
+
+
+class LiveInvalidMessage(ApplicationError):
+    code = "invalid_message"
+    default_message = 'Send JSON objects with a "type" and a "context_id".'

@@ -15,15 +15,19 @@ from .waiting import job_final_announce
 
 def job_event_send(job: SynthesisJob) -> None:
     """Announce the job's current state to its owner (and, once it is final, to the requests waiting for it);
-    deferred until the surrounding transaction commits."""
-    user_event_send(job.user_id, "job.updated", "job", job_payload(job))
+    deferred until the surrounding transaction commits. A live job's pieces are not announced: the context's socket
+    delivers them, and the live job is the one job the owner sees."""
+    if job.parent_id is None:
+        user_event_send(job.user_id, "job.updated", "job", job_payload(job))
     if job.is_final:
         transaction.on_commit(partial(job_final_announce, job.id))
 
 
 def job_webhook_emit(job: SynthesisJob) -> None:
     """Store `job.succeeded` / `job.failed` for the owner's webhook endpoints. Call in the transaction that made
-    the job final, right after the change; the deliveries go out once it commits."""
+    the job final, right after the change; the deliveries go out once it commits. (Not for a live job's pieces.)"""
+    if job.parent_id is not None:
+        return
     event_type = {"succeeded": "job.succeeded", "failed": "job.failed"}[job.status]
     # Absolute links: the receiver is not on our site. The audio link expires (TTS_AUDIO_URL_TTL): GET the job for
     # a fresh one.

@@ -107,6 +107,17 @@ class SynthesisJob(TimestampedModel):
         null=True, blank=True, help_text="Seconds the job waited in the worker's batch scheduler."
     )
 
+    # Text-in streaming (synthesis/live.py, /ws/tts/): a context's job is `live` and runs no task of its own; each
+    # sentence is a piece, a job of its own with `parent` set and its order in `piece`, synthesized, billed,
+    # retried and swept like any job, and hidden from listings. Closing the context (`live_closed_at`) has the
+    # pieces' audio assembled, in order, into the live job's file.
+    live = models.BooleanField(default=False, help_text="A websocket context's job, assembled from its pieces.")
+    live_closed_at = models.DateTimeField(null=True, blank=True, help_text="When its context ended.")
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="pieces", help_text="Its live job."
+    )
+    piece = models.PositiveIntegerField(null=True, blank=True, help_text="Its order in its live job, from 0.")
+
     queued_at = models.DateTimeField()
     enqueued_at = models.DateTimeField(null=True, blank=True, help_text="When the task message was last sent.")
     started_at = models.DateTimeField(null=True, blank=True)
@@ -117,6 +128,7 @@ class SynthesisJob(TimestampedModel):
         indexes = [
             models.Index(fields=["user", "-created_at"], name="job_user_created"),
             models.Index(fields=["status", "queued_at"], name="job_status_queued"),
+            models.Index(fields=["status"], condition=Q(live=True), name="job_live_status"),
             # The clone KPIs and the sweeper read cloned jobs by finish time; the rollups find late scores.
             models.Index(fields=["finished_at"], condition=Q(voice_kind="cloned"), name="job_cloned_finished"),
             models.Index(
@@ -140,6 +152,13 @@ class SynthesisJob(TimestampedModel):
             ),
             models.CheckConstraint(
                 condition=Q(bitrate__isnull=True) | Q(output_format="mp3"), name="job_bitrate_only_for_mp3"
+            ),
+            models.UniqueConstraint(
+                fields=["parent", "piece"], condition=Q(parent__isnull=False), name="job_piece_unique_in_parent"
+            ),
+            models.CheckConstraint(
+                condition=Q(parent__isnull=True, piece__isnull=True) | Q(parent__isnull=False, piece__isnull=False),
+                name="job_piece_has_parent",
             ),
         ]
 

@@ -63,7 +63,7 @@ def _stream_piece(job: SynthesisJob, piece) -> None:
         data = encode(samples, piece.sample_rate, job.output_format, target_rate=job.sample_rate, bitrate=job.bitrate)
         data = mp3_stream_piece(data) if job.output_format == "mp3" else data
     if data:
-        stream_publish(job_id=job.id, data=data)
+        stream_publish(job_id=job.id, data=data, attempt=job.attempts)
 
 
 def _stream_close(job: SynthesisJob) -> None:
@@ -71,7 +71,7 @@ def _stream_close(job: SynthesisJob) -> None:
     if ogg is not None:
         tail = ogg.close()
         if tail:
-            stream_publish(job_id=job.id, data=tail)
+            stream_publish(job_id=job.id, data=tail, attempt=job.attempts)
 
 
 def _segments(engine: Engine, text: str) -> list[str]:

@@ -14,7 +14,8 @@ from .models import Pronunciation, SynthesisJob
 
 
 def job_list_for(*, user) -> QuerySet[SynthesisJob]:
-    return SynthesisJob.objects.filter(user=user).order_by("-created_at", "-id")
+    """The user's jobs, newest first; a live job's pieces are not listed (the live job is)."""
+    return SynthesisJob.objects.filter(user=user, parent=None).order_by("-created_at", "-id")
 
 
 def job_get_for(*, user, job_id) -> SynthesisJob:

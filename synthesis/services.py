@@ -30,6 +30,7 @@ from .errors import (
     InvalidFormat,
     InvalidSeed,
     InvalidSpeed,
+    LiveContextClosed,
     SpokenTextTooLong,
     TextEmpty,
     TextTooLong,
@@ -72,6 +73,13 @@ def _check_request(
             "Split it into several requests.",
             detail={"characters": len(normalized), "max_characters": limit},
         )
+    check_options(output_format=output_format, sample_rate=sample_rate, speed=speed, seed=seed, plan=plan)
+    return normalized
+
+
+def check_options(*, output_format: str, sample_rate: int | None, speed: float, seed: int | None, plan) -> None:
+    """The request's audio options against the formats, the plan and the ranges (also a live context's, which has
+    no text yet: synthesis.live)."""
     if output_format not in OUTPUT_FORMATS:
         raise InvalidFormat(
             f"Format {output_format!r} is not supported. Use one of: {', '.join(OUTPUT_FORMATS)}.",
@@ -84,10 +92,9 @@ def _check_request(
         raise InvalidSpeed(detail={"min": SPEED_MIN, "max": SPEED_MAX})
     if seed is not None and not 0 <= seed <= SEED_MAX:
         raise InvalidSeed()
-    return normalized
 
 
-def _check_cloned_voice(*, voice_id: str, plan, speed: float) -> None:
+def check_cloned_voice(*, voice_id: str, plan, speed: float) -> None:
     # In order of who decides: the operator (kill switch), the customer's plan, the deployment, the request.
     admit_cloning(plan_allows_cloning=plan.allows_cloning)
     if not settings.CLONING_ENGINE:
@@ -129,6 +136,8 @@ def synthesis_job_create(
     streamed: bool = False,
     timestamps: bool = False,
     idempotency: IdempotentRequest | None = None,
+    parent: SynthesisJob | None = None,
+    piece: int | None = None,
 ) -> SynthesisJob:
     """Create a job: answered at once from the cache when an identical request has audio, else queued.
 
@@ -143,6 +152,8 @@ def synthesis_job_create(
     `bitrate` (mp3 only) to 128 kbps, or the most the sample rate allows below that.
 
     `timestamps`: the job gets `words` (synthesis/timestamps.py says which engines can, and how the cache serves it).
+    With `parent` (a live job, synthesis.live) the job is its piece number `piece`: it takes no job slot of its
+    own (the live job holds one), and the live job must still be open (LiveContextClosed otherwise).
     """
     admit_new_work()
     # The plan (or the account's opt-in) says whether its audio carries the provenance watermark, which the worker
@@ -159,7 +170,7 @@ def synthesis_job_create(
     if timestamps and not timestamps_available(voice.engine, recogniser=settings.TTS_TIMESTAMPS_RECOGNISER):
         raise TimestampsUnavailable(detail={"voice_id": voice.id, "engine": voice.engine})
     if voice.kind == "cloned":
-        _check_cloned_voice(voice_id=voice.id, plan=plan, speed=speed)
+        check_cloned_voice(voice_id=voice.id, plan=plan, speed=speed)
     sample_rate = output_sample_rate(output_format, voice.sample_rate, sample_rate)
     bitrate = output_bitrate(output_format, sample_rate, bitrate)
     cache_key = cache_key_for(
@@ -202,6 +213,8 @@ def synthesis_job_create(
         timestamps=timestamps,
         word_spans=word_spans,
         queued_at=now,
+        parent=parent,
+        piece=piece,
     )
     source = cached_source_for(cache_key, timestamps=timestamps)
     if source is None:
@@ -215,14 +228,19 @@ def synthesis_job_create(
             source = source_lock(source)
             if source is None:
                 storage_check(user=user, plan=plan)
+        if parent is not None:
+            # Before the account lock (live.live_job_close locks the live job alone): no piece joins a live job
+            # once its context ended and its assembly may have read its pieces.
+            live_job_lock_open(parent)
         if voice.kind == "cloned":
             # Before the account lock: a voice's deletion locks the profile, then the account.
             voice_profile_mark_used(profile_id=voice.id, now=now)
         cached = source is not None
         billed = job.characters if (not cached or cache_hits_billed()) else 0
         # Locks the account first: parallel submits queue here, so none can overdraw or exceed the job slots.
-        in_progress = SynthesisJob.objects.filter(user=user, status__in=[JobStatus.QUEUED, JobStatus.RUNNING])
-        account = usage_admit(user=user, characters=billed, active_jobs=None if cached else in_progress.count)
+        in_progress = jobs_in_progress(user=user)
+        slot_needed = not cached and parent is None
+        account = usage_admit(user=user, characters=billed, active_jobs=in_progress.count if slot_needed else None)
         if source is not None:
             job.cached = True
             job.source_job = source
@@ -251,6 +269,21 @@ def synthesis_job_create(
     if source is not None:
         counter_inc("odiadev_jobs_finished", {"status": JobStatus.SUCCEEDED})
     return job
+
+
+def jobs_in_progress(*, user):
+    """The account's jobs that hold a job slot: queued or running, a live job (while its context is open and its
+    audio is assembled) but not its pieces."""
+    return SynthesisJob.objects.filter(user=user, status__in=[JobStatus.QUEUED, JobStatus.RUNNING], parent=None)
+
+
+def live_job_lock_open(parent: SynthesisJob) -> None:
+    """Lock the live job `parent` for this transaction; LiveContextClosed if its context has ended."""
+    open_ = SynthesisJob.objects.select_for_update().filter(
+        pk=parent.pk, live_closed_at__isnull=True, status=JobStatus.RUNNING
+    )
+    if not open_.exists():
+        raise LiveContextClosed()
 
 
 def _stream_cache_hit(job: SynthesisJob) -> None:

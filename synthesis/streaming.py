@@ -17,20 +17,21 @@ from django.conf import settings
 
 STREAMABLE_FORMATS = ("mp3", "pcm", "ulaw", "ogg")
 STREAM_PIECE_BYTES = 64 * 1024
-_DATA, _END = b"d", b"end"
+_DATA, _END, _ATTEMPT = b"d", b"end", b"a"
 
 
 def _key(job_id) -> str:
     return f"{settings.REDIS_KEY_PREFIX}:audio-stream:{job_id}"
 
 
-def stream_publish(*, job_id, data: bytes) -> None:
-    """Append one encoded piece (worker side)."""
+def stream_publish(*, job_id, data: bytes, attempt: int = 0) -> None:
+    """Append one encoded piece (worker side), tagged with the job's attempt (a retry streams from the start
+    again: a listener that has relayed an earlier attempt's audio can tell the repeat)."""
     from django_redis import get_redis_connection
 
     client = get_redis_connection("default")
     pipe = client.pipeline(transaction=False)
-    pipe.xadd(_key(job_id), {_DATA: data})
+    pipe.xadd(_key(job_id), {_DATA: data, _ATTEMPT: str(attempt).encode()})
     pipe.expire(_key(job_id), settings.TTS_STREAM_TTL)
     pipe.execute()
 
@@ -107,3 +108,22 @@ async def stream_first_entry(*, job_id, timeout: float) -> bytes | StreamEnd | N
         return None
     finally:
         await entries.aclose()
+
+
+async def stream_follow(*, client, job_id, idle: float) -> AsyncIterator[tuple[str, bytes | str | int | None]]:
+    """Every entry of a job's stream from the start, as ("data", bytes, attempt) or ("end", status), and ("idle",
+    None) after each `idle` seconds with nothing new; runs until the caller stops reading. `client` is an async
+    Redis client (web side)."""
+    last_id = "0-0"
+    while True:
+        entries = await client.xread({_key(job_id): last_id}, block=max(1, int(idle * 1000)), count=64)
+        if not entries:
+            yield ("idle", None, 0)
+            continue
+        for _stream, messages in entries:
+            for message_id, fields in messages:
+                last_id = message_id
+                if _END in fields:
+                    yield ("end", fields[_END].decode(), 0)
+                elif _DATA in fields:
+                    yield ("data", fields[_DATA], int(fields.get(_ATTEMPT, b"0")))

@@ -67,7 +67,8 @@ def _abandoned_sweep() -> tuple[int, set]:
     """Fail, or put back in the queue, the running jobs whose worker is gone; returns (failed, ids put back)."""
     # Abandoned: running past the hard time limit, or held by a worker process whose heartbeat has stopped (it was
     # killed: its redelivered message found the job still marked running and left it).
-    running = SynthesisJob.objects.filter(status=JobStatus.RUNNING)
+    # (not a live job: it runs no task; synthesis.live sweeps it)
+    running = SynthesisJob.objects.filter(status=JobStatus.RUNNING, live=False)
     dead = [
         job_id
         for job_id, worker in running.filter(started_at__gte=stale_running_cutoff()).values_list("pk", "worker")

@@ -18,6 +18,7 @@ from django.db import OperationalError
 from core.heartbeat import worker_id
 
 from .errors import JobErrorCode
+from .live import live_jobs_sweep
 from .sweeper import synthesis_intelligibility_sweep, synthesis_jobs_sweep
 from .transitions import synthesis_job_fail, synthesis_job_requeue
 
@@ -76,9 +77,23 @@ def synthesis_job_run_task(self, job_id: str) -> str:
         raise
 
 
+@shared_task(
+    name="synthesis.live_assemble", bind=True, acks_late=True, max_retries=30, soft_time_limit=120, time_limit=150
+)
+def synthesis_live_job_assemble_task(self, job_id: str) -> str:
+    """Join a closed live job's pieces into its file (synthesis.live); idempotent. While a piece is not final it
+    tries again every few seconds (then the sweeper sends it again, every minute)."""
+    from .live_runner import live_job_assemble
+
+    outcome = live_job_assemble(job_id=job_id)
+    if outcome == "waiting" and self.request.retries < self.max_retries:
+        raise self.retry(countdown=2)
+    return outcome
+
+
 @shared_task(name="synthesis.sweep_stale_jobs", acks_late=True)
 def synthesis_jobs_sweep_task() -> dict[str, int]:
-    return {**synthesis_jobs_sweep(), "scores_resent": synthesis_intelligibility_sweep()}
+    return {**synthesis_jobs_sweep(), "scores_resent": synthesis_intelligibility_sweep(), **live_jobs_sweep()}
 
 
 @shared_task(name="synthesis.score_intelligibility", acks_late=True, soft_time_limit=300, time_limit=330)

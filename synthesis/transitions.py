@@ -68,7 +68,8 @@ def synthesis_job_claim(*, job_id: uuid.UUID) -> SynthesisJob | None:
     """Move a queued (or abandoned running) job to running for this attempt; None if there is nothing to do."""
     now = timezone.now()
     claimable = Q(status=JobStatus.QUEUED) | Q(status=JobStatus.RUNNING, started_at__lt=stale_running_cutoff())
-    claimed = SynthesisJob.objects.filter(claimable, pk=job_id).update(
+    # (a live job runs no task: its pieces do, and synthesis.live_runner assembles it)
+    claimed = SynthesisJob.objects.filter(claimable, pk=job_id, live=False).update(
         status=JobStatus.RUNNING,
         started_at=now,
         attempts=F("attempts") + 1,
@@ -185,6 +186,7 @@ def synthesis_job_cancel(*, job: SynthesisJob) -> SynthesisJob:
         updated = (
             SynthesisJob.objects.filter(pk=job.pk)
             .exclude(status__in=FINAL_STATUSES)
+            .filter(live=False)  # a live job ends on its socket (`cancel`), which cancels its pieces
             .update(status=JobStatus.CANCELLED, finished_at=now, updated_at=now)
         )
         job.refresh_from_db()

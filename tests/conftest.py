@@ -200,6 +200,8 @@ def stack(django_db_setup, django_db_blocker, tmp_path_factory, stripe_server):
         "STRIPE_API_BASE": stripe_server.base_url,
         # Webhook endpoints on the tests' local receiver (http on 127.0.0.1); in-process tests keep the default.
         "WEBHOOKS_ALLOW_PRIVATE_TARGETS": "true",
+        # /ws/tts/ contexts end after this many quiet seconds (tests/synthesis/test_live_tts.py waits for it).
+        "TTS_WS_CONTEXT_IDLE_SECONDS": "4",
     }
     bin_dir = Path(sys.executable).parent
     stack = Stack(base_url=f"http://127.0.0.1:{port}", ws_url=f"ws://127.0.0.1:{port}", log_dir=log_dir)

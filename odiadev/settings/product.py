@@ -222,6 +222,15 @@ TTS_CROSSFADE_MS = env.int("TTS_CROSSFADE_MS", default=15)
 # POST /v1/tts/stream: how long a job's audio stream is kept in Redis, and how long a client waits for the next piece.
 TTS_STREAM_TTL = env.int("TTS_STREAM_TTL", default=600)
 TTS_STREAM_IDLE_TIMEOUT = env.int("TTS_STREAM_IDLE_TIMEOUT", default=60)
+# ---- Text-in streaming (/ws/tts/, synthesis/live.py; docs/realtime.md) ------------------------------------------
+# A context with no message from its client for this many seconds ends itself (what was sent is still spoken).
+TTS_WS_CONTEXT_IDLE_SECONDS = env.float("TTS_WS_CONTEXT_IDLE_SECONDS", default=20.0)
+# Open contexts per socket (each also takes one of the plan's job slots while it is open).
+TTS_WS_MAX_CONTEXTS = env.int("TTS_WS_MAX_CONTEXTS", default=5)
+# Characters a context may hold that are not spoken yet (buffered, or waiting for synthesis): more is refused
+# (`context_buffer_full`) until synthesis catches up.
+TTS_WS_MAX_BUFFER_CHARS = env.int("TTS_WS_MAX_BUFFER_CHARS", default=5000)
+# ---- end of text-in streaming -------------------------------------------------------------------------------------
 # Seconds a web process may answer an API key from the shared cache (Redis) without reading the database; revoking
 # a key replaces its entry at once, so a revoked key is refused by every process on its next request.
 API_KEY_CACHE_SECONDS = env.int("API_KEY_CACHE_SECONDS", default=30)

@@ -122,6 +122,13 @@ class Client:
 
         return JobSocket.connect(self.base_url, self.api_key, open_timeout=open_timeout)
 
+    def stream_input(self, texts: Any, **options: Any) -> Any:
+        """Text-in streaming on /ws/tts/: send `texts` (an iterable of str, e.g. an LLM's tokens) as they come and
+        iterate the events: `audio` (bytes per sentence), `alignment`, then `done` (odiadev_sdk.live)."""
+        from .live import stream_input
+
+        return stream_input(self.base_url, self.api_key, texts, **options)
+
     # -- transport ------------------------------------------------------------------------------------------
     def _build(self, request: Request) -> httpx.Request:
         kwargs = request.httpx_kwargs()
