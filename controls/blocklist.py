@@ -76,14 +76,22 @@ def _load() -> _Snapshot:
 
 
 def _current() -> _Snapshot:
+    """This process's copy, read again once BLOCKLIST_CACHE_SECONDS old: by one thread, while the others go on with
+    the copy they have (nobody waits on `_lock` while holding a database connection: see controls.limits._stored).
+    Before the first read, each thread reads for itself."""
     global _snapshot
     snapshot = _snapshot
-    if snapshot is None or time.monotonic() - snapshot.loaded_at >= BLOCKLIST_CACHE_SECONDS:
-        with _lock:
-            snapshot = _snapshot
-            if snapshot is None or time.monotonic() - snapshot.loaded_at >= BLOCKLIST_CACHE_SECONDS:
-                snapshot = _snapshot = _load()
-    return snapshot
+    if snapshot is not None and time.monotonic() - snapshot.loaded_at < BLOCKLIST_CACHE_SECONDS:
+        return snapshot
+    if not _lock.acquire(blocking=False):  # another thread is reading it
+        return snapshot if snapshot is not None else _load()
+    try:
+        snapshot = _snapshot
+        if snapshot is None or time.monotonic() - snapshot.loaded_at >= BLOCKLIST_CACHE_SECONDS:
+            snapshot = _snapshot = _load()
+        return snapshot
+    finally:
+        _lock.release()
 
 
 def blocklist_cache_clear() -> None:

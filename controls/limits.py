@@ -82,18 +82,27 @@ _lock = threading.Lock()
 
 
 def _stored() -> dict[str, float]:
+    """The operators' values, read again once LIMIT_CACHE_SECONDS old. One thread reads them while the others go
+    on with the copy they have: nobody waits on `_lock` (a thread that waited on it while holding a database
+    connection, behind one that needs a connection from the full pool, would deadlock the process until the pool's
+    timeout). Before the first read, each thread reads for itself."""
     global _rows, _loaded_at
-    with _lock:
+    if time.monotonic() - _loaded_at <= LIMIT_CACHE_SECONDS:
+        return _rows
+    if not _lock.acquire(blocking=False):  # another thread is reading them
+        return _rows if _loaded_at > 0 else dict(Limit.objects.values_list("name", "value"))
+    try:
         if time.monotonic() - _loaded_at > LIMIT_CACHE_SECONDS:
             _rows = dict(Limit.objects.values_list("name", "value"))
             _loaded_at = time.monotonic()
         return _rows
+    finally:
+        _lock.release()
 
 
 def limits_cache_clear() -> None:
     global _loaded_at
-    with _lock:
-        _loaded_at = -1e9
+    _loaded_at = -1e9
 
 
 def _env_value(spec: LimitSpec) -> float | None:
