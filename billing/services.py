@@ -192,10 +192,17 @@ def usage_reserve_captured(*, account: BillingAccount, job, characters: int) -> 
     """Reserve and capture at once, for a job final as it is created (a cache hit): `usage_reserve` then
     `usage_capture`, without the capture's reads. Precondition: `account` came from `usage_admit` in this
     transaction and `job` was created in it, so no other entry of the job exists yet."""
-    reserve = _append(account, EntryKind.RESERVE, -characters, job=job, cached=True)
-    return LedgerEntry.objects.create(
-        job=job, kind=EntryKind.CAPTURE, account=account, amount=0, period=reserve.period, cached=True
+    period = account.period or current_period()
+    # Both entries in one INSERT, then the balance, as `_append` would move it.
+    _, capture = LedgerEntry.objects.bulk_create(
+        [
+            LedgerEntry(account=account, kind=kind, amount=amount, period=period, job=job, cached=True)
+            for kind, amount in ((EntryKind.RESERVE, -characters), (EntryKind.CAPTURE, 0))
+        ]
     )
+    account.balance -= characters
+    account.save(update_fields=["balance", "period", "updated_at"])
+    return capture
 
 
 def usage_capture(*, job) -> LedgerEntry | None:

@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import re
 
-from django.http import FileResponse, HttpResponse, StreamingHttpResponse
+from django.http import FileResponse as DjangoFileResponse
+from django.http import HttpResponse, StreamingHttpResponse
 
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)")
-_CHUNK = 64 * 1024
+_CHUNK = 256 * 1024
+
+
+class FileResponse(DjangoFileResponse):
+    """Django's FileResponse, read in 256 KiB blocks instead of 4 KiB. Under ASGI each block is one message to
+    the server: a 600 KB WAV was 150 sends through Daphne (a third of the time of fetching it), now 3."""
+
+    block_size = _CHUNK
 
 
 def _chunks(file, start: int, length: int):

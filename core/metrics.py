@@ -102,6 +102,17 @@ def counter_inc(name: str, labels: dict[str, str] | None = None, amount: float =
         logger.warning("could not record metric %s", name, exc_info=True)
 
 
+def counters_inc(*counters: tuple[str, dict[str, str] | None]) -> None:
+    """Add one to each (name, labels) counter, in one round trip to Redis."""
+    try:
+        pipe = _redis().pipeline(transaction=False)
+        for name, labels in counters:
+            pipe.hincrbyfloat(_key(name), _label_field(METRICS[name], labels), 1.0)
+        pipe.execute()
+    except Exception:  # a metric must never fail the work it measures
+        logger.warning("could not record metrics %s", [name for name, _ in counters], exc_info=True)
+
+
 def histogram_observe(name: str, value: float, labels: dict[str, str] | None = None) -> None:
     spec = METRICS[name]
     field = _label_field(spec, labels)

@@ -13,14 +13,16 @@ from .serializers import job_payload
 from .waiting import job_final_announce
 
 
-def job_event_send(job: SynthesisJob) -> None:
+def job_event_send(job: SynthesisJob, *, created: bool = False) -> None:
     """Announce the job's current state to its owner (and, once it is final, to the requests waiting for it);
     deferred until the surrounding transaction commits. A live job's pieces are not announced: the context's socket
-    delivers them, and the live job is the one job the owner sees."""
+    delivers them, and the live job is the one job the owner sees. `created`: the job is new in this transaction,
+    so no request can be waiting for it yet."""
+    # The waiting requests first: each holds a client on the line (one PUBLISH), the sockets' event follows.
+    if job.is_final and not created:
+        transaction.on_commit(partial(job_final_announce, job.id))
     if job.parent_id is None:
         user_event_send(job.user_id, "job.updated", "job", job_payload(job))
-    if job.is_final:
-        transaction.on_commit(partial(job_final_announce, job.id))
 
 
 def job_webhook_emit(job: SynthesisJob) -> None:

@@ -12,7 +12,7 @@ from functools import partial
 
 from django.conf import settings
 from django.core.files.storage import default_storage
-from django.http import FileResponse, HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from django.utils.http import content_disposition_header
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_field
@@ -24,6 +24,7 @@ from core.api import AudioResponseMixin, validated_body
 from core.deferred import deferred_api_response
 from core.exceptions import ApplicationError, InvalidRequest
 from core.fields import StrictCharField
+from core.http import FileResponse
 from core.schema import error_statuses
 
 from .apis import IDEMPOTENCY_PARAMETER, replayed_mark

@@ -18,7 +18,7 @@ from billing.selectors import plan_and_watermark_for
 from billing.services import cache_hits_billed, usage_admit, usage_reserve, usage_reserve_captured
 from billing.storage import storage_check
 from controls.admission import admit_cloning, admit_engine, admit_new_work
-from core.metrics import counter_inc
+from core.metrics import counter_inc, counters_inc
 from textnorm import spoken_text as text_spoken
 from textnorm.spans import spans_tracked, word_units
 from voices.errors import CloningEngineUnavailable
@@ -216,16 +216,17 @@ def synthesis_job_create(
         parent=parent,
         piece=piece,
     )
-    source = cached_source_for(cache_key, timestamps=timestamps)
-    if source is None:
+    source_id = cached_source_id_for(cache_key)
+    if source_id is None:
         # A cache hit stores nothing new; anything else will, so it must fit the account's storage.
         storage_check(user=user, plan=plan)
     with transaction.atomic():
         claim = idempotency_key_claim(user=user, request=idempotency) if idempotency is not None else None
-        if source is not None:
-            # Locked so that the lifecycle policy cannot expire the source's audio (and delete its file) between
-            # our look-up and the commit of a job pointing at that file; gone meanwhile: synthesize instead.
-            source = source_lock(source)
+        source = None
+        if source_id is not None:
+            # Read locked, so that the lifecycle policy cannot expire the source's audio (and delete its file)
+            # before the commit of a job pointing at that file; gone: synthesize instead.
+            source = cached_source_get(cache_key, source_id, timestamps=timestamps, lock=True, only=_HIT_FIELDS)
             if source is None:
                 storage_check(user=user, plan=plan)
         if parent is not None:
@@ -238,9 +239,12 @@ def synthesis_job_create(
         cached = source is not None
         billed = job.characters if (not cached or cache_hits_billed()) else 0
         # Locks the account first: parallel submits queue here, so none can overdraw or exceed the job slots.
-        in_progress = jobs_in_progress(user=user)
         slot_needed = not cached and parent is None
-        account = usage_admit(user=user, characters=billed, active_jobs=in_progress.count if slot_needed else None)
+        account = usage_admit(
+            user=user,
+            characters=billed,
+            active_jobs=(lambda: jobs_in_progress(user=user).count()) if slot_needed else None,
+        )
         if source is not None:
             job.cached = True
             job.source_job = source
@@ -264,10 +268,11 @@ def synthesis_job_create(
             transaction.on_commit(lambda: synthesis_job_enqueue(job_id=job.id, engine=job.engine))
         if claim is not None:
             idempotency_key_bind(claim=claim, job=job)
-        job_event_send(job)
-    counter_inc("odiadev_cache_hits" if source is not None else "odiadev_cache_misses")
-    if source is not None:
-        counter_inc("odiadev_jobs_finished", {"status": JobStatus.SUCCEEDED})
+        job_event_send(job, created=True)
+    if source is None:
+        counter_inc("odiadev_cache_misses")
+    else:
+        counters_inc(("odiadev_cache_hits", None), ("odiadev_jobs_finished", {"status": JobStatus.SUCCEEDED}))
     return job
 
 
@@ -315,21 +320,32 @@ def synthesis_job_submit(*, idempotency: IdempotentRequest | None, **options) ->
         return winner, True
 
 
-def cached_source_for(cache_key: str, *, timestamps: bool = False) -> SynthesisJob | None:
-    """The succeeded job whose audio answers `cache_key`, or None. A stale index entry is dropped. With
-    `timestamps`, only a source whose words were timed answers (the entry stays for requests without them)."""
+def cached_source_id_for(cache_key: str) -> str | None:
+    """The id the cache index gives for `cache_key` (Redis only; the row may be gone), or None."""
     try:
-        source_id = cache_lookup(cache_key)
+        return cache_lookup(cache_key)
     except Exception:  # the cache is an optimisation: with Redis away we synthesize instead
         logger.warning("synthesis cache unavailable", exc_info=True)
         return None
-    if source_id is None:
-        return None
+
+
+# What a cache hit copies from its source (a job row has ~50 columns, JSON among them).
+_HIT_FIELDS = ("id", "audio", "audio_bytes", "duration_seconds", "spoken_word_times")
+
+
+def cached_source_get(
+    cache_key: str, source_id, *, timestamps: bool = False, lock: bool = False, only: tuple[str, ...] = ()
+):
+    """The succeeded job `source_id` if its audio answers `cache_key`, else None, dropping the stale index entry.
+    With `timestamps`, only a source whose words were timed answers (the entry stays for requests without them).
+    With `lock`, the row is locked for the surrounding transaction (see `source_lock`); with `only`, just those
+    fields are read."""
+    rows = SynthesisJob.objects.select_for_update() if lock else SynthesisJob.objects
+    if only:
+        rows = rows.only(*only)
     # An expired job's audio is gone (its `audio` is cleared): its entry is dropped, never served.
     source = (
-        SynthesisJob.objects.filter(
-            pk=source_id, status=JobStatus.SUCCEEDED, cache_key=cache_key, audio_expired_at__isnull=True
-        )
+        rows.filter(pk=source_id, status=JobStatus.SUCCEEDED, cache_key=cache_key, audio_expired_at__isnull=True)
         .exclude(audio="")
         .first()
     )
@@ -338,6 +354,12 @@ def cached_source_for(cache_key: str, *, timestamps: bool = False) -> SynthesisJ
     if timestamps and source is not None and source.spoken_word_times is None:
         return None
     return source
+
+
+def cached_source_for(cache_key: str, *, timestamps: bool = False) -> SynthesisJob | None:
+    """The succeeded job whose audio answers `cache_key`, or None (see `cached_source_get`)."""
+    source_id = cached_source_id_for(cache_key)
+    return None if source_id is None else cached_source_get(cache_key, source_id, timestamps=timestamps)
 
 
 def source_lock(source: SynthesisJob) -> SynthesisJob | None:

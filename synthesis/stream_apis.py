@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core.files.storage import default_storage
-from django.http import FileResponse, StreamingHttpResponse
+from django.http import StreamingHttpResponse
 from django.utils.http import content_disposition_header
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 
 from accounts.models import ApiKey
 from core.api import AudioResponseMixin
+from core.http import FileResponse
 from core.schema import error_statuses
 
 from .apis import IDEMPOTENCY_PARAMETER, TtsApi, not_streamable, replayed_mark

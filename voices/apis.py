@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core.files.storage import default_storage
-from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -15,6 +14,7 @@ from rest_framework.views import APIView
 from core.clientip import client_ip
 from core.exceptions import AudioTooLarge, InvalidRequest
 from core.fields import StrictCharField
+from core.http import FileResponse
 from core.parsers import JSONParser
 from core.schema import error_statuses
 
