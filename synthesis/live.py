@@ -40,7 +40,7 @@ from .errors import TimestampsUnavailable
 from .events import job_event_send
 from .formats import output_bitrate, output_sample_rate
 from .models import JobStatus, SynthesisJob
-from .services import check_cloned_voice, check_options, jobs_in_progress, synthesis_job_create
+from .services import check_cloned_voice, check_options, job_voice_fields, jobs_in_progress, synthesis_job_create
 from .timestamps import timestamps_available
 from .transitions import synthesis_job_cancel, synthesis_job_queue
 
@@ -80,13 +80,7 @@ def live_job_open(
         api_key=api_key,
         text="",
         characters=0,
-        voice_id=voice.id,
-        voice_kind=voice.kind,
-        voice_version=voice.version,
-        engine=voice.engine,
-        engine_voice=voice.engine_voice,
-        model_id=voice.model_id,
-        model_revision=voice.model_revision,
+        **job_voice_fields(voice),
         output_format=output_format,
         sample_rate=sample_rate,
         bitrate=output_bitrate(output_format, sample_rate, bitrate),

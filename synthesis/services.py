@@ -121,6 +121,20 @@ def _spoken_text_for(*, user, text: str, normalize: bool, plan, timestamps: bool
     return spoken, [list(unit) for unit in word_units(text, spoken, origins)]
 
 
+def job_voice_fields(voice) -> dict:
+    """The fields a job keeps of its voice (voices.selectors.Voice) as it was when the job was made: what the
+    worker loads, what the cache key and provenance name."""
+    return {
+        "voice_id": voice.id,
+        "voice_kind": voice.kind,
+        "voice_version": voice.version,
+        "engine": voice.engine,
+        "engine_voice": voice.engine_voice,
+        "model_id": voice.model_id,
+        "model_revision": voice.model_revision,
+    }
+
+
 def synthesis_job_create(
     *,
     user,
@@ -195,13 +209,7 @@ def synthesis_job_create(
         text=normalized,
         spoken_text=spoken,
         characters=len(normalized),
-        voice_id=voice.id,
-        voice_kind=voice.kind,
-        voice_version=voice.version,
-        engine=voice.engine,
-        engine_voice=voice.engine_voice,
-        model_id=voice.model_id,
-        model_revision=voice.model_revision,
+        **job_voice_fields(voice),
         output_format=output_format,
         sample_rate=sample_rate,
         bitrate=bitrate,
