@@ -139,22 +139,27 @@ class PronunciationOutputSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-_job_serializers = threading.local()
+_job_serializer: JobOutputSerializer | None = None
+_job_serializer_lock = threading.Lock()
 
 
 def job_payload(job: SynthesisJob, *, base_url: str = "") -> dict:
     """The job as the API shows it (JSON-ready: DRF renders UUIDs and datetimes as strings).
 
     A ModelSerializer builds its fields from the model on every instantiation (about 2 ms for a job, twice per
-    cache hit); the fields hold no state of the job they render, so each thread keeps one bound serializer per
-    `base_url` and renders with it."""
-    cache = getattr(_job_serializers, "by_base_url", None)
-    if cache is None:
-        cache = _job_serializers.by_base_url = {}
-    serializer = cache.get(base_url)
-    if serializer is None:
-        serializer = cache[base_url] = JobOutputSerializer(context={"base_url": base_url})
-    return serializer.to_representation(job)
+    cache hit). The fields hold no state of the job they render, so the process renders every job with one
+    serializer, built once, and puts `base_url` in front of the audio link itself."""
+    global _job_serializer
+    if _job_serializer is None:
+        with _job_serializer_lock:
+            if _job_serializer is None:
+                serializer = JobOutputSerializer()
+                _ = serializer.fields  # bound before any thread can use it
+                _job_serializer = serializer
+    payload = _job_serializer.to_representation(job)
+    if base_url and payload["audio_url"]:
+        payload["audio_url"] = base_url + payload["audio_url"]
+    return payload
 
 
 def jobs_payload(jobs, *, base_url: str = "") -> list[dict]:
