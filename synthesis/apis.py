@@ -43,13 +43,7 @@ from .idempotency import IDEMPOTENCY_HEADER, KEY_MAX_LENGTH, REPLAYED_HEADER, id
 from .models import SynthesisJob
 from .pronunciations import pronunciation_create, pronunciation_delete, pronunciation_update
 from .selectors import job_get, job_get_for, job_list_for, pronunciation_get_for, pronunciation_list_for
-from .serializers import (
-    JobOutputSerializer,
-    PronunciationOutputSerializer,
-    audio_token_valid,
-    job_payload,
-    jobs_payload,
-)
+from .serializers import JobOutputSerializer, PronunciationOutputSerializer, audio_token_valid, job_payload
 from .services import SEED_MAX, SPEED_MAX, SPEED_MIN, synthesis_job_submit
 from .streaming import STREAMABLE_FORMATS
 from .transitions import synthesis_job_cancel
@@ -240,7 +234,8 @@ class TtsApi(APIView):
     def get(self, request):
         paginator = Pagination()
         page = paginator.paginate_queryset(job_list_for(user=request.user), request, view=self)
-        data = jobs_payload(page, base_url=_base_url(request))
+        base_url = _base_url(request)
+        data = [job_payload(job, base_url=base_url) for job in page]
         return paginator.get_paginated_response(data)
 
 

@@ -160,8 +160,3 @@ def job_payload(job: SynthesisJob, *, base_url: str = "") -> dict:
     if base_url and payload["audio_url"]:
         payload["audio_url"] = base_url + payload["audio_url"]
     return payload
-
-
-def jobs_payload(jobs, *, base_url: str = "") -> list[dict]:
-    """A page of jobs, each as `job_payload` renders it."""
-    return [job_payload(job, base_url=base_url) for job in jobs]

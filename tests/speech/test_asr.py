@@ -73,9 +73,11 @@ def test_word_timings_are_in_order_and_inside_the_audio(transcript, said):
     assert all(0.0 <= w.start <= w.end <= transcript.duration for w in words)
     assert all(a.start <= b.start and a.end <= b.end for a, b in itertools.pairwise(words))
     assert all(0.0 <= w.probability <= 1.0 for w in words)
-    # The phrase comes last: its first word starts in the second half of the recording.
+    # The phrase comes after the lead-in: its first word is timed where the lead-in, said alone, ends, give or take
+    # Whisper's word-timing error (its timings come from attention, not from the audio's edges: ~0.3 s here).
+    lead_in = len(speech(SAID.removesuffix(f" {PHRASE}."), rate=22050)) / 22050
     first = phrase_heard(PHRASE, words).matched[0]
-    assert words[first.index].start > duration / 2
+    assert words[first.index].start == pytest.approx(lead_in, abs=0.45)
 
 
 def test_any_sample_rate_is_heard_the_same(recognizer, said):
