@@ -51,7 +51,7 @@ class JobWordSerializer(serializers.Serializer):
 
 
 class JobOutputSerializer(serializers.ModelSerializer):
-    """`audio_url` is relative unless the context gives `base_url` (the API and websocket layers do)."""
+    """`audio_url` is relative here; `job_payload` puts the caller's base URL in front of it."""
 
     format = serializers.CharField(source="output_format")
     spoken_text = serializers.SerializerMethodField()
@@ -103,7 +103,7 @@ class JobOutputSerializer(serializers.ModelSerializer):
     def get_audio_url(self, job: SynthesisJob) -> str | None:
         if job.status != "succeeded" or not job.audio:
             return None
-        return f"{self.context.get('base_url', '')}{job_audio_path(job)}"
+        return job_audio_path(job)
 
     def get_error(self, job: SynthesisJob) -> dict | None:
         if not job.error_code:
