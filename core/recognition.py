@@ -42,3 +42,11 @@ def speech_transcribe(samples, sample_rate: int):
     from speech import asr  # lazy: faster-whisper is a worker dependency, never loaded by the web tier
 
     return asr.recognizer(**_options()).transcribe(samples, sample_rate)
+
+
+def speech_word_probabilities(samples, sample_rate: int, candidates) -> list[float]:
+    """How likely the recogniser finds each expected word at its place in `samples`: speech.asr's
+    Recognizer.word_probabilities, for the consent check's listening for a phrase word (speech.consent)."""
+    from speech import asr  # lazy: faster-whisper is a worker dependency, never loaded by the web tier
+
+    return asr.recognizer(**_options()).word_probabilities(samples, sample_rate, candidates)

@@ -18,6 +18,11 @@ Decoding choices, and why:
 - no prompt, no hotwords: priming the recogniser with the words we expect would make it hear them.
 - condition_on_previous_text off: a misheard window cannot steer the next one.
 
+`word_probabilities` is the one place the recogniser is told a word: after an unprimed listen, it asks how likely
+the model finds one expected word at one place in what it heard (teacher forcing, the probability it gives that
+word's tokens there). It never writes a transcript, so it cannot make the model hear anything; its use and its
+threshold are speech.consent's.
+
 One model per folder per process, loaded once (thread-safe); transcriptions on one model run one at a time.
 """
 
@@ -28,6 +33,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
@@ -277,6 +283,36 @@ class Recognizer:
             model_id=self.info.model_id,
             model_revision=self.info.revision,
         )
+
+    def word_probabilities(
+        self, samples: np.ndarray, sample_rate: int, candidates: Sequence[tuple[str, str, str]]
+    ) -> list[float]:
+        """For each (before, word, after): the probability the model gives `word` when `before word after` is
+        forced as the text of the first 30 s of `samples` (the product of its tokens' probabilities, each given
+        the audio and the text before it). `after` is written as given (start it with a space or punctuation).
+        A word the audio does not say scores orders of magnitude below one it says (bench/asr.py measures it)."""
+        from faster_whisper.audio import pad_or_trim
+        from faster_whisper.tokenizer import Tokenizer
+
+        audio = np.ascontiguousarray(resample(np.asarray(samples, dtype=np.float32), sample_rate, SAMPLE_RATE))
+        if not candidates or not audio.size:
+            return [0.0] * len(candidates)
+        whisper = self._model
+        with self._lock:
+            tokenizer = Tokenizer(whisper.hf_tokenizer, whisper.model.is_multilingual, task="transcribe", language="en")
+            features = whisper.feature_extractor(audio)
+            limit = whisper.feature_extractor.nb_max_frames
+            frames = min(features.shape[-1], limit)
+            encoded = whisper.encode(pad_or_trim(features[:, :limit]))
+            probabilities = []
+            for before, word, after in candidates:
+                head = tokenizer.encode(" " + before.strip()) if before.strip() else []
+                body = tokenizer.encode(" " + word.strip())
+                tail = tokenizer.encode(after) if after.strip() else []
+                aligned = whisper.model.align(encoded, tokenizer.sot_sequence, [head + body + tail], frames)[0]
+                probs = aligned.text_token_probs[len(head) : len(head) + len(body)]
+                probabilities.append(float(np.prod(probs)) if len(probs) == len(body) else 0.0)
+        return probabilities
 
 
 _recognizers: dict[str, Recognizer] = {}

@@ -80,6 +80,20 @@ def test_word_timings_are_in_order_and_inside_the_audio(transcript, said):
     assert words[first.index].start == pytest.approx(lead_in, abs=0.45)
 
 
+def test_a_word_said_is_far_likelier_at_its_place_than_a_word_not_said(recognizer, said):
+    # Asked where "lantern" was said: "lantern" itself, the list's other words, and "seven" (said, but earlier).
+    before = "My one-time phrase is: purple harbor seven"
+    words = ["lantern", "pepper", "castle", "seven"]
+    said_p, *others = recognizer.word_probabilities(said, 22050, [(before, w, ".") for w in words])
+
+    assert said_p >= 0.1
+    assert max(others) <= said_p / 1000, dict(zip(words, [said_p, *others], strict=True))
+    # Nothing to hear, nothing likely; and no question, no answer.
+    silence = np.zeros(22050, dtype=np.float32)
+    assert recognizer.word_probabilities(silence, 22050, [(before, "lantern", ".")])[0] < 0.01
+    assert recognizer.word_probabilities(said, 22050, []) == []
+
+
 def test_any_sample_rate_is_heard_the_same(recognizer, said):
     at_48k = recognizer.transcribe(resample(said, 22050, 48000), 48000)
     assert phrase_heard(PHRASE, at_48k.words).heard
