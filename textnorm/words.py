@@ -180,6 +180,9 @@ class WordMatch:
     index: int  # position, in the `words` given, of the (first) heard word
     distance: int  # character edits between `expected` and `heard` (spaces removed)
     similarity: float  # see word_similarity
+    # Set when no listen wrote the word and it was listened for instead (speech.consent): the probability the
+    # recogniser gave it at its place.
+    listened: float | None = None
 
 
 @dataclass(frozen=True)

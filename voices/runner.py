@@ -11,7 +11,7 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 from django.utils.module_loading import import_string
 
-from core.recognition import speech_transcribe
+from core.recognition import speech_transcribe, speech_word_probabilities
 from speech.audio import resample
 from speech.audio_input import AudioLimits, AudioRejected, decode, validate
 from speech.consent import ConsentThresholds, consent_decide
@@ -103,6 +103,9 @@ def _phrase_words(decision) -> list[dict]:
         match = heard.get(word)
         if match is None:
             shown.append({"word": word, "heard": None, "ok": False})
+        elif match.listened is not None:
+            # Not written by the recogniser but found when listened for (speech.consent): what was written there.
+            shown.append({"word": word, "heard": match.heard or None, "ok": True, "listened": True})
         else:
             text = match.heard if " " in match.heard else _heard_text(words[match.index].text)
             shown.append({"word": word, "heard": text, "ok": True})
@@ -115,6 +118,7 @@ def _thresholds(encoder_name: str) -> ConsentThresholds:
         statement=settings.CONSENT_STATEMENT_THRESHOLD,
         speaker=settings.SPEAKER_MATCH_THRESHOLDS[encoder_name],
         review_margin=settings.CONSENT_REVIEW_MARGIN,
+        listened=settings.CONSENT_LISTEN_THRESHOLD,
     )
 
 
@@ -165,6 +169,10 @@ def voice_profile_verify(*, profile_id) -> str:
     def relisten(start: float):
         return speech_transcribe(consent.samples[int(start * consent.sample_rate) :], consent.sample_rate)
 
+    def listen_for(start: float, candidates):
+        tail = consent.samples[int(start * consent.sample_rate) :]
+        return speech_word_probabilities(tail, consent.sample_rate, candidates)
+
     decision = consent_decide(
         phrase=profile.consent.nonce,
         statement=profile.consent.statement,
@@ -172,6 +180,7 @@ def voice_profile_verify(*, profile_id) -> str:
         speaker_similarity=similarity,
         thresholds=_thresholds(encoder.name),
         relisten=relisten,
+        listen_for=listen_for,
     )
     # The sample is transcribed whatever the owner typed: theirs is checked against it (a transcript warning).
     sample_heard = speech_transcribe(sample.samples, sample.sample_rate).text if decision.outcome != "rejected" else ""

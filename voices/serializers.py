@@ -117,7 +117,10 @@ class ConsentCheckSerializer(serializers.Serializer):
     message = serializers.CharField()
     recording = serializers.CharField(allow_null=True, help_text="Which recording failed: `consent` or `sample`.")
     transcript = serializers.CharField(help_text="What we heard in the consent recording.")
-    phrase = serializers.DictField(help_text="{text, score, threshold, words: [{word, heard, ok}], missing}")
+    phrase = serializers.DictField(
+        help_text="{text, score, threshold, words: [{word, heard, ok, listened?}], missing}; `listened`: the word "
+        "was not written by the recogniser but found when listened for at its place"
+    )
     statement = serializers.DictField(help_text="{share, threshold, missing}")
     speaker = serializers.DictField(help_text="{similarity, threshold}")
     review_margin = serializers.FloatField(allow_null=True)

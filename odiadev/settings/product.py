@@ -171,6 +171,9 @@ TTS_TIMESTAMPS_RECOGNISER = env.bool("TTS_TIMESTAMPS_RECOGNISER", default=True)
 # margin (CONSENT_REVIEW_MARGIN, below) under its threshold goes to a person instead of being rejected.
 CONSENT_PHRASE_THRESHOLD = env.float("CONSENT_PHRASE_THRESHOLD", default=0.9)
 CONSENT_STATEMENT_THRESHOLD = env.float("CONSENT_STATEMENT_THRESHOLD", default=0.6)
+# The least probability the recogniser must give the one phrase word a second listen missed, when asked for it at
+# its place, for that word to count as heard (speech.consent; figures: docs/consent.md).
+CONSENT_LISTEN_THRESHOLD = env.float("CONSENT_LISTEN_THRESHOLD", default=0.001)
 
 # ------------------------------------------------------------------------------------------------------------
 # PROVENANCE: the PerTh watermark on Free-plan (and opted-in) audio, and the public check for it.

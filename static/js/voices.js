@@ -103,7 +103,11 @@
     const phrase = el("p", { "data-testid": "phrase-words" }, "One-time phrase: ");
     (check.phrase.words || []).forEach((word) => {
       const span = el("span", { class: word.ok ? "word-ok" : "word-missing" }, word.word);
-      span.title = word.ok ? "heard as “" + word.heard + "”" : "not heard";
+      span.title = !word.ok
+        ? "not heard"
+        : word.listened
+          ? "found when we listened for it" + (word.heard ? " (first written as “" + word.heard + "”)" : "")
+          : "heard as “" + word.heard + "”";
       phrase.append(span, " ");
     });
     box.append(phrase);

@@ -177,3 +177,100 @@ def test_no_second_listen_when_the_phrase_was_heard_and_none_rescues_wrong_words
     assert (decision.outcome, decision.code) == ("rejected", "consent_phrase_not_heard")
     assert shuffled.starts
     assert decision.audit()["relisten"]["used_for_phrase"] is False
+
+
+class ListenFor:
+    """The recogniser asked how likely a missing phrase word is at each place: `probability(before, word, after)`
+    answers each candidate; every call is recorded."""
+
+    def __init__(self, probability):
+        self.probability = probability
+        self.calls: list[tuple[float, list[tuple[str, str, str]]]] = []
+
+    def __call__(self, start, candidates):
+        self.calls.append((start, list(candidates)))
+        return [self.probability(*candidate) for candidate in candidates]
+
+
+def decide_listening(heard_end: str, listen_for: ListenFor, *, relistened: str | None = None):
+    return consent_decide(
+        phrase=PHRASE,
+        statement=STATEMENT,
+        transcript=transcript(f"{HEARD_STATEMENT} {heard_end}"),
+        speaker_similarity=0.9,
+        thresholds=THRESHOLDS,
+        relisten=Relisten(relistened or f"This is {heard_end}"),
+        listen_for=listen_for,
+    )
+
+
+def test_one_word_written_as_another_counts_when_the_recogniser_finds_it_at_its_place():
+    # "window" written as "willow" (two edits: no near miss; another sound). Asked for "window" in its place, the
+    # recogniser finds it likely; anywhere else, not.
+    def probability(before, word, after):
+        return 0.3 if (before.endswith("River,"), word, after) == (True, "Window", ".") else 1e-6
+
+    listen_for = ListenFor(probability)
+    decision = decide_listening("Harbor, Lantern, River, Willow.", listen_for)
+
+    assert (decision.outcome, decision.phrase_score, decision.missing_phrase_words) == ("accepted", 0.975, ())
+    _, candidates = listen_for.calls[0]
+    assert len(listen_for.calls) == 1
+    # The places asked: in place of "Willow." or beside it, never in place of a phrase word heard.
+    assert ("This is Harbor, Lantern, River,", "Window", ".") in candidates
+    assert all("River," in before and "Lantern" not in after for before, _, after in candidates)
+    audit = decision.audit()
+    window = audit["phrase"]["heard"][-1]
+    assert (window["expected"], window["heard"], window["listened"]) == ("window", "willow", 0.3)
+    assert audit["phrase"]["listened_for"] == {"probability": 0.3, "threshold": THRESHOLDS.listened}
+    assert audit["policy"] == "consent-heard/3"
+    json.dumps(audit)
+
+
+def test_a_word_the_recogniser_does_not_find_at_its_place_stays_missing():
+    listen_for = ListenFor(lambda before, word, after: THRESHOLDS.listened / 10)
+    decision = decide_listening("Harbor, Lantern, River, Willow.", listen_for)
+
+    assert (decision.outcome, decision.code) == ("rejected", "consent_phrase_not_heard")
+    assert decision.missing_phrase_words == ("window",)
+    assert decision.message.startswith("We did not hear the words 'window' in your consent recording.")
+    assert decision.audit()["phrase"]["listened_for"]["probability"] == pytest.approx(THRESHOLDS.listened / 10)
+
+
+def test_a_first_word_missed_is_listened_for_after_the_lead_in():
+    def probability(before, word, after):
+        return 0.2 if (before, word, after) == ("My one time phrase is,", "harbor", ", lantern, river, window.") else 0
+
+    listen_for = ListenFor(probability)
+    decision = decide_listening(
+        "by a bar, lantern, river, window.",
+        listen_for,
+        relistened="My one time phrase is, by a bar, lantern, river, window.",
+    )
+
+    assert decision.outcome == "accepted", decision.audit()
+    assert decision.audit()["phrase"]["heard"][0] | {"start": 0, "end": 0} == {
+        "expected": "harbor",
+        "heard": "by a bar",
+        "distance": 4,
+        "listened": 0.2,
+        "start": 0,
+        "end": 0,
+    }
+
+
+@pytest.mark.parametrize(
+    "heard_end",
+    [
+        "Harbor, Lantern, River, Window.",  # heard in full: nothing to listen for
+        "Harbor, Lamp, River, Willow.",  # two words missing: never listened for, whatever the recogniser would say
+        "Lantern, Harbor, Window, River.",  # shuffled: two of four in order
+    ],
+)
+def test_only_a_single_missing_word_is_ever_listened_for(heard_end):
+    listen_for = ListenFor(lambda before, word, after: 1.0)
+
+    decision = decide_listening(heard_end, listen_for)
+
+    assert listen_for.calls == []
+    assert decision.accepted == (heard_end == "Harbor, Lantern, River, Window.")

