@@ -19,6 +19,7 @@ phrase was not heard in full (speech.consent.consent_decide's `relisten`).
 Takes about 50 minutes on two cores.
 
     .venv/bin/python bench/asr.py [--phrases 8] [--threads 0] [--json bench/measured/asr_2core.json]
+    .venv/bin/python bench/asr.py --phrase "hammer pillow planet lily" --phrase ...  # phrases an earlier run missed
 """
 
 from __future__ import annotations
@@ -138,12 +139,22 @@ def _wrong_words(statement_of, phrase: str, other_phrase: str, rng: random.Rando
         "another challenge's statement (replay)": statement_of(other_phrase),
         "statement with the phrase words shuffled": statement_of(" ".join(shuffled)),
         "phrase only": f"{phrase}.",
+        # Three of the four words said: what listening for the fourth (speech.consent) must not let through.
+        "statement with one phrase word replaced": statement_of(" ".join(_one_replaced(words, other_phrase, rng))),
     }
+
+
+def _one_replaced(words: list[str], other_phrase: str, rng: random.Random) -> list[str]:
+    """`words` with one of them, at random, replaced by a word of `other_phrase` they do not contain."""
+    replaced = words[:]
+    replaced[rng.randrange(len(words))] = rng.choice([w for w in other_phrase.split() if w not in words])
+    return replaced
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--phrases", type=int, default=12, help="random phrases")
+    parser.add_argument("--phrase", action="append", default=[], help="a given phrase instead (repeat the option)")
     parser.add_argument("--threads", type=int, default=0, help="CTranslate2 CPU threads (0: its default)")
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--speeds", type=float, nargs="+", default=SPEEDS)
@@ -228,7 +239,7 @@ def main() -> None:
     same_speaker, other_speaker_scores = [], []
     word_lists = {"product list": CONSENT_PHRASE_WORDS}
     for list_name, word_list in word_lists.items():
-        phrases = [consent_phrase(rng, word_list) for _ in range(args.phrases)]
+        phrases = args.phrase or [consent_phrase(rng, word_list) for _ in range(args.phrases)]
         for p, phrase in enumerate(phrases):
             email = EMAILS[p % len(EMAILS)]
             other = consent_phrase(rng, word_list)  # another challenge's phrase, for the replay
@@ -252,12 +263,16 @@ def main() -> None:
                         def relisten(start: float, samples=samples):
                             return recognizer.transcribe(samples[int(start * RATE) :], RATE)
 
+                        def listen_for(start: float, candidates, samples=samples):
+                            return recognizer.word_probabilities(samples[int(start * RATE) :], RATE, candidates)
+
                         decision = consent_decide(
                             phrase=phrase,
                             statement=statement_of(phrase),
                             transcript=transcript,
                             speaker_similarity=1.0,
                             relisten=relisten,
+                            listen_for=listen_for,
                         )
                         tokens = [t for w in transcript.words for t in words_of(w.text)]
                         distances = [_nearest(word, tokens) for word in words_of(phrase)]
@@ -287,6 +302,7 @@ def main() -> None:
                                 "transcript": transcript.text,
                                 "relistened": decision.relistened.text if decision.relistened else None,
                                 "phrase_from_relisten": decision.phrase_from_relisten,
+                                "listened": decision.listened,
                                 "seconds": round(transcript.duration, 2),
                                 "asr_s": round(elapsed, 2),
                             }
@@ -310,6 +326,8 @@ def main() -> None:
                 "codes": dict(Counter(r["code"] or "-" for r in mine)),
                 "phrase_score": [min(r["phrase_score"] for r in mine), max(r["phrase_score"] for r in mine)],
                 "statement_share": [min(r["statement_share"] for r in mine), max(r["statement_share"] for r in mine)],
+                # The probability the missing phrase word got when it was listened for, when it was (sorted).
+                "listened": sorted(r["listened"] for r in mine if r["listened"] is not None),
             }
     by_condition: dict = {}
     for list_name in word_lists:
@@ -351,6 +369,7 @@ def main() -> None:
             "phrase": DEFAULT_THRESHOLDS.phrase,
             "statement": DEFAULT_THRESHOLDS.statement,
             "review_margin": DEFAULT_THRESHOLDS.review_margin,
+            "listened": DEFAULT_THRESHOLDS.listened,
         },
         "summary": summary,
         "by_condition": by_condition,
