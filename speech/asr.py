@@ -305,10 +305,14 @@ class Recognizer:
             frames = min(features.shape[-1], limit)
             encoded = whisper.encode(pad_or_trim(features[:, :limit]))
             probabilities = []
+            room = whisper.max_length - len(tokenizer.sot_sequence) - 1  # Whisper's text window: 448 tokens
             for before, word, after in candidates:
                 head = tokenizer.encode(" " + before.strip()) if before.strip() else []
                 body = tokenizer.encode(" " + word.strip())
                 tail = tokenizer.encode(after) if after.strip() else []
+                if len(head) + len(body) + len(tail) > room:
+                    probabilities.append(0.0)  # a text longer than Whisper can hold says nothing about the word
+                    continue
                 aligned = whisper.model.align(encoded, tokenizer.sot_sequence, [head + body + tail], frames)[0]
                 probs = aligned.text_token_probs[len(head) : len(head) + len(body)]
                 probabilities.append(float(np.prod(probs)) if len(probs) == len(body) else 0.0)

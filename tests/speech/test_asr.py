@@ -200,3 +200,9 @@ def test_recognition_and_consent_import_no_django():
     assert result.returncode == 0, result.stderr
     # faster_whisper too: importing the module is cheap; the model loads on first use.
     assert result.stdout.strip() == "[]"
+
+
+def test_a_text_longer_than_whisper_holds_scores_nothing_and_raises_nothing(recognizer, said):
+    before = "word " * 500  # past Whisper's 448-token window
+
+    assert recognizer.word_probabilities(said, 22050, [(before, "lantern", ".")]) == [0.0]
