@@ -292,7 +292,8 @@ if AWS_STORAGE_BUCKET_NAME:
             # An existing key is never replaced silently (as on disk): a second file under a taken name gets a
             # suffix. Our names are ids, and the synthesis runner deletes its own earlier attempt first.
             "file_overwrite": False,
-            # A download (a Range request too) is buffered in memory up to this size, then in a temporary file.
+            # A file the product reads whole (a recording a worker checks) is buffered in memory up to this size, then
+            # in a temporary file. API downloads stream from the bucket instead, only the bytes sent (core/http.py).
             "max_memory_size": 8 * 1024 * 1024,
         },
     }
