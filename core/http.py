@@ -42,15 +42,23 @@ class _Blocks:
     def __init__(self, file, start: int, length: int) -> None:
         self.file, self.start, self.length = file, start, length
         self.read = self.close_body = None
+        self.closed = False
 
     def _next(self) -> bytes:
+        """The next block (b"" at the end); the file is opened with the first and closed with the last, so a small
+        file costs the ASGI server one hop to a thread, not three."""
         if self.read is None:
             self.read, self.close_body = _open_reader(self.file, self.start, self.length)
         data = self.read(min(_CHUNK, self.length)) if self.length > 0 else b""
         self.length -= len(data)
+        if self.length <= 0 or not data:
+            self._close()
         return data
 
     def _close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
         if self.close_body is not None:
             self.close_body()
         self.file.close()
@@ -68,7 +76,8 @@ class _Blocks:
             while self.length > 0 and (data := await step()):
                 yield data
         finally:
-            await sync_to_async(self._close, thread_sensitive=False)()
+            if not self.closed:  # stopped early (the client went away): close in a thread too
+                await sync_to_async(self._close, thread_sensitive=False)()
 
 
 class FileResponse(StreamingHttpResponse):
