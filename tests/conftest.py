@@ -49,6 +49,32 @@ def _clean_media_and_cache():
 
 
 @pytest.fixture(scope="session", autouse=True)
+def _flush_outlasts_a_deadlock():
+    """A transactional test ends with a flush (one TRUNCATE of every table). The live stack's worker may still be
+    finishing a job as the test ends (a live job's assembly, say), and PostgreSQL can then find the TRUNCATE and
+    that transaction waiting on each other and abort the TRUNCATE ("deadlock detected"): the flush is tried again,
+    after the worker's transaction has gone through."""
+    from django.core.management.base import CommandError
+    from django.core.management.commands import flush
+
+    original = flush.Command.handle
+
+    def handle(self, **options):
+        for attempt in range(5):
+            try:
+                return original(self, **options)
+            except CommandError as exc:
+                if attempt == 4 or "deadlock detected" not in str(exc.__cause__ or ""):
+                    raise
+                time.sleep(0.5 * (attempt + 1))
+        return None
+
+    flush.Command.handle = handle
+    yield
+    flush.Command.handle = original
+
+
+@pytest.fixture(scope="session", autouse=True)
 def _close_database_pools(django_db_setup, django_db_blocker):
     """PostgreSQL's connection pool of this process keeps connections open; close it before the test database is
     dropped, or the drop fails ("being accessed by other users")."""

@@ -103,7 +103,8 @@ def test_a_voice_preview_is_synthesized_once_and_plays_from_a_signed_link(browse
     again = browser.get("/voices/joe/preview").json()
 
     assert ready["status"] == "succeeded"
-    assert again["audio_url"] == ready["audio_url"]
+    # The same job's audio (its signed token carries the second it was signed, so the query strings may differ).
+    assert again["audio_url"].split("?")[0] == ready["audio_url"].split("?")[0]
     assert SynthesisJob.objects.filter(user__email=PREVIEW_ACCOUNT_EMAIL).count() == 1
     audio = Client().get(ready["audio_url"])  # no session, no API key
     assert audio.status_code == 200
