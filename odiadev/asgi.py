@@ -2,6 +2,7 @@
 
 import os
 
+from django.conf import settings
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "odiadev.settings.base")
@@ -20,6 +21,7 @@ from django.urls import path, re_path  # noqa: E402
 from accounts.websocket_auth import WebsocketAuthMiddleware  # noqa: E402
 from controls.middleware import IpBlocklistAsgiMiddleware  # noqa: E402
 from core.consumers import UnknownPathConsumer  # noqa: E402
+from odiadev.request_threads import RequestThreads  # noqa: E402
 from synthesis.consumers import UserEventsConsumer  # noqa: E402
 from synthesis.live_consumer import LiveTtsConsumer  # noqa: E402
 
@@ -31,7 +33,8 @@ websocket_urlpatterns = [
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        # Each request's sync code on a kept thread with its kept database connection (odiadev/request_threads.py).
+        "http": RequestThreads(django_asgi_app, keep=settings.WEB_REQUEST_THREADS),
         # The blocklist first: a blocked address is refused before any session or key lookup.
         "websocket": IpBlocklistAsgiMiddleware(WebsocketAuthMiddleware(URLRouter(websocket_urlpatterns))),
     }

@@ -139,6 +139,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"init_command": "PRAGMA journal_mode=WAL;", "transaction_mode": "IMMEDIATE", "timeout": 30}
     )
+    # Connections stay open: a web process keeps its request threads (odiadev/request_threads.py), so each kept
+    # thread reuses one connection instead of opening the file again for every request (1.6 ms each).
+    DATABASES["default"]["CONN_MAX_AGE"] = None
 elif env.bool("DATABASE_POOL", default=True):
     # PostgreSQL through psycopg's connection pool, per process. Under ASGI, Django's persistent connections
     # (CONN_MAX_AGE) stay open per worker thread and a burst of requests exhausts the server's connection slots;

@@ -387,6 +387,8 @@ WEB_UPLOAD_MAX_BODY_BYTES = env.int(
 WEB_UPLOAD_PATH_PREFIXES = env.list(
     "WEB_UPLOAD_PATH_PREFIXES", default=["/v1/voices", "/v1/provenance/verify", "/provenance/"]
 )
+# Idle request threads each web process keeps, with their database connections (odiadev/request_threads.py).
+WEB_REQUEST_THREADS = env.int("WEB_REQUEST_THREADS", default=32)
 # /metrics and the detailed /health answer only a scraper with `Authorization: Bearer <METRICS_TOKEN>` or one
 # from an address in METRICS_ALLOWED_IPS (CIDRs; the client address as core.clientip reads it); anyone else gets
 # a 404. /health/live stays public. Production's default allows no address: set a token (or the scrapers' network).
