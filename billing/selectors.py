@@ -11,6 +11,7 @@ from django.utils import timezone
 from .models import BillingAccount, EntryKind, LedgerEntry, PaymentIncident, Plan, RevenueEntry
 from .services import account_ensure, account_refresh, period_bounds
 from .storage import storage_used_for
+from .terms import AccountTerms, terms_keep, terms_of, terms_recall
 
 
 def plan_for(*, user) -> Plan:
@@ -27,6 +28,18 @@ def plan_and_watermark_for(*, user) -> tuple[Plan, bool]:
     """`plan_for` and `audio_watermarked_for` from one read of the account (a submit needs both)."""
     account = account_ensure(user=user)
     return account.plan, account.plan.watermarked or account.watermark_opt_in
+
+
+def account_terms_for(*, user, fresh: bool = False) -> AccountTerms:
+    """The plan and watermark rule a submit decides with: this process's copy from the last few seconds unless
+    `fresh`, else one read of the account (billing/terms.py: the locked read confirms them)."""
+    if not fresh:
+        kept = terms_recall(user.pk)
+        if kept is not None:
+            return kept
+    terms = terms_of(account_ensure(user=user))
+    terms_keep(user.pk, terms)
+    return terms
 
 
 def account_settings_for(*, user) -> dict:

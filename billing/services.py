@@ -19,6 +19,7 @@ from django.utils import timezone
 from .errors import ConcurrencyLimit, QuotaExceeded
 from .models import BillingAccount, EntryKind, LedgerEntry, Plan
 from .plans import DEFAULT_PLAN_SLUG, PLAN_CATALOG
+from .terms import AccountTerms, AccountTermsChanged, terms_forget, terms_of
 
 
 def plan_ensure(*, slug: str) -> Plan:
@@ -157,14 +158,18 @@ def account_watermark_set(*, user, opt_in: bool) -> BillingAccount:
 # ---------------------------------------------------------------------------------------------------------------
 # Usage: admit -> reserve -> capture | release
 # ---------------------------------------------------------------------------------------------------------------
-def usage_admit(*, user, characters: int, active_jobs=None) -> BillingAccount:
+def usage_admit(*, user, characters: int, active_jobs=None, terms: AccountTerms | None = None) -> BillingAccount:
     """Lock the account and check a new job fits: characters left and, when `active_jobs` (a callable counting
     the account's jobs in progress) is given, a free job slot. The count runs under the lock, so parallel submits
-    see each other's jobs.
+    see each other's jobs. With `terms` (what the submit decided with before the lock), AccountTermsChanged when the
+    locked row's differ (billing/terms.py).
 
     Call inside the transaction that creates the job, then `usage_reserve` with the saved job.
     """
     account = account_lock(user=user)
+    if terms is not None and terms_of(account).stamp != terms.stamp:
+        terms_forget(user.pk)
+        raise AccountTermsChanged()
     plan = account.plan
     if active_jobs is not None:
         active = active_jobs()

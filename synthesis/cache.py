@@ -21,6 +21,8 @@ from django.core.cache import cache
 
 from core.exceptions import is_backend_outage
 
+from .models import JobStatus, SynthesisJob
+
 logger = logging.getLogger(__name__)
 
 _WHITESPACE = re.compile(r"\s+")
@@ -159,3 +161,58 @@ def cache_forget_job(cache_key: str, job_id: uuid.UUID) -> None:
 def cache_clear() -> int:
     """Delete every synthesis cache entry (and nothing else); return how many there were."""
     return cache.delete_pattern(f"{CACHE_NAMESPACE}:*")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Sources: the succeeded job an index entry names (read from the database)
+# ---------------------------------------------------------------------------------------------------------------
+def cached_source_id_for(cache_key: str) -> str | None:
+    """The id the cache index gives for `cache_key` (Redis only; the row may be gone), or None."""
+    try:
+        return cache_lookup(cache_key)
+    except Exception:  # the cache is an optimisation: with Redis away we synthesize instead
+        logger.warning("synthesis cache unavailable", exc_info=True)
+        return None
+
+
+# What a cache hit copies from its source (a job row has ~50 columns, JSON among them).
+HIT_FIELDS = ("id", "audio", "audio_bytes", "duration_seconds", "spoken_word_times")
+
+
+def cached_source_get(
+    cache_key: str, source_id, *, timestamps: bool = False, lock: bool = False, only: tuple[str, ...] = ()
+):
+    """The succeeded job `source_id` if its audio answers `cache_key`, else None, dropping the stale index entry.
+    With `timestamps`, only a source whose words were timed answers (the entry stays for requests without them).
+    With `lock`, the row is locked for the surrounding transaction (see `source_lock`); with `only`, just those
+    fields are read."""
+    rows = SynthesisJob.objects.select_for_update() if lock else SynthesisJob.objects
+    if only:
+        rows = rows.only(*only)
+    # An expired job's audio is gone (its `audio` is cleared): its entry is dropped, never served.
+    source = (
+        rows.filter(pk=source_id, status=JobStatus.SUCCEEDED, cache_key=cache_key, audio_expired_at__isnull=True)
+        .exclude(audio="")
+        .first()
+    )
+    if source is None:
+        cache_forget(cache_key)
+    if timestamps and source is not None and source.spoken_word_times is None:
+        return None
+    return source
+
+
+def cached_source_for(cache_key: str, *, timestamps: bool = False) -> SynthesisJob | None:
+    """The succeeded job whose audio answers `cache_key`, or None (see `cached_source_get`)."""
+    source_id = cached_source_id_for(cache_key)
+    return None if source_id is None else cached_source_get(cache_key, source_id, timestamps=timestamps)
+
+
+def source_lock(source: SynthesisJob) -> SynthesisJob | None:
+    """The cache source row locked for this transaction, if it still has its audio."""
+    return (
+        SynthesisJob.objects.select_for_update()
+        .filter(pk=source.pk, audio_expired_at__isnull=True)
+        .exclude(audio="")
+        .first()
+    )

@@ -33,9 +33,9 @@ from billing.services import cache_hits_billed, usage_capture, usage_release
 from core.exceptions import is_backend_outage
 from core.metrics import counter_inc
 
+from .cache import cached_source_for, source_lock
 from .events import job_event_send, job_webhook_emit
 from .models import JobStatus, SynthesisJob
-from .services import cached_source_for, source_lock
 from .streaming import stream_stored
 from .timestamps import words_timed
 

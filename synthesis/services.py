@@ -14,10 +14,12 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from billing.errors import plan_forbids_format
-from billing.selectors import plan_and_watermark_for
+from billing.selectors import account_terms_for
 from billing.services import cache_hits_billed, usage_admit, usage_reserve, usage_reserve_captured
 from billing.storage import storage_check
+from billing.terms import AccountTerms, AccountTermsChanged
 from controls.admission import admit_cloning, admit_engine, admit_new_work
+from core.exceptions import ApplicationError
 from core.metrics import counter_inc, counters_inc
 from textnorm import spoken_text as text_spoken
 from textnorm.spans import spans_tracked, word_units
@@ -25,7 +27,7 @@ from voices.errors import CloningEngineUnavailable
 from voices.selectors import voice_get_for
 from voices.services import voice_profile_mark_used
 
-from .cache import cache_forget, cache_key_for, cache_lookup, text_canonical, text_is_empty
+from .cache import HIT_FIELDS, cache_key_for, cached_source_get, cached_source_id_for, text_canonical, text_is_empty
 from .errors import (
     InvalidFormat,
     InvalidSeed,
@@ -135,9 +137,26 @@ def job_voice_fields(voice) -> dict:
     }
 
 
-def synthesis_job_create(
+def synthesis_job_create(*, user, **options) -> SynthesisJob:
+    """`_job_create` on the account's terms (plan, watermark rule; billing/terms.py): this process's copy of them,
+    confirmed by the account's locked read, and when they changed since, again on the row's."""
+    terms = account_terms_for(user=user)
+    try:
+        return _job_create(user=user, terms=terms, **options)
+    except AccountTermsChanged:
+        return _job_create(user=user, terms=account_terms_for(user=user, fresh=True), **options)
+    except ApplicationError:
+        # A check before the lock may have refused on a stale copy (a plan upgraded a moment ago): decide again.
+        fresh = account_terms_for(user=user, fresh=True) if terms.kept else terms
+        if fresh.stamp == terms.stamp:
+            raise
+        return _job_create(user=user, terms=fresh, **options)
+
+
+def _job_create(
     *,
     user,
+    terms: AccountTerms,
     api_key=None,
     text: str,
     voice_id: str,
@@ -172,7 +191,7 @@ def synthesis_job_create(
     admit_new_work()
     # The plan (or the account's opt-in) says whether its audio carries the provenance watermark, which the worker
     # embeds before encoding; the flag is part of the cache key, so marked and unmarked audio never answer each other.
-    plan, watermark = plan_and_watermark_for(user=user)
+    plan, watermark = terms.plan, terms.watermark
     normalized = _check_request(
         text=text, output_format=output_format, sample_rate=sample_rate, speed=speed, seed=seed, plan=plan
     )
@@ -234,7 +253,7 @@ def synthesis_job_create(
         if source_id is not None:
             # Read locked, so that the lifecycle policy cannot expire the source's audio (and delete its file)
             # before the commit of a job pointing at that file; gone: synthesize instead.
-            source = cached_source_get(cache_key, source_id, timestamps=timestamps, lock=True, only=_HIT_FIELDS)
+            source = cached_source_get(cache_key, source_id, timestamps=timestamps, lock=True, only=HIT_FIELDS)
             if source is None:
                 storage_check(user=user, plan=plan)
         if parent is not None:
@@ -250,6 +269,7 @@ def synthesis_job_create(
         slot_needed = not cached and parent is None
         account = usage_admit(
             user=user,
+            terms=terms,
             characters=billed,
             active_jobs=(lambda: jobs_in_progress(user=user).count()) if slot_needed else None,
         )
@@ -326,55 +346,3 @@ def synthesis_job_submit(*, idempotency: IdempotentRequest | None, **options) ->
             raise
         logger.info("Idempotency-Key of job %s: a parallel request claimed it first; answering its job", winner.id)
         return winner, True
-
-
-def cached_source_id_for(cache_key: str) -> str | None:
-    """The id the cache index gives for `cache_key` (Redis only; the row may be gone), or None."""
-    try:
-        return cache_lookup(cache_key)
-    except Exception:  # the cache is an optimisation: with Redis away we synthesize instead
-        logger.warning("synthesis cache unavailable", exc_info=True)
-        return None
-
-
-# What a cache hit copies from its source (a job row has ~50 columns, JSON among them).
-_HIT_FIELDS = ("id", "audio", "audio_bytes", "duration_seconds", "spoken_word_times")
-
-
-def cached_source_get(
-    cache_key: str, source_id, *, timestamps: bool = False, lock: bool = False, only: tuple[str, ...] = ()
-):
-    """The succeeded job `source_id` if its audio answers `cache_key`, else None, dropping the stale index entry.
-    With `timestamps`, only a source whose words were timed answers (the entry stays for requests without them).
-    With `lock`, the row is locked for the surrounding transaction (see `source_lock`); with `only`, just those
-    fields are read."""
-    rows = SynthesisJob.objects.select_for_update() if lock else SynthesisJob.objects
-    if only:
-        rows = rows.only(*only)
-    # An expired job's audio is gone (its `audio` is cleared): its entry is dropped, never served.
-    source = (
-        rows.filter(pk=source_id, status=JobStatus.SUCCEEDED, cache_key=cache_key, audio_expired_at__isnull=True)
-        .exclude(audio="")
-        .first()
-    )
-    if source is None:
-        cache_forget(cache_key)
-    if timestamps and source is not None and source.spoken_word_times is None:
-        return None
-    return source
-
-
-def cached_source_for(cache_key: str, *, timestamps: bool = False) -> SynthesisJob | None:
-    """The succeeded job whose audio answers `cache_key`, or None (see `cached_source_get`)."""
-    source_id = cached_source_id_for(cache_key)
-    return None if source_id is None else cached_source_get(cache_key, source_id, timestamps=timestamps)
-
-
-def source_lock(source: SynthesisJob) -> SynthesisJob | None:
-    """The cache source row locked for this transaction, if it still has its audio."""
-    return (
-        SynthesisJob.objects.select_for_update()
-        .filter(pk=source.pk, audio_expired_at__isnull=True)
-        .exclude(audio="")
-        .first()
-    )

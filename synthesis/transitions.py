@@ -258,7 +258,7 @@ def synthesis_job_audio_expire(*, job_id: uuid.UUID, now=None) -> str | None:
     no audio (any more).
 
     The caller deletes the file, after this commits, and only if no other row points to it (a cache hit shares
-    its source's file). The row lock pairs with the one a cache hit takes on its source (`services.source_lock`), so no
+    its source's file). The row lock pairs with the one a cache hit takes on its source (`cache.source_lock`), so no
     new job can start pointing at the file once this has committed."""
     now = now or timezone.now()
     with transaction.atomic():
