@@ -11,6 +11,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.db import connection
 
+from core.deferred import connections_release
 from odiadev.asgi import application
 from odiadev.request_threads import RequestThreads
 
@@ -149,3 +150,16 @@ def test_the_served_application_keeps_the_thread_and_its_database_connection(iss
     else:
         assert conn1 is None
         assert conn2 is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_waiting_request_gives_back_only_a_connection_that_is_not_kept():
+    """While a request awaits an event (core/deferred.py) its pooled connection goes back to the pool; a kept one
+    (SQLite's, on a kept thread) stays open for the answer instead of opening the file again."""
+    connection.ensure_connection()
+    before = connection.connection
+    connections_release()
+    if connection.settings_dict["CONN_MAX_AGE"] == 0:  # PostgreSQL through its pool
+        assert connection.connection is None
+    else:
+        assert connection.connection is before
