@@ -50,10 +50,10 @@ def deferred_api_response(view, request, *, wait: Callable[[], Awaitable[None]],
 
 def connections_release() -> None:
     """Give this thread's database connections back (to the pool) while the request waits. Not inside a
-    transaction: a test's atomic block keeps its connection. Nor a kept one (CONN_MAX_AGE not 0: SQLite's, one per
-    kept request thread): closing it would only open the file again for the answer."""
+    transaction: a test's atomic block keeps its connection. Nor SQLite's: it holds no server's connection slot,
+    and closing it would only open the file again for the answer (its kept request thread keeps it)."""
     for conn in connections.all(initialized_only=True):
-        if not conn.in_atomic_block and conn.settings_dict.get("CONN_MAX_AGE") == 0:
+        if not conn.in_atomic_block and conn.vendor != "sqlite":
             conn.close()
 
 
