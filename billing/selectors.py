@@ -25,9 +25,9 @@ def audio_watermarked_for(*, user) -> bool:
 
 
 def plan_and_watermark_for(*, user) -> tuple[Plan, bool]:
-    """`plan_for` and `audio_watermarked_for` from one read of the account (a submit needs both)."""
-    account = account_ensure(user=user)
-    return account.plan, account.plan.watermarked or account.watermark_opt_in
+    """`plan_for` and `audio_watermarked_for` from one read of the account (a live context needs both)."""
+    terms = terms_of(account_ensure(user=user))
+    return terms.plan, terms.watermark
 
 
 def account_terms_for(*, user, fresh: bool = False) -> AccountTerms:
@@ -49,7 +49,7 @@ def account_settings_for(*, user) -> dict:
         "plan": account.plan.slug,
         "watermark_opt_in": account.watermark_opt_in,
         # What new audio gets: the plan's watermark, or the opt-in.
-        "watermarked": account.plan.watermarked or account.watermark_opt_in,
+        "watermarked": terms_of(account).watermark,
         "plan_watermarked": account.plan.watermarked,
     }
 
