@@ -6,14 +6,22 @@ code) and how to answer afterwards. `DeferredResponseMiddleware`, async and outs
 request's database connections back, awaits the event on the event loop, then builds the real answer in the
 request's thread (typically one database read) and sends it with the headers the middleware chain put on the
 deferred one (security headers, rate-limit figures, cookies).
+
+Served by `odiadev.asgi`, the request handler (`core.request_handler`) runs the whole middleware chain and the view
+in one call on the request's thread and awaits a `DeferredResponse` itself, after that call: its chain is built
+without this middleware (`handler_awaits_deferred`). Under Django's own handlers (the test clients) the middleware
+awaits it.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from asgiref.sync import markcoroutinefunction, sync_to_async
+from django.core.exceptions import MiddlewareNotUsed
 from django.db import connections
 from django.http import HttpResponse
 from django.http.response import HttpResponseBase
@@ -64,7 +72,34 @@ def _finish(deferred: DeferredResponse) -> HttpResponseBase:
             response[header] = value
     for name, morsel in deferred.cookies.items():
         response.cookies.setdefault(name, morsel)
+    if not response.streaming and "Content-Length" not in response:  # as CommonMiddleware sets on other answers
+        response["Content-Length"] = str(len(response.content))
     return response
+
+
+async def deferred_resolve(request, response: DeferredResponse) -> HttpResponseBase:
+    """Give the request's database connections back, await the deferred response's event on this event loop, then
+    build the real answer in the request's thread (module docstring)."""
+    await sync_to_async(connections_release)()
+    try:
+        await response.wait()
+    except Exception:  # the answer is built from the database either way; it may say "still running"
+        logger.warning("waiting for %s failed; answering from the database", request.path, exc_info=True)
+    return await sync_to_async(_finish)(response)
+
+
+_handler_awaits = ContextVar("handler_awaits_deferred", default=False)
+
+
+@contextmanager
+def handler_awaits_deferred() -> Iterator[None]:
+    """While a request handler builds its middleware chain: it awaits deferred responses itself, so the chain is
+    built without `DeferredResponseMiddleware`."""
+    token = _handler_awaits.set(True)
+    try:
+        yield
+    finally:
+        _handler_awaits.reset(token)
 
 
 class DeferredResponseMiddleware:
@@ -75,6 +110,8 @@ class DeferredResponseMiddleware:
     async_capable = True
 
     def __init__(self, get_response) -> None:
+        if _handler_awaits.get():
+            raise MiddlewareNotUsed("the request handler awaits deferred responses itself")
         self.get_response = get_response
         markcoroutinefunction(self)
 
@@ -82,9 +119,4 @@ class DeferredResponseMiddleware:
         response = await self.get_response(request)
         if not isinstance(response, DeferredResponse):
             return response
-        await sync_to_async(connections_release)()
-        try:
-            await response.wait()
-        except Exception:  # the answer is built from the database either way; it may say "still running"
-            logger.warning("waiting for %s failed; answering from the database", request.path, exc_info=True)
-        return await sync_to_async(_finish)(response)
+        return await deferred_resolve(request, response)

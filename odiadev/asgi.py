@@ -1,13 +1,19 @@
 """ASGI entry point served by Daphne: Django for HTTP, Channels consumers for websockets."""
 
+import gc
 import os
 
+import django
 from django.conf import settings
-from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "odiadev.settings.base")
 # Django must be set up before anything imports models.
-django_asgi_app = get_asgi_application()
+django.setup(set_prefix=False)
+
+from core.request_handler import SyncChainASGIHandler  # noqa: E402
+
+# Django's ASGI handler, with the middleware chain and the view in one call on the request's thread.
+django_asgi_app = SyncChainASGIHandler()
 
 from odiadev import transport  # noqa: E402
 
@@ -39,3 +45,8 @@ application = ProtocolTypeRouter(
         "websocket": IpBlocklistAsgiMiddleware(WebsocketAuthMiddleware(URLRouter(websocket_urlpatterns))),
     }
 )
+
+# What start-up made (Django, the apps, the URL map: ~200,000 objects) lives as long as the process: moved out of the
+# collector's full passes, which walked all of it and paused a request for up to ~200 ms (docs/benchmarks.md).
+gc.collect()
+gc.freeze()

@@ -62,8 +62,8 @@ MIDDLEWARE = [
     # Browser hardening headers first, so every response carries them (even an early 403 or 429).
     "core.security_headers.ContentSecurityPolicyMiddleware",
     "core.security_headers.PermissionsPolicyMiddleware",
-    # Async, above every sync-only middleware (those above it are async-capable): a view's wait for a job happens
-    # here, on the event loop, holding no thread.
+    # A view's wait for a job, on the event loop, holding no thread: here in an async chain (AsyncClient); served by
+    # odiadev.asgi, the chain runs sync and the request handler awaits it after the chain (core/request_handler.py).
     "core.deferred.DeferredResponseMiddleware",
     # Early: a blocked address costs no session, CSRF or view work. Also counts requests for abuse detection.
     "controls.middleware.IpBlocklistMiddleware",
