@@ -129,6 +129,8 @@ class SynthesisJob(TimestampedModel):
             models.Index(fields=["user", "-created_at"], name="job_user_created"),
             models.Index(fields=["status", "queued_at"], name="job_status_queued"),
             models.Index(fields=["status"], condition=Q(live=True), name="job_live_status"),
+            # The ops KPIs (latency, throughput, errors) read every job finished in a window.
+            models.Index(fields=["finished_at"], name="job_finished"),
             # The clone KPIs and the sweeper read cloned jobs by finish time; the rollups find late scores.
             models.Index(fields=["finished_at"], condition=Q(voice_kind="cloned"), name="job_cloned_finished"),
             models.Index(
