@@ -4,7 +4,7 @@ Django's own ASGI handler builds an async middleware chain. Every sync-only midd
 one (Django's, django-prometheus's: they run their hooks through `sync_to_async` in an async chain), then costs a
 hand-off between the event loop and the request's thread and back, and so does the sync view: about ten per request
 here, each a few hundred microseconds of both threads' time. Measured on one Daphne process (2-core machine,
-`docs/benchmarks.md`): web CPU per `GET /v1/voices` 10.7 -> 6.5 ms, per cache hit 18.4 -> 13.4 ms.
+`docs/benchmarks.md`): web CPU per `GET /v1/voices` 10.6 -> 6.5 ms, per cache hit 19.1 -> 15.5 ms.
 
 `SyncChainASGIHandler` builds the chain sync and calls it once on the request's thread (a kept one:
 odiadev/request_threads.py). A view that waits for an event returns a `DeferredResponse` (core/deferred.py): the

@@ -60,26 +60,6 @@ def _post_scope(path: str, secret: str, body: dict) -> tuple[dict, bytes]:
     return {**scope, "method": "POST"}, data
 
 
-async def _call_with_body(scope: dict, data: bytes) -> dict:
-    sent: list[dict] = []
-    bodies = [{"type": "http.request", "body": data, "more_body": False}]
-
-    async def receive():
-        if bodies:
-            return bodies.pop()
-        await asyncio.Event().wait()
-
-    async def send(message):
-        sent.append(message)
-
-    await application(scope, receive, send)
-    return {
-        "status": sent[0]["status"],
-        "headers": {k.decode().lower(): v.decode() for k, v in sent[0]["headers"]},
-        "body": b"".join(m.get("body", b"") for m in sent[1:]),
-    }
-
-
 def test_an_api_read_crosses_to_its_thread_once_for_the_whole_chain_and_view(issued_key):
     auth = [(b"authorization", f"Bearer {issued_key.secret}".encode())]
     asyncio.run(_call(application, _scope("/v1/voices", auth)))  # the first request sets up what is kept
@@ -103,7 +83,7 @@ def test_a_waiting_request_is_answered_after_the_event_with_the_chains_headers_h
     pool = _later(1.0, _fail)
 
     with hand_offs() as counts:
-        answer = asyncio.run(_call_with_body(scope, data))
+        answer = asyncio.run(_call(application, scope, data))
     pool.shutdown()
 
     assert answer["status"] == 200, answer["body"][:300]

@@ -33,9 +33,9 @@ def _scope(path: str = "/", headers: list | None = None) -> dict:
     }
 
 
-async def _call(app, scope: dict) -> dict:
+async def _call(app, scope: dict, body: bytes = b"") -> dict:
     sent: list[dict] = []
-    bodies = [{"type": "http.request", "body": b"", "more_body": False}]
+    bodies = [{"type": "http.request", "body": body, "more_body": False}]
 
     async def receive():
         if bodies:
@@ -46,7 +46,11 @@ async def _call(app, scope: dict) -> dict:
         sent.append(message)
 
     await app(scope, receive, send)
-    return {"status": sent[0]["status"], "body": b"".join(m.get("body", b"") for m in sent[1:])}
+    return {
+        "status": sent[0]["status"],
+        "headers": {name.decode().lower(): value.decode() for name, value in sent[0].get("headers", [])},
+        "body": b"".join(m.get("body", b"") for m in sent[1:]),
+    }
 
 
 class ThreadRecorder:
