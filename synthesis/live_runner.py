@@ -21,7 +21,7 @@ from speech.engines.base import PcmChunk
 
 from .events import job_event_send, job_webhook_emit
 from .models import JobStatus, SynthesisJob, audio_upload_to
-from .transitions import _storage_ref
+from .transitions import _storage_ref, synthesis_job_audio_expire
 
 logger = logging.getLogger(__name__)
 
@@ -79,11 +79,28 @@ def live_job_assemble(*, job_id: uuid.UUID | str) -> str:
             return "skipped"
         job.refresh_from_db()
         storage_record(user=job.user, delta=len(data), kind=StorageKind.STORE, ref=_storage_ref(job.pk))
+        # The pieces' audio is in the joined file now: the account's storage counts that file alone. Each piece lets
+        # its own go as retention would (its bytes off the account, its cache entry dropped) in this transaction.
+        released = [name for piece in made if (name := synthesis_job_audio_expire(job_id=piece.pk, now=now))]
         job_event_send(job)
         job_webhook_emit(job)
+    for name in released:
+        _delete_unless_shared(name)
     # (no latency or finish metrics: its pieces are the synthesis and were counted; it lasted as long as its context)
     logger.info("live job %s assembled from %d of %d pieces", job.id, len(made), len(pieces))
     return "succeeded"
+
+
+def _delete_unless_shared(name: str) -> None:
+    """Delete a released piece's file unless a job still points to it (a cache hit of that sentence shares it; the
+    piece was its source, so no new one can start pointing to it once the release committed). A file this misses
+    is an orphan the lifecycle policy deletes."""
+    if SynthesisJob.objects.filter(audio=name).exists():
+        return
+    try:
+        default_storage.delete(name)
+    except Exception:
+        logger.warning("could not delete the released piece file %s", name, exc_info=True)
 
 
 def _joined_words(made: list[SynthesisJob], starts: list[float]) -> list[dict]:

@@ -13,11 +13,13 @@ import time
 
 import httpx
 import pytest
+from django.core.files.storage import default_storage
 from django.db.models import Sum
 
 from accounts.services import api_key_create
 from billing.models import LedgerEntry
 from billing.services import account_refresh, plan_assign, usage_adjust
+from billing.storage import storage_used_for
 from core.heartbeat import worker_is_alive
 from synthesis.models import SynthesisJob
 from synthesis.sweeper import synthesis_jobs_sweep
@@ -202,6 +204,35 @@ def test_two_contexts_share_one_socket(stack, account):
     assert sorted(socket.audio["a"]) == sorted(socket.audio["b"]) == [0, 1, 2]
     assert socket.protocol_errors == []  # every frame came right after its own context's header
     assert _final(done_b["job_id"]).speed == 1.5
+
+
+def test_a_contexts_storage_is_its_joined_file_and_its_pieces_files_go(stack, account):
+    user, secret = account
+    # given: the first sentence already made by a POST (so the context's piece 0 is a cache hit sharing its file)
+    posted = submit(stack, secret, text=SENTENCES[0], voice_id="joe", format="pcm", wait=True).json()
+    assert posted["status"] == "succeeded", posted
+    socket = _socket(stack, secret)
+    try:
+        assert _open(socket, "s")["type"] == "context.opened"
+        socket.send(type="text", context_id="s", text=" ".join(SENTENCES[:3]) + " ")
+        socket.send(type="close", context_id="s")
+        done = socket.done("s")
+    finally:
+        socket.close()
+    job = _final(done["job_id"])
+    assert job.status == "succeeded"
+
+    # then: the account stores the POST's file and the context's joined file, nothing twice
+    made = SynthesisJob.objects.get(pk=posted["id"])
+    assert storage_used_for(user=user) == made.audio_bytes + job.audio_bytes
+    # the pieces let their audio go; the synthesized pieces' files are deleted, the shared one stays with the POST's
+    pieces = list(SynthesisJob.objects.filter(parent_id=job.pk).order_by("piece"))
+    assert [piece.cached for piece in pieces] == [True, False, False]
+    assert all(piece.audio.name == "" and piece.audio_expired_at is not None for piece in pieces)
+    assert default_storage.exists(made.audio.name)
+    assert httpx.get(posted["audio_url"], timeout=30).status_code == 200
+    stored = set(default_storage.listdir("audio")[1])
+    assert {f"audio/{name}" for name in stored} == {made.audio.name, job.audio.name}  # no piece file left
 
 
 def test_a_timed_context_sends_each_pieces_words_and_the_job_gets_them_all(stack, account):
