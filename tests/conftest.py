@@ -5,16 +5,10 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
-import socket
-import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote
 
-import httpx
 import pytest
 import stripe
 from django.conf import settings
@@ -25,12 +19,11 @@ from rest_framework.test import APIClient
 from accounts.services import api_key_create
 from tests.factories import UserFactory
 from tests.support.fake_stripe import FakeStripe
+from tests.support.processes import database_url, free_port, start_web, start_worker, stop, wait_for, wait_for_web
 
 # Stripe test-mode credentials of the fake Stripe below (dj-stripe checks the key's shape, not its value).
 STRIPE_TEST_KEY = "sk_test_odiadevFakeStripeKey000000000001"
 STRIPE_TEST_WEBHOOK_SECRET = "whsec_odiadevFakeWebhookSecret"
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(autouse=True)
@@ -116,7 +109,7 @@ def api(issued_key):
 def stripe_server():
     from pytest_httpserver import HTTPServer
 
-    server = HTTPServer(host="127.0.0.1", port=_free_port(), threaded=True)
+    server = HTTPServer(host="127.0.0.1", port=free_port(), threaded=True)
     fake = FakeStripe(base_url=server.url_for("").rstrip("/"))
     server.expect_request(re.compile(r"^/v1/.*")).respond_with_handler(fake.handle)
     server.start()
@@ -138,23 +131,6 @@ def fake_stripe(stripe_server, settings):
 # ------------------------------------------------------------------------------------------------------------
 # The real stack: Daphne (HTTP + websockets) and a Celery worker, as separate processes on the test database.
 # ------------------------------------------------------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _database_url(settings_dict: dict) -> str:
-    if settings_dict["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{settings_dict['NAME']}"
-    auth = quote(settings_dict["USER"] or "", safe="")
-    if settings_dict.get("PASSWORD"):
-        auth += ":" + quote(settings_dict["PASSWORD"], safe="")
-    host = settings_dict.get("HOST") or "localhost"
-    port = f":{settings_dict['PORT']}" if settings_dict.get("PORT") else ""
-    return f"postgres://{auth}@{host}{port}/{settings_dict['NAME']}"
-
-
 @dataclass
 class Stack:
     base_url: str
@@ -166,36 +142,6 @@ class Stack:
         return "\n".join(f"--- {p.name}\n{p.read_text()[-4000:]}" for p in sorted(self.log_dir.glob("*.log")))
 
 
-def _start(name: str, command: list[str], env: dict, log_dir: Path) -> subprocess.Popen:
-    log = (log_dir / f"{name}.log").open("w")
-    return subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-
-
-def _wait_for(predicate, timeout: float, what: str, procs: list[subprocess.Popen], stack: Stack) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for proc in procs:
-            if proc.poll() is not None:
-                raise RuntimeError(f"{what}: a process exited with {proc.returncode}\n{stack.logs()}")
-        try:
-            if predicate():
-                return
-        except Exception:  # noqa: S110 - not up yet
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"{what} not ready after {timeout}s\n{stack.logs()}")
-
-
 @pytest.fixture(scope="session")
 def stack(django_db_setup, django_db_blocker, tmp_path_factory, stripe_server):
     from django.db import connection
@@ -203,14 +149,14 @@ def stack(django_db_setup, django_db_blocker, tmp_path_factory, stripe_server):
     from core.heartbeat import worker_is_ready, workers_alive
     from speech.engines.dia_testing import build_tiny_dia
 
-    port = _free_port()
+    port = free_port()
     log_dir = tmp_path_factory.mktemp("stack-logs")
     # The stack's cloning engine is Dia, loaded by its production loader from a tiny random model saved here.
     dia_dir, dac_dir = build_tiny_dia(tmp_path_factory.mktemp("tiny-dia"))
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "odiadev.settings.test",
-        "DATABASE_URL": _database_url(connection.settings_dict),
+        "DATABASE_URL": database_url(connection.settings_dict),
         "REDIS_URL": settings.REDIS_URL,
         "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
         "WORKER_HEARTBEAT_INTERVAL": "1",
@@ -229,50 +175,15 @@ def stack(django_db_setup, django_db_blocker, tmp_path_factory, stripe_server):
         # /ws/tts/ contexts end after this many quiet seconds (tests/synthesis/test_live_tts.py waits for it).
         "TTS_WS_CONTEXT_IDLE_SECONDS": "4",
     }
-    bin_dir = Path(sys.executable).parent
     stack = Stack(base_url=f"http://127.0.0.1:{port}", ws_url=f"ws://127.0.0.1:{port}", log_dir=log_dir)
-    procs = [
-        _start(
-            "daphne",
-            [str(bin_dir / "daphne"), "-b", "127.0.0.1", "-p", str(port), "odiadev.asgi:application"],
-            env,
-            log_dir,
-        ),
-        _start(
-            "worker",
-            [
-                str(bin_dir / "celery"),
-                "-A",
-                "odiadev",
-                "worker",
-                "-Q",
-                "synth,synth_gpu,default",
-                "--concurrency",
-                "1",
-                "--loglevel",
-                "INFO",
-                "--without-gossip",
-                "--without-mingle",
-                "-n",
-                f"test-{port}@%h",
-            ],
-            env,
-            log_dir,
-        ),
-    ]
+    procs = [start_web(port, env, log_dir), start_worker(f"test-{port}", "synth,synth_gpu,default", env, log_dir)]
     stack.web_pid = procs[0].pid
     try:
-        _wait_for(
-            lambda: httpx.get(f"{stack.base_url}/health/live", timeout=1).status_code == 200,
-            30,
-            "daphne",
-            procs,
-            stack,
-        )
+        wait_for_web(stack.base_url, procs, stack.logs)
         with django_db_blocker.unblock():
             # (a worker's heartbeat says `ready` once its engines are loaded and warmed up)
-            _wait_for(lambda: any(worker_is_ready(w) for w in workers_alive()), 60, "celery worker", procs, stack)
+            wait_for(lambda: any(worker_is_ready(w) for w in workers_alive()), 60, "celery worker", procs, stack.logs)
         yield stack
     finally:
         for proc in procs:
-            _stop(proc)
+            stop(proc)

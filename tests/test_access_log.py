@@ -18,8 +18,8 @@ from websockets.sync.client import connect
 
 from accounts.services import api_key_create
 from core.redaction import redact_query
-from tests.conftest import ROOT, _database_url, _free_port
 from tests.factories import UserFactory
+from tests.support.processes import ROOT, database_url, free_port
 
 
 def test_sensitive_query_values_are_redacted():
@@ -59,11 +59,11 @@ def test_twisteds_own_request_log_is_redacted_too(tmp_path):
     """At `-v 2` Daphne also shows Twisted's request log, which formats the raw request target."""
     from django.db import connection
 
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "odiadev.settings.test",
-        "DATABASE_URL": _database_url(connection.settings_dict),
+        "DATABASE_URL": database_url(connection.settings_dict),
         "REDIS_URL": settings.REDIS_URL,
         "PYTHONUNBUFFERED": "1",
     }

@@ -24,9 +24,9 @@ from django.test import override_settings
 
 from accounts.services import api_key_create
 from odiadev.transport import body_limit_for
-from tests.conftest import ROOT, _database_url, _free_port
 from tests.e2e.helpers import bearer
 from tests.factories import UserFactory
+from tests.support.processes import ROOT, database_url, free_port
 
 HUNDRED_MB = 100 * 1024 * 1024
 MAX_GROWTH_MB = 50
@@ -188,11 +188,11 @@ def test_the_cap_holds_under_the_production_launcher(django_db_setup, tmp_path):
     """`python -m odiadev.web` (each worker runs `daphne --fd ... odiadev.asgi:application`) refuses the same way."""
     from django.db import connection
 
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "odiadev.settings.test",
-        "DATABASE_URL": _database_url(connection.settings_dict),
+        "DATABASE_URL": database_url(connection.settings_dict),
         "REDIS_URL": settings.REDIS_URL,
         "WEB_CONCURRENCY": "1",
         "WEB_MAX_BODY_BYTES": "1000",

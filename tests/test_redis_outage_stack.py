@@ -11,7 +11,6 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import httpx
 import pytest
@@ -23,10 +22,11 @@ from accounts.services import api_key_create
 from billing.models import EntryKind, LedgerEntry
 from billing.services import plan_assign
 from synthesis.models import JobStatus, SynthesisJob
-from tests.conftest import ROOT, Stack, _database_url, _free_port, _start, _stop, _wait_for
+from tests.conftest import Stack
 from tests.e2e.helpers import bearer, open_socket, submit
 from tests.factories import UserFactory
 from tests.support.killable_redis import KillableRedis
+from tests.support.processes import ROOT, database_url, free_port, start_web, start_worker, stop, wait_for_web
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -47,7 +47,7 @@ def outage_stack(django_db_setup, tmp_path, redis_server):
     """Daphne and a worker whose Redis (broker, cache, channel layer) is `redis_server`."""
     from django.db import connection
 
-    port = _free_port()
+    port = free_port()
     env = {
         key: value
         for key, value in os.environ.items()
@@ -56,7 +56,7 @@ def outage_stack(django_db_setup, tmp_path, redis_server):
     env.update(
         {
             "DJANGO_SETTINGS_MODULE": "odiadev.settings.test",
-            "DATABASE_URL": _database_url(connection.settings_dict),
+            "DATABASE_URL": database_url(connection.settings_dict),
             "REDIS_URL": redis_server.url,
             "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
             "WORKER_HEARTBEAT_INTERVAL": "1",
@@ -64,46 +64,15 @@ def outage_stack(django_db_setup, tmp_path, redis_server):
             "STRIPE_SECRET_KEY": "",
         }
     )
-    bin_dir = Path(sys.executable).parent
     stack = Stack(base_url=f"http://127.0.0.1:{port}", ws_url=f"ws://127.0.0.1:{port}", log_dir=tmp_path)
-    procs = [
-        _start(
-            "daphne",
-            [str(bin_dir / "daphne"), "-b", "127.0.0.1", "-p", str(port), "odiadev.asgi:application"],
-            env,
-            tmp_path,
-        ),
-        _start(
-            "worker",
-            [
-                str(bin_dir / "celery"),
-                "-A",
-                "odiadev",
-                "worker",
-                "-Q",
-                "synth,default",
-                "--concurrency",
-                "1",
-                "--loglevel",
-                "INFO",
-                "--without-gossip",
-                "--without-mingle",
-                "-n",
-                f"outage-{port}@%h",
-            ],
-            env,
-            tmp_path,
-        ),
-    ]
+    procs = [start_web(port, env, tmp_path), start_worker(f"outage-{port}", "synth,default", env, tmp_path)]
     stack.env = env
     try:
-        _wait_for(
-            lambda: httpx.get(f"{stack.base_url}/health/live", timeout=1).status_code == 200, 60, "daphne", procs, stack
-        )
+        wait_for_web(stack.base_url, procs, stack.logs, timeout=60)
         yield stack
     finally:
         for proc in procs:
-            _stop(proc)
+            stop(proc)
 
 
 def _manage(stack, code: str, **env) -> str:

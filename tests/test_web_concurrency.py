@@ -15,9 +15,9 @@ import pytest
 from django.conf import settings
 
 from accounts.services import api_key_create, api_key_revoke
-from tests.conftest import ROOT, _database_url, _free_port
 from tests.e2e.helpers import bearer, open_socket
 from tests.factories import UserFactory
+from tests.support.processes import ROOT, database_url, free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -83,11 +83,11 @@ def _served_by_alone(pid: int, others: list[int], web: Web, secret: str) -> bool
 def launcher(django_db_setup, tmp_path):
     from django.db import connection
 
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "odiadev.settings.test",
-        "DATABASE_URL": _database_url(connection.settings_dict),
+        "DATABASE_URL": database_url(connection.settings_dict),
         "REDIS_URL": settings.REDIS_URL,
         "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
         "PYTHONUNBUFFERED": "1",

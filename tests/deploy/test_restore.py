@@ -9,7 +9,6 @@ import shutil
 import subprocess
 import sys
 import uuid
-from pathlib import Path
 
 import httpx
 import pytest
@@ -19,7 +18,7 @@ from django.db import connection
 from accounts.models import User
 from accounts.services import api_key_create, user_create
 from billing.services import plan_assign
-from tests.conftest import ROOT, _database_url, _free_port, _start, _stop, _wait_for
+from tests.support.processes import ROOT, database_url, free_port, start_web, stop, wait_for_web
 
 pytestmark = [
     # (decided before the test database is set up: the engine is known from the settings alone)
@@ -77,11 +76,11 @@ def test_a_dump_restored_into_a_fresh_database_serves_the_accounts_it_holds(rest
     _run(["pg_restore", "--no-owner", "--exit-on-error", "--dbname", restored_database, str(dump)], env)
 
     # then `manage.py migrate --check` finds nothing to apply: the restored schema is the release's
-    database_url = _database_url({**connection.settings_dict, "NAME": restored_database})
+    restored_url = database_url({**connection.settings_dict, "NAME": restored_database})
     app_env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "odiadev.settings.test",
-        "DATABASE_URL": database_url,
+        "DATABASE_URL": restored_url,
         "REDIS_URL": settings.REDIS_URL,
         "PYTHONUNBUFFERED": "1",
     }
@@ -96,30 +95,18 @@ def test_a_dump_restored_into_a_fresh_database_serves_the_accounts_it_holds(rest
     assert check.returncode == 0, f"restored database lacks migrations: {check.stdout}{check.stderr}"
 
     # and the web tier started on the restored database serves the lost customer's key and plan
-    port = _free_port()
+    port = free_port()
     log_dir = tmp_path / "logs"
     log_dir.mkdir()
     base_url = f"http://127.0.0.1:{port}"
-    bin_dir = Path(sys.executable).parent
-    daphne = _start(
-        "daphne",
-        [str(bin_dir / "daphne"), "-b", "127.0.0.1", "-p", str(port), "odiadev.asgi:application"],
-        app_env,
-        log_dir,
-    )
-
-    class Logs:
-        def logs(self) -> str:
-            return (log_dir / "daphne.log").read_text()[-4000:]
+    daphne = start_web(port, app_env, log_dir)
 
     try:
-        _wait_for(
-            lambda: httpx.get(f"{base_url}/health/live", timeout=1).status_code == 200, 30, "daphne", [daphne], Logs()
-        )
+        wait_for_web(base_url, [daphne], lambda: (log_dir / "daphne.log").read_text()[-4000:])
         answer = httpx.get(f"{base_url}/v1/usage", headers={"Authorization": f"Bearer {secret}"}, timeout=10)
         refused = httpx.get(f"{base_url}/v1/usage", headers={"Authorization": "Bearer odiadev_nope_x"}, timeout=10)
     finally:
-        _stop(daphne)
+        stop(daphne)
     assert answer.status_code == 200, answer.text
     assert answer.json()["plan"]["slug"] == "pro"
     assert refused.status_code == 401

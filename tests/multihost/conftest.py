@@ -28,7 +28,7 @@ import psycopg
 import pytest
 
 from odiadev.embedded_redis import redis_server_binary
-from tests.conftest import ROOT
+from tests.support.processes import ROOT, wait_for
 
 from . import hosts
 
@@ -120,21 +120,6 @@ def _note(log_dir: Path, message: str) -> None:
         log.write(f"{time.strftime('%H:%M:%S')} {message}\n")
 
 
-def _wait(predicate, timeout: float, what: str, cluster_logs, procs=()) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for proc in procs:
-            if proc.poll() is not None:
-                raise RuntimeError(f"{what}: a process exited with {proc.returncode}\n{cluster_logs()}")
-        try:
-            if predicate():
-                return
-        except Exception:  # noqa: S110 - not up yet
-            pass
-        time.sleep(0.3)
-    raise RuntimeError(f"{what} not ready after {timeout}s\n{cluster_logs()}")
-
-
 def _start_data_host(network: hosts.Network, data: hosts.Host, log_dir: Path, logs) -> str:
     """PostgreSQL, Redis and moto's S3 server on `data`; the database URL."""
     pg_bin = _postgres_bin()
@@ -200,11 +185,11 @@ def _start_data_host(network: hosts.Network, data: hosts.Host, log_dir: Path, lo
         with psycopg.connect(admin, connect_timeout=2) as connection:
             return connection.execute("SELECT 1").fetchone() == (1,)
 
-    _wait(postgres_up, 60, "postgres on data", logs, procs)
+    wait_for(postgres_up, 60, "postgres on data", procs, logs)
     with psycopg.connect(admin, autocommit=True) as connection:
         connection.execute("CREATE DATABASE odiadev")
     s3_url = f"http://{data.address}:{S3_PORT}"
-    _wait(lambda: httpx.get(f"{s3_url}/moto-api/", timeout=1).status_code < 500, 60, "S3 on data", logs, procs)
+    wait_for(lambda: httpx.get(f"{s3_url}/moto-api/", timeout=1).status_code < 500, 60, "S3 on data", procs, logs)
     return f"postgres://postgres@{data.address}:{PG_PORT}/odiadev"
 
 
@@ -298,19 +283,19 @@ def cluster(tmp_path_factory):
                     cwd=ROOT,
                 )
             )
-        _wait(
+        wait_for(
             lambda: httpx.get(f"{cluster.base_url}/health/live", timeout=2).status_code == 200,
             60,
             "daphne on web",
-            logs,
             procs,
+            logs,
         )
 
         def workers_ready() -> bool:
             return cluster.ready_workers() >= 2
 
         _note(log_dir, "web up")
-        _wait(workers_ready, 180, "both workers", logs, procs)
+        wait_for(workers_ready, 180, "both workers", procs, logs)
         _note(log_dir, "workers ready")
         cluster.secrets = cluster.customers(8)
         _note(log_dir, "customers created")

@@ -19,7 +19,19 @@ import httpx
 import pytest
 
 from odiadev.embedded_redis import start_private_redis
-from tests.conftest import ROOT, Stack, _database_url, _free_port, _start, _stop, _wait_for
+from tests.conftest import Stack
+from tests.support.processes import (
+    BIN_DIR,
+    ROOT,
+    database_url,
+    free_port,
+    start,
+    start_web,
+    start_worker,
+    stop,
+    wait_for,
+    wait_for_web,
+)
 
 BUCKET = "odiadev-media"
 REGION = "us-east-1"
@@ -63,20 +75,19 @@ class MotoS3:
 @pytest.fixture(scope="package")
 def moto_s3(tmp_path_factory):
     """moto's S3 server on a free port, with the bucket created (private: no ACL, no policy)."""
-    port = _free_port()
+    port = free_port()
     log_dir = tmp_path_factory.mktemp("moto-logs")
     server = MotoS3(endpoint_url=f"http://127.0.0.1:{port}", log_dir=log_dir)
-    bin_dir = Path(sys.executable).parent
-    proc = _start("moto", [str(bin_dir / "moto_server"), "-H", "127.0.0.1", "-p", str(port)], dict(os.environ), log_dir)
-    logs = Stack(base_url=server.endpoint_url, ws_url="", log_dir=log_dir)
+    proc = start("moto", [str(BIN_DIR / "moto_server"), "-H", "127.0.0.1", "-p", str(port)], dict(os.environ), log_dir)
+    logs = Stack(base_url=server.endpoint_url, ws_url="", log_dir=log_dir).logs
     try:
-        _wait_for(
+        wait_for(
             lambda: httpx.get(f"{server.endpoint_url}/moto-api/", timeout=1).status_code < 500, 30, "moto", [proc], logs
         )
         server.client().create_bucket(Bucket=BUCKET)
         yield server
     finally:
-        _stop(proc)
+        stop(proc)
 
 
 @dataclass
@@ -109,7 +120,7 @@ _OUTER = ("AWS_", "MEDIA_ROOT", "REDIS_", "CELERY_BROKER_URL", "CELERY_RESULT_BA
 def s3_stack(moto_s3, django_db_setup, django_db_blocker, tmp_path_factory):
     from django.db import connection
 
-    port = _free_port()
+    port = free_port()
     log_dir = tmp_path_factory.mktemp("s3-stack-logs")
     media_roots = {name: tmp_path_factory.mktemp(f"{name}-media") for name in ("web", "worker", "ops")}
     env = {key: value for key, value in os.environ.items() if not key.startswith(_OUTER)}
@@ -118,7 +129,7 @@ def s3_stack(moto_s3, django_db_setup, django_db_blocker, tmp_path_factory):
             "DJANGO_SETTINGS_MODULE": "odiadev.settings.test",
             "ODIADEV_TEST_S3": "1",  # settings/test.py: keep the bucket of base.py
             **moto_s3.env(),
-            "DATABASE_URL": _database_url(connection.settings_dict),
+            "DATABASE_URL": database_url(connection.settings_dict),
             "REDIS_URL": start_private_redis(),  # stopped when the test process exits
             "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
             "WORKER_HEARTBEAT_INTERVAL": "1",
@@ -133,35 +144,9 @@ def s3_stack(moto_s3, django_db_setup, django_db_blocker, tmp_path_factory):
         env=env,
         media_roots=media_roots,
     )
-    bin_dir = Path(sys.executable).parent
     procs = [
-        _start(
-            "daphne",
-            [str(bin_dir / "daphne"), "-b", "127.0.0.1", "-p", str(port), "odiadev.asgi:application"],
-            {**env, "MEDIA_ROOT": str(media_roots["web"])},
-            log_dir,
-        ),
-        _start(
-            "worker",
-            [
-                str(bin_dir / "celery"),
-                "-A",
-                "odiadev",
-                "worker",
-                "-Q",
-                "synth,default",
-                "--concurrency",
-                "1",
-                "--loglevel",
-                "INFO",
-                "--without-gossip",
-                "--without-mingle",
-                "-n",
-                f"s3-{port}@%h",
-            ],
-            {**env, "MEDIA_ROOT": str(media_roots["worker"])},
-            log_dir,
-        ),
+        start_web(port, {**env, "MEDIA_ROOT": str(media_roots["web"])}, log_dir),
+        start_worker(f"s3-{port}", "synth,default", {**env, "MEDIA_ROOT": str(media_roots["worker"])}, log_dir),
     ]
 
     def worker_ready() -> bool:
@@ -169,12 +154,10 @@ def s3_stack(moto_s3, django_db_setup, django_db_blocker, tmp_path_factory):
         return workers.get("count", 0) >= 1
 
     try:
-        _wait_for(
-            lambda: httpx.get(f"{stack.base_url}/health/live", timeout=1).status_code == 200, 30, "daphne", procs, stack
-        )
+        wait_for_web(stack.base_url, procs, stack.logs)
         # (a worker's heartbeat says `ready` once its engines are loaded and warmed up)
-        _wait_for(worker_ready, 120, "celery worker", procs, stack)
+        wait_for(worker_ready, 120, "celery worker", procs, stack.logs)
         yield stack
     finally:
         for proc in procs:
-            _stop(proc)
+            stop(proc)

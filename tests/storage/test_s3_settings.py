@@ -11,7 +11,7 @@ import uuid
 
 import httpx
 
-from tests.conftest import ROOT
+from tests.support.processes import ROOT
 
 from .conftest import BUCKET
 

@@ -33,10 +33,11 @@ from billing.services import ledger_sum, plan_assign
 from core.heartbeat import worker_is_alive, worker_is_ready, workers_alive
 from synthesis.models import FINAL_STATUSES, SynthesisJob
 from synthesis.sweeper import synthesis_jobs_sweep
-from tests.conftest import Stack, _database_url, _free_port, _start, _stop, _wait_for
+from tests.conftest import Stack
 from tests.e2e.helpers import bearer
 from tests.factories import PASSWORD, ActiveVoiceFactory, UserFactory
 from tests.support.media import SAMPLE_TEXT, encode_sf, pcm16le_decode, speech
+from tests.support.processes import database_url, free_port, start, start_web, stop, wait_for, wait_for_web
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -68,14 +69,14 @@ class GpuStack(Stack):
             "-n",
             f"{self.queue}-{self.workers}@%h",
         ]
-        proc = _start(f"gpu-worker-{self.workers}", command, self.env, self.log_dir)
+        proc = start(f"gpu-worker-{self.workers}", command, self.env, self.log_dir)
         self.procs.append(proc)
-        _wait_for(
+        wait_for(
             lambda: any(_name(w) not in before and worker_is_ready(w) for w in self.alive()),
             120,
             "GPU worker",
             [proc],
-            self,
+            self.logs,
         )
         return next(_name(w) for w in self.alive() if _name(w) not in before)
 
@@ -93,13 +94,13 @@ def gpu_stack(django_db_setup, tmp_path_factory):
 
     from speech.engines.dia_testing import build_tiny_dia
 
-    port = _free_port()
+    port = free_port()
     queue = f"synth_gpu_test_{port}"
     dia_dir, dac_dir = build_tiny_dia(tmp_path_factory.mktemp("gpu-dia"))
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("STRIPE_")},
         "DJANGO_SETTINGS_MODULE": "odiadev.settings.test",
-        "DATABASE_URL": _database_url(connection.settings_dict),
+        "DATABASE_URL": database_url(connection.settings_dict),
         "REDIS_URL": settings.REDIS_URL,
         "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
         "WORKER_HEARTBEAT_INTERVAL": "1",
@@ -122,28 +123,14 @@ def gpu_stack(django_db_setup, tmp_path_factory):
     stack = GpuStack(
         base_url=f"http://127.0.0.1:{port}", ws_url=f"ws://127.0.0.1:{port}", log_dir=log_dir, queue=queue, env=env
     )
-    daphne = [
-        str(Path(sys.executable).parent / "daphne"),
-        "-b",
-        "127.0.0.1",
-        "-p",
-        str(port),
-        "odiadev.asgi:application",
-    ]
-    stack.procs.append(_start("daphne", daphne, env, log_dir))
+    stack.procs.append(start_web(port, env, log_dir))
     try:
-        _wait_for(
-            lambda: httpx.get(f"{stack.base_url}/health/live", timeout=1).status_code == 200,
-            30,
-            "daphne",
-            stack.procs,
-            stack,
-        )
+        wait_for_web(stack.base_url, stack.procs, stack.logs)
         stack.start_worker()
         yield stack
     finally:
         for proc in stack.procs:
-            _stop(proc)
+            stop(proc)
         redis = get_redis_connection("default")
         for worker in stack.alive():  # gone now: their heartbeats must not outlive them into the next tests
             redis.delete(f"{settings.REDIS_KEY_PREFIX}:workers:{_name(worker)}")
