@@ -127,9 +127,10 @@ class SynthesisJob(TimestampedModel):
         ordering = ["-created_at"]
         indexes = [
             models.Index(fields=["user", "-created_at"], name="job_user_created"),
-            # A new job counts its account's jobs in progress (the plan's job slots) under the account's lock: a few
-            # rows through this index, not every job the account ever made.
-            models.Index(fields=["user", "status"], name="job_user_status"),
+            # A new job counts its account's jobs in progress (the plan's job slots) under the account's lock, and a
+            # listing counts the account's jobs (not a live job's pieces): both from this index alone, not by reading
+            # every job the account ever made.
+            models.Index(fields=["user", "parent", "status"], name="job_user_parent_status"),
             models.Index(fields=["status", "queued_at"], name="job_status_queued"),
             models.Index(fields=["status"], condition=Q(live=True), name="job_live_status"),
             # The ops KPIs (latency, throughput, errors) read every job finished in a window.

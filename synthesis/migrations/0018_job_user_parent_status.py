@@ -15,6 +15,6 @@ class Migration(migrations.Migration):
     operations = [
         AddIndexConcurrentlyWherePossible(
             model_name="synthesisjob",
-            index=models.Index(fields=["user", "status"], name="job_user_status"),
+            index=models.Index(fields=["user", "parent", "status"], name="job_user_parent_status"),
         ),
     ]
