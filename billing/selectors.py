@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
 
-from django.db.models import Sum
-from django.db.models.functions import TruncDate
+from django.db.models import DateField, Sum
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from .models import BillingAccount, EntryKind, LedgerEntry, PaymentIncident, Plan, RevenueEntry
@@ -68,9 +68,14 @@ def usage_summary_for(*, user, days: int = 30) -> dict:
     # Characters used = reserved minus released (captured reservations stay used, pending ones count too).
     used = -_total(in_period.filter(kind__in=[EntryKind.RESERVE, EntryKind.RELEASE]))
     since = (timezone.now() - timedelta(days=days - 1)).date()
+    # UTC days (TIME_ZONE is UTC): the window a range on created_at (its index), each entry's day its date as the
+    # database computes it (SQLite's date(), PostgreSQL's ::date). TruncDate ran a Python function per row on SQLite.
     per_day = dict(
-        entries.filter(kind__in=[EntryKind.RESERVE, EntryKind.RELEASE], created_at__date__gte=since)
-        .annotate(day=TruncDate("created_at"))
+        entries.filter(
+            kind__in=[EntryKind.RESERVE, EntryKind.RELEASE],
+            created_at__gte=datetime.combine(since, time.min, tzinfo=UTC),
+        )
+        .annotate(day=Cast("created_at", DateField()))
         .values_list("day")
         .annotate(total=Sum("amount"))
     )

@@ -1,6 +1,7 @@
 """The usage ledger: balance == sum(ledger) >= 0 whatever happens, each job billed once."""
 
 import contextlib
+from datetime import timedelta
 
 import pytest
 from django.db import transaction
@@ -13,6 +14,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from accounts.services import user_email_verified_mark
 from billing.errors import QuotaExceeded
 from billing.models import BillingAccount, EntryKind, LedgerEntry, Plan
+from billing.selectors import usage_summary_for
 from billing.services import (
     account_refresh,
     ledger_sum,
@@ -60,6 +62,33 @@ def test_success_captures_failure_releases_and_neither_twice(user):
     assert account.balance == 10_000 - 300 == ledger_sum(account=account)
     kinds = sorted(LedgerEntry.objects.filter(job__isnull=False).values_list("job_id", "kind"))
     assert sorted(kinds) == sorted([(ok.id, "reserve"), (ok.id, "capture"), (bad.id, "reserve"), (bad.id, "release")])
+
+
+def test_usage_by_day_puts_each_job_on_its_utc_day_and_keeps_thirty_days(user):
+    now = timezone.now()
+    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    placed = {
+        today + timedelta(minutes=1): 11,  # today, just after midnight UTC
+        today - timedelta(minutes=1): 22,  # yesterday, just before midnight
+        today - timedelta(days=29): 33,  # the window's first day, at midnight
+        today - timedelta(days=29, minutes=1): 44,  # the day before the window
+    }
+    for at, characters in placed.items():
+        job = _reserve(user, characters)
+        LedgerEntry.objects.filter(job=job).update(created_at=at)
+    released = _reserve(user, 5)
+    usage_release(job=released)  # reserved and released today: nets to nothing
+
+    by_day = usage_summary_for(user=user)["by_day"]
+
+    assert len(by_day) == 30
+    assert by_day[0]["date"] == (today - timedelta(days=29)).date().isoformat()
+    assert by_day[-1]["date"] == today.date().isoformat()
+    assert {day["date"]: day["characters"] for day in by_day if day["characters"]} == {
+        today.date().isoformat(): 11,
+        (today - timedelta(days=1)).date().isoformat(): 22,
+        (today - timedelta(days=29)).date().isoformat(): 33,
+    }
 
 
 def test_overdraw_is_refused_with_the_remaining_figure(user):
