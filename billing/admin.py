@@ -62,6 +62,7 @@ class LedgerEntryAdmin(admin.ModelAdmin):
     list_filter = ["kind", "cached", "period"]
     search_fields = ["account__user__email", "job__id", "reason"]
     raw_id_fields = ["account"]
+    show_full_result_count = False  # (two entries per job: the page counts the filtered entries only)
 
     def has_change_permission(self, request, obj=None):
         return obj is None
