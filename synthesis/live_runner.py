@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from billing.models import StorageKind
@@ -81,21 +82,26 @@ def live_job_assemble(*, job_id: uuid.UUID | str) -> str:
         storage_record(user=job.user, delta=len(data), kind=StorageKind.STORE, ref=_storage_ref(job.pk))
         # The pieces' audio is in the joined file now: the account's storage counts that file alone. Each piece lets
         # its own go as retention would (its bytes off the account, its cache entry dropped) in this transaction.
-        released = [name for piece in made if (name := synthesis_job_audio_expire(job_id=piece.pk, now=now))]
+        released = [
+            (name, piece.source_job_id or piece.pk)
+            for piece in made
+            if (name := synthesis_job_audio_expire(job_id=piece.pk, now=now))
+        ]
         job_event_send(job)
         job_webhook_emit(job)
-    for name in released:
-        _delete_unless_shared(name)
+    for name, source_id in released:
+        _delete_unless_shared(name, source_id=source_id)
     # (no latency or finish metrics: its pieces are the synthesis and were counted; it lasted as long as its context)
     logger.info("live job %s assembled from %d of %d pieces", job.id, len(made), len(pieces))
     return "succeeded"
 
 
-def _delete_unless_shared(name: str) -> None:
-    """Delete a released piece's file unless a job still points to it (a cache hit of that sentence shares it; the
-    piece was its source, so no new one can start pointing to it once the release committed). A file this misses
-    is an orphan the lifecycle policy deletes."""
-    if SynthesisJob.objects.filter(audio=name).exists():
+def _delete_unless_shared(name: str, *, source_id) -> None:
+    """Delete a released piece's file unless a job still points to it: the job that made it (`source_id`: the piece,
+    or for a cached piece its source) or a cache hit of it (hits name their source, indexed; only a job that made
+    its audio is a cache source). None can start pointing to it once the release committed. A file this misses is
+    an orphan the lifecycle policy deletes."""
+    if SynthesisJob.objects.filter(Q(pk=source_id) | Q(source_job_id=source_id), audio=name).exists():
         return
     try:
         default_storage.delete(name)
