@@ -3,10 +3,7 @@ job counts its account's jobs in progress (the plan's job slots) while it holds 
 jobs in an account's history that took 48 ms per submit on SQLite, submits of the account waiting on the lock
 meanwhile. A listing counts the account's jobs (not a live job's pieces) for its `count`: 62-97 ms, now 4 ms."""
 
-from io import StringIO
-
 import pytest
-from django.core.management import call_command
 from django.db import connection
 
 from synthesis.selectors import job_list_for
@@ -24,12 +21,3 @@ def test_on_sqlite_an_accounts_jobs_are_counted_from_the_user_parent_status_inde
     plan = jobs(user=user).order_by().explain()  # (as `.count()` asks it: no ordering)
 
     assert "job_user_parent_status" in plan, plan
-
-
-@pytest.mark.django_db(transaction=True)  # CREATE INDEX CONCURRENTLY is refused inside a transaction
-def test_on_postgresql_the_index_is_built_without_blocking_job_writes():
-    if connection.vendor != "postgresql":
-        pytest.skip("only PostgreSQL builds indexes concurrently; SQLite builds it as usual")
-    sql = StringIO()
-    call_command("sqlmigrate", "synthesis", "0018", stdout=sql)
-    assert 'CREATE INDEX CONCURRENTLY "job_user_parent_status"' in sql.getvalue()
