@@ -162,14 +162,28 @@ def test_a_transcript_that_disagrees_with_the_sample_is_flagged_at_verification(
     assert voice["transcript_warning"]["code"] == "transcript_disagrees"
 
 
-def test_a_phrase_heard_just_below_the_threshold_goes_to_review_and_approval_activates_it(alice, sample_wav):
-    # Two phrase words heard a little off ("drums" for drum, "harbors" for harbor) leave the phrase at 0.896:
-    # inside the review band [0.85, 0.9).
-    phrase = "anchor drum castle harbor"
-    challenge = alice.challenge(phrase=phrase)
-    said = read_aloud(consent_statement(email=alice.user.email, phrase="anchor drums castle harbors"))
+# Phrases read with two words a little off ("drums" for drum, "harbors" for harbor): heard so, the phrase scores
+# 0.896, inside the review band [0.85, 0.9). The recogniser sometimes hears a plural's "s" as nothing (then the
+# phrase is accepted, 0.948) and Piper's speech differs on every run, so the test reads up to three such phrases
+# (other words around the same near misses) until one is heard as read; it fails if none is.
+NEAR_MISSES = [
+    ("anchor drum castle harbor", "anchor drums castle harbors"),
+    ("zebra drum river harbor", "zebra drums river harbors"),
+    ("silver drum window harbor", "silver drums window harbors"),
+]
 
-    voice, consent = _clone(alice, consent=said, sample=sample_wav, challenge=challenge)
+
+def test_a_phrase_heard_just_below_the_threshold_goes_to_review_and_approval_activates_it(alice, sample_wav):
+    outcomes = []
+    for phrase, read in NEAR_MISSES:
+        challenge = alice.challenge(phrase=phrase)
+        said = read_aloud(consent_statement(email=alice.user.email, phrase=read))
+        voice, consent = _clone(alice, consent=said, sample=sample_wav, challenge=challenge)
+        if voice["consent_outcome"] == "review":
+            break
+        outcomes.append((read, voice["consent_outcome"], (consent["check"].get("phrase") or {}).get("score")))
+    else:
+        pytest.fail(f"no near-miss reading went to review (read, outcome, phrase score): {outcomes}")
 
     assert voice["status"] == "verifying"
     assert voice["consent_outcome"] == "review"
