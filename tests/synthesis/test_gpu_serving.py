@@ -113,7 +113,10 @@ def gpu_stack(django_db_setup, tmp_path_factory):
         "DIA_CODEC_ID": str(dac_dir),
         "DIA_MAX_NEW_TOKENS": str(STEPS),
         "DIA_MAX_BATCH": str(MAX_BATCH),
-        "DIA_BATCH_WINDOW_MS": "500",
+        # A full batch starts at once; the window only holds a partial one. Wide, so that the tests' four jobs
+        # submitted together make one batch even when a loaded machine spreads their submits over a second or more
+        # (CI once saw a job of the kill test finish in a batch of its own before the others were claimed).
+        "DIA_BATCH_WINDOW_MS": "2000",
         # Compilation asked for and forced to fail: the worker must fall back to eager and say so.
         "DIA_COMPILE": "on",
         "DIA_SIMULATE_COMPILE_FAILURE": "true",
