@@ -22,9 +22,10 @@ from contextvars import ContextVar
 
 from asgiref.sync import markcoroutinefunction, sync_to_async
 from django.core.exceptions import MiddlewareNotUsed
-from django.db import connections
 from django.http import HttpResponse
 from django.http.response import HttpResponseBase
+
+from .db import connections_release
 
 logger = logging.getLogger(__name__)
 
@@ -54,15 +55,6 @@ def deferred_api_response(view, request, *, wait: Callable[[], Awaitable[None]],
         return response
 
     return DeferredResponse(wait=wait, finish=finish)
-
-
-def connections_release() -> None:
-    """Give this thread's database connections back (to the pool) while the request waits. Not inside a
-    transaction: a test's atomic block keeps its connection. Nor SQLite's: it holds no server's connection slot,
-    and closing it would only open the file again for the answer (its kept request thread keeps it)."""
-    for conn in connections.all(initialized_only=True):
-        if not conn.in_atomic_block and conn.vendor != "sqlite":
-            conn.close()
 
 
 def _finish(deferred: DeferredResponse) -> HttpResponseBase:

@@ -26,10 +26,11 @@ from contextlib import contextmanager
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from billing.services import cache_hits_billed, usage_capture, usage_release
+from core.db import connections_release
 from core.exceptions import is_backend_outage
 from core.metrics import counter_inc
 
@@ -86,8 +87,7 @@ def _turn_wait(job: SynthesisJob) -> tuple[SynthesisJob | None, bool]:
         if not waited:
             waited = True
             logger.info("job %s waits for an identical job in flight", job.id)
-            if not connection.in_atomic_block:  # no connection held while we wait
-                connection.close()
+            connections_release()  # no connection held while we wait
         time.sleep(delay)
         delay = min(delay * 1.5, 0.5)
 

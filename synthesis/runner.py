@@ -18,11 +18,11 @@ from collections.abc import Iterator
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import connection
 
 from billing.selectors import plan_for
 from controls.admission import admit_job
 from controls.breaker import oom_record
+from core.db import connections_release
 from core.exceptions import ApplicationError
 from core.recognition import speech_transcribe
 from speech.audio import OggOpusStream, encode, mp3_stream_piece, stitch_offsets
@@ -180,11 +180,10 @@ def _word_times(job, engine: Engine, segments, pieces, offsets, samples, rate) -
 
 
 def _db_release() -> None:
-    """Give this thread's database connection back while the engine works: a GPU worker runs about twice
+    """Give this thread's database connection back while the engine works (core.db): a GPU worker runs about twice
     `DIA_MAX_BATCH` job threads that mostly wait on the batch scheduler, against a pool of DATABASE_POOL_MAX_SIZE
     connections per process. The next query takes one again."""
-    if not connection.in_atomic_block:
-        connection.close()
+    connections_release()
 
 
 def _run(job: SynthesisJob) -> str:

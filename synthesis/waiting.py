@@ -14,7 +14,7 @@ import asyncio
 from asgiref.sync import sync_to_async
 from django.conf import settings
 
-from core.deferred import connections_release
+from core.db import connections_release
 from core.notify import event_publish, event_wait
 
 from .models import FINAL_STATUSES, SynthesisJob

@@ -11,7 +11,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.db import connection
 
-from core.deferred import connections_release
+from core.db import connections_release
 from odiadev.asgi import application
 from odiadev.request_threads import RequestThreads
 
