@@ -38,7 +38,9 @@ def task_send(
     """
     options = {"queue": queue} if queue is not None else {}
     try:
-        app.send_task(name, args=args, kwargs=kwargs, countdown=countdown, **options)
+        # Nobody reads its result: without `ignore_result` Celery's Redis result backend subscribes to the task's
+        # result channel on every send (two more round trips on the submit path) and unsubscribes again.
+        app.send_task(name, args=args, kwargs=kwargs, countdown=countdown, ignore_result=True, **options)
     except Exception:
         (logger or _logger).exception(failure)
         return False
