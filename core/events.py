@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
+import concurrent.futures
 import logging
 import os
 import threading
@@ -26,6 +28,11 @@ def api_key_group(key_id) -> str:
 
 # Longer than the layer's own connect timeout and retries against a Redis that is down.
 SEND_TIMEOUT_SECONDS = 10.0
+# At interpreter exit (a management command, a stopping server), how long events still queued may take to go out.
+EXIT_FLUSH_SECONDS = 5.0
+# Events waiting to be sent, per process, beyond which new ones are dropped (Redis unreachable for long): memory
+# stays bounded, and what was dropped is still there to GET.
+MAX_PENDING = 1000
 
 
 class _LayerLoop:
@@ -33,11 +40,18 @@ class _LayerLoop:
 
     `async_to_sync` from a request's thread ran each send on the server's event loop, queued behind everything else
     that loop serves; where no loop runs (workers, commands) it made and closed a new loop, and with it a new Redis
-    connection pool, for every event. This loop lives as long as the process, so the layer keeps its connections
-    and a sender waits only for Redis. Started on first use; a forked child starts its own."""
+    connection pool, for every event. This loop lives as long as the process, so the layer keeps its connections.
+
+    Senders do not wait for Redis: an event is handed to the loop and the caller goes on (a request answers, a worker
+    starts its engine). The loop sends the events one at a time in the order they were handed over, so a job's
+    states reach the sockets in the order they happened. Started on first use; a forked child starts its own."""
 
     _lock = threading.Lock()
     _loop: asyncio.AbstractEventLoop | None = None
+    _pending: set[concurrent.futures.Future] = set()
+    # Held for each send, on the loop: asyncio's lock serves its waiters first come, first served, and coroutines
+    # handed over with run_coroutine_threadsafe start in the order they were handed over. Made on the loop.
+    in_order: asyncio.Lock | None = None
 
     @classmethod
     def get(cls) -> asyncio.AbstractEventLoop:
@@ -52,20 +66,57 @@ class _LayerLoop:
             return cls._loop
 
     @classmethod
+    def submit(cls, group: str, message: dict) -> bool:
+        """Hand one event over; False (dropped) when MAX_PENDING are waiting already."""
+        loop = cls.get()
+        with cls._lock:
+            if len(cls._pending) >= MAX_PENDING:
+                return False
+            future = asyncio.run_coroutine_threadsafe(_send_in_order(group, message), loop)
+            cls._pending.add(future)
+        future.add_done_callback(cls._done)
+        return True
+
+    @classmethod
+    def _done(cls, future: concurrent.futures.Future) -> None:
+        with cls._lock:
+            cls._pending.discard(future)
+
+    @classmethod
+    def flush(cls, timeout: float) -> None:
+        """Wait up to `timeout` seconds for the events handed over so far to be sent (or given up)."""
+        with cls._lock:
+            pending = set(cls._pending)
+        concurrent.futures.wait(pending, timeout=timeout)
+
+    @classmethod
     def forget(cls) -> None:
         """In a forked child: the parent's thread did not come along, so its loop would never run."""
         cls._loop = None
         cls._lock = threading.Lock()
+        cls._pending = set()
+        cls.in_order = None
 
 
 os.register_at_fork(after_in_child=_LayerLoop.forget)
+atexit.register(lambda: _LayerLoop.flush(EXIT_FLUSH_SECONDS))
+
+
+async def _send_in_order(group: str, message: dict) -> None:
+    if _LayerLoop.in_order is None:
+        _LayerLoop.in_order = asyncio.Lock()
+    async with _LayerLoop.in_order:
+        try:
+            await asyncio.wait_for(get_channel_layer().group_send(group, message), SEND_TIMEOUT_SECONDS)
+        except Exception:  # a lost event must not undo or fail the state change; clients can always GET the object
+            logger.warning("could not send %s to %s", message.get("type"), group, exc_info=True)
 
 
 def _send(group: str, message: dict) -> None:
     try:
-        sending = asyncio.run_coroutine_threadsafe(get_channel_layer().group_send(group, message), _LayerLoop.get())
-        sending.result(timeout=SEND_TIMEOUT_SECONDS)
-    except Exception:  # a lost event must not undo or fail the state change; clients can always GET the object
+        if not _LayerLoop.submit(group, message):
+            logger.warning("dropped %s to %s: %d events wait to be sent", message.get("type"), group, MAX_PENDING)
+    except Exception:  # the loop could not take it (interpreter shutting down)
         logger.warning("could not send %s to %s", message.get("type"), group, exc_info=True)
 
 
