@@ -134,18 +134,11 @@ WHITENOISE_USE_FINDERS = True
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
-    # The web server, the worker and beat share one file: WAL lets readers and a writer work at once, IMMEDIATE
-    # transactions take the write lock up front so two writers queue instead of failing mid-transaction. With WAL,
-    # synchronous=NORMAL syncs the log at checkpoints instead of at every commit (a job's path commits four times):
-    # a killed process loses nothing committed; a power cut or a kernel crash may roll back the last commits. The
-    # one-machine mode; production runs PostgreSQL (docs/scaling.md).
-    DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {
-            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-            "transaction_mode": "IMMEDIATE",
-            "timeout": 30,
-        }
-    )
+    # Web, worker and beat share one file: WAL lets readers and a writer work at once; IMMEDIATE takes the write lock
+    # up front so writers queue instead of failing mid-transaction; synchronous=NORMAL syncs the log at checkpoints,
+    # not at each commit (a killed process loses nothing; a power cut may roll back the last commits: docs/scaling.md).
+    sqlite = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+    DATABASES["default"].setdefault("OPTIONS", {}).update(init_command=sqlite, transaction_mode="IMMEDIATE", timeout=30)
     # Connections stay open: a web process keeps its request threads (odiadev/request_threads.py), so each kept
     # thread reuses one connection instead of opening the file again for every request (1.6 ms each).
     DATABASES["default"]["CONN_MAX_AGE"] = None

@@ -52,7 +52,7 @@ def test_revoking_a_key_on_the_dashboard_closes_its_sockets_and_no_other(stack):
         # then both sockets of the revoked key say why and close within 2 s, and receive nothing else
         for socket in (ws, second_ws):
             messages, seconds = _messages_until_closed(socket, timeout=5)
-            assert [m["type"] for m in messages] == ["error"], messages
+            assert [m["type"] for m in messages] == ["error"], (messages, socket.close_code, socket.close_reason)
             assert messages[0]["error"]["code"] == "authentication_failed"
             assert "revoked" in messages[0]["error"]["message"]
             assert socket.close_code == CLOSE_UNAUTHENTICATED == 4401
