@@ -1,13 +1,21 @@
-"""The web tier on every core: one listening socket, several Daphne processes serving it (`python -m odiadev.web`).
+"""The web tier on every core: several Daphne processes on one port (`python -m odiadev.web`).
 
-Daphne runs one Python process, one core; it cannot fork workers itself. This launcher binds the socket once, with
-a listen backlog sized for bursts (`WEB_BACKLOG`; the kernel caps it at `net.core.somaxconn`), then starts
-`WEB_CONCURRENCY` Daphne processes that each serve the inherited socket (`daphne --fd`): the kernel hands every new
-connection, HTTP or websocket, to whichever process accepts it first. The processes share nothing else; the
-application is already stateless per process (Redis and the database hold the state).
+Daphne runs one Python process, one core; it cannot fork workers itself. This launcher binds the listening sockets,
+with a listen backlog sized for bursts (`WEB_BACKLOG`; the kernel caps it at `net.core.somaxconn`), then starts
+`WEB_CONCURRENCY` Daphne processes that each serve an inherited socket (`daphne --fd`). The processes share
+nothing else; the application is already stateless per process (Redis and the database hold the state).
 
-A child that exits is started again (after a pause that grows while children keep dying quickly, so a crash at
-import does not spin); SIGTERM or SIGINT stops them all (SIGTERM to each, SIGKILL after `WEB_STOP_TIMEOUT`).
+Where the system has SO_REUSEPORT (Linux; `WEB_REUSE_PORT`, on by default), each process gets a socket of its own,
+all bound to the same port, and the kernel spreads new connections, HTTP or websocket, over them by a hash of the
+client's address and port. One socket shared by all let the kernel hand each connection to whichever process
+accepted first, and Twisted accepts every connection waiting when it wakes: connections opened together (a client's
+or a load balancer's keep-alive pool) all went to one process, which served them alone while the others idled
+(8 keep-alive connections landed 8-0 in most tries; half the cores served them). The price: a process that is
+restarting, or hung, still gets its share of new connections, which wait in its socket's queue (the socket stays
+open across restarts, so they are answered by the replacement, not refused). `WEB_REUSE_PORT=0` shares one socket.
+
+A child that exits is started again on its socket (after a pause that grows while children keep dying quickly, so a
+crash at import does not spin); SIGTERM or SIGINT stops them all (SIGTERM to each, SIGKILL after `WEB_STOP_TIMEOUT`).
 """
 
 from __future__ import annotations
@@ -29,6 +37,19 @@ def _env_int(name: str, default: int) -> int:
     return int(value) if value else default
 
 
+def listening_sockets(host: str, port: int, backlog: int, *, count: int, reuse_port: bool) -> list[socket.socket]:
+    """`count` sockets on one port, one per process (`reuse_port`), or one socket for all of them."""
+    reuse_port = reuse_port and count > 1 and hasattr(socket, "SO_REUSEPORT")
+    if not reuse_port:
+        return [listening_socket(host, port, backlog)]
+    # A port already in use must fail as a plain bind would, not be joined: another launcher left running (an old
+    # release, a second `make run`) would silently share the traffic. A plain socket binds only a free port.
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((host.strip("[]"), port))
+        port = probe.getsockname()[1]  # port 0: the one the system chose, for every socket
+    return [listening_socket(host, port, backlog, reuse_port=True) for _ in range(count)]
+
+
 def cores() -> int:
     """Cores this process may run on (the affinity mask, which containers narrow, not the machine's count)."""
     try:
@@ -37,11 +58,19 @@ def cores() -> int:
         return os.cpu_count() or 1
 
 
-def listening_socket(host: str, port: int, backlog: int) -> socket.socket:
-    """A TCP socket bound to host:port, listening with `backlog`, inheritable by the children."""
+def _env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name, "").strip().lower()
+    return value in {"1", "true", "yes", "on"} if value else default
+
+
+def listening_socket(host: str, port: int, backlog: int, *, reuse_port: bool = False) -> socket.socket:
+    """A TCP socket bound to host:port, listening with `backlog`, inheritable by the children; with `reuse_port`,
+    one of a group of sockets on the same port among which the kernel spreads new connections."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host.strip("[]"), port))
     sock.listen(backlog)
     sock.set_inheritable(True)
@@ -49,10 +78,13 @@ def listening_socket(host: str, port: int, backlog: int) -> socket.socket:
 
 
 class Launcher:
-    """Keeps `concurrency` Daphne processes serving one socket."""
+    """Keeps `concurrency` Daphne processes serving `sockets`: child n serves socket n (n modulo their number, so
+    one socket is shared by all)."""
 
-    def __init__(self, *, sock: socket.socket, concurrency: int, daphne_args: list[str], stop_timeout: float) -> None:
-        self.sock = sock
+    def __init__(
+        self, *, sockets: list[socket.socket], concurrency: int, daphne_args: list[str], stop_timeout: float
+    ) -> None:
+        self.sockets = sockets
         self.concurrency = concurrency
         self.daphne_args = daphne_args
         self.stop_timeout = stop_timeout
@@ -61,12 +93,13 @@ class Launcher:
         self.failures: dict[int, int] = {}  # slot -> consecutive quick exits
         self.stopping = False
 
-    def _command(self) -> list[str]:
+    def _command(self, fd: int) -> list[str]:
         daphne = Path(sys.executable).with_name("daphne")
-        return [str(daphne), "--fd", str(self.sock.fileno()), *self.daphne_args, APPLICATION]
+        return [str(daphne), "--fd", str(fd), *self.daphne_args, APPLICATION]
 
     def start_child(self, slot: int) -> None:
-        proc = subprocess.Popen(self._command(), pass_fds=(self.sock.fileno(),))  # noqa: S603 - our own command
+        fd = self.sockets[slot % len(self.sockets)].fileno()
+        proc = subprocess.Popen(self._command(fd), pass_fds=(fd,))  # noqa: S603 - our own command
         self.children[slot] = proc
         self.started_at[slot] = time.monotonic()
         print(f"odiadev.web: worker {slot} started (pid {proc.pid})", flush=True)  # noqa: T201
@@ -74,8 +107,11 @@ class Launcher:
     def run(self) -> int:
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
-        host, port = self.sock.getsockname()[:2]
-        print(f"odiadev.web: listening on {host}:{port}, {self.concurrency} Daphne processes", flush=True)  # noqa: T201
+        host, port = self.sockets[0].getsockname()[:2]
+        shared = "one socket" if len(self.sockets) == 1 else "a socket each (SO_REUSEPORT)"
+        print(  # noqa: T201
+            f"odiadev.web: listening on {host}:{port}, {self.concurrency} Daphne processes, {shared}", flush=True
+        )
         for slot in range(self.concurrency):
             self.start_child(slot)
         while not self.stopping:
@@ -115,7 +151,8 @@ class Launcher:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-        self.sock.close()
+        for sock in self.sockets:
+            sock.close()
         return 0
 
 
@@ -125,11 +162,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-p", "--port", type=int, default=_env_int("WEB_PORT", 8000))
     parser.add_argument("-w", "--workers", type=int, default=_env_int("WEB_CONCURRENCY", cores()))
     parser.add_argument("--backlog", type=int, default=_env_int("WEB_BACKLOG", 2048))
+    parser.add_argument(
+        "--reuse-port", action=argparse.BooleanOptionalAction, default=_env_bool("WEB_REUSE_PORT", default=True)
+    )
     parser.add_argument("--stop-timeout", type=float, default=float(_env_int("WEB_STOP_TIMEOUT", 10)))
     args, daphne_args = parser.parse_known_args(argv)  # the rest goes to each Daphne (e.g. --proxy-headers)
-    sock = listening_socket(args.bind, args.port, args.backlog)
+    concurrency = max(1, args.workers)
+    sockets = listening_sockets(args.bind, args.port, args.backlog, count=concurrency, reuse_port=args.reuse_port)
     launcher = Launcher(
-        sock=sock, concurrency=max(1, args.workers), daphne_args=daphne_args, stop_timeout=args.stop_timeout
+        sockets=sockets, concurrency=concurrency, daphne_args=daphne_args, stop_timeout=args.stop_timeout
     )
     return launcher.run()
 
