@@ -10,23 +10,30 @@ from __future__ import annotations
 from django.conf import settings
 
 from .errors import CloningDisabled, EngineDisabled, MaintenanceMode, PlanForbidsCloning
-from .switches import SwitchName, engine_enabled, switch_is_on
+from .switches import SWITCHES, SwitchName, engine_switch, switch_is_on, switches_read
 
 
-def admit_new_work() -> None:
-    """Refuse new jobs while the platform is in maintenance (queued jobs still run)."""
-    if switch_is_on(SwitchName.MAINTENANCE_MODE):
+def admit_new_work() -> dict[str, bool]:
+    """Refuse new jobs while the platform is in maintenance (queued jobs still run). Returns every switch as read
+    (one round trip), for the request's later checks (`states=` below): a submit reads the switches once."""
+    states = switches_read()
+    if states[SwitchName.MAINTENANCE_MODE]:
         raise MaintenanceMode(settings.MAINTENANCE_MESSAGE)
+    return states
 
 
-def admit_engine(engine: str) -> None:
-    if not engine_enabled(engine):
+def admit_engine(engine: str, *, states: dict[str, bool] | None = None) -> None:
+    name = engine_switch(engine)
+    if states is None:
+        states = switches_read([name]) if name in SWITCHES else {}
+    if not states.get(name, True):
         raise EngineDisabled(detail={"engine": engine})
 
 
-def admit_cloning(*, plan_allows_cloning: bool) -> None:
+def admit_cloning(*, plan_allows_cloning: bool, states: dict[str, bool] | None = None) -> None:
     """New cloned voices, and synthesis with one: the kill switch first, then the plan."""
-    if not switch_is_on(SwitchName.VOICE_CLONING):
+    on = switch_is_on(SwitchName.VOICE_CLONING) if states is None else states[SwitchName.VOICE_CLONING]
+    if not on:
         raise CloningDisabled()
     if not plan_allows_cloning:
         raise PlanForbidsCloning()

@@ -8,7 +8,7 @@ import logging
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-from controls.switches import SWITCHES, switch_is_on
+from controls.switches import switches_read
 from core.heartbeat import workers_alive
 from core.metrics import queue_lengths
 
@@ -112,8 +112,8 @@ class OpsCollector:
         """Kill-switch states and the runbook KPIs from the rollups (what `ops/alerts.yml` alerts on)."""
         try:
             switches = GaugeMetricFamily("odiadev_switch_enabled", "Kill switch state (1 on).", labels=["switch"])
-            for name in SWITCHES:
-                switches.add_metric([name], 1.0 if switch_is_on(name) else 0.0)
+            for name, on in switches_read().items():
+                switches.add_metric([name], 1.0 if on else 0.0)
             yield switches
             kpi = GaugeMetricFamily(
                 "odiadev_kpi", "Runbook KPIs from the 5-minute rollups, per window.", labels=["kpi", "window"]

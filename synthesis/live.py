@@ -64,15 +64,15 @@ def live_job_open(
     """Open a context: check its options as POST /v1/tts would (same errors, same codes) and create its live job,
     running, in one of the account's job slots (`concurrency_limit` when none is free). With `timestamps` each
     piece is timed (its alignment message carries `words`) and the assembled job gets the joined `words`."""
-    admit_new_work()
+    switches = admit_new_work()
     plan, watermark = plan_and_watermark_for(user=user)
     check_options(output_format=output_format, sample_rate=sample_rate, speed=speed, seed=seed, plan=plan)
     voice = voice_get_for(user=user, voice_id=voice_id)
-    admit_engine(voice.engine)
+    admit_engine(voice.engine, states=switches)
     if timestamps and not timestamps_available(voice.engine, recogniser=settings.TTS_TIMESTAMPS_RECOGNISER):
         raise TimestampsUnavailable(detail={"voice_id": voice.id, "engine": voice.engine})
     if voice.kind == "cloned":
-        check_cloned_voice(voice_id=voice.id, plan=plan, speed=speed)
+        check_cloned_voice(voice_id=voice.id, plan=plan, speed=speed, switches=switches)
     sample_rate = output_sample_rate(output_format, voice.sample_rate, sample_rate)
     now = timezone.now()
     job = SynthesisJob(

@@ -96,9 +96,9 @@ def check_options(*, output_format: str, sample_rate: int | None, speed: float, 
         raise InvalidSeed()
 
 
-def check_cloned_voice(*, voice_id: str, plan, speed: float) -> None:
+def check_cloned_voice(*, voice_id: str, plan, speed: float, switches: dict[str, bool] | None = None) -> None:
     # In order of who decides: the operator (kill switch), the customer's plan, the deployment, the request.
-    admit_cloning(plan_allows_cloning=plan.allows_cloning)
+    admit_cloning(plan_allows_cloning=plan.allows_cloning, states=switches)
     if not settings.CLONING_ENGINE:
         raise CloningEngineUnavailable(detail={"voice_id": voice_id})
     if speed != 1.0:
@@ -188,7 +188,7 @@ def _job_create(
     With `parent` (a live job, synthesis.live) the job is its piece number `piece`: it takes no job slot of its
     own (the live job holds one), and the live job must still be open (LiveContextClosed otherwise).
     """
-    admit_new_work()
+    switches = admit_new_work()
     # The plan (or the account's opt-in) says whether its audio carries the provenance watermark, which the worker
     # embeds before encoding; the flag is part of the cache key, so marked and unmarked audio never answer each other.
     plan, watermark = terms.plan, terms.watermark
@@ -199,11 +199,11 @@ def _job_create(
         user=user, text=normalized, normalize=normalize, plan=plan, timestamps=timestamps
     )
     voice = voice_get_for(user=user, voice_id=voice_id)
-    admit_engine(voice.engine)
+    admit_engine(voice.engine, states=switches)
     if timestamps and not timestamps_available(voice.engine, recogniser=settings.TTS_TIMESTAMPS_RECOGNISER):
         raise TimestampsUnavailable(detail={"voice_id": voice.id, "engine": voice.engine})
     if voice.kind == "cloned":
-        check_cloned_voice(voice_id=voice.id, plan=plan, speed=speed)
+        check_cloned_voice(voice_id=voice.id, plan=plan, speed=speed, switches=switches)
     sample_rate = output_sample_rate(output_format, voice.sample_rate, sample_rate)
     bitrate = output_bitrate(output_format, sample_rate, bitrate)
     cache_key = cache_key_for(
