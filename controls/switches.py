@@ -1,7 +1,8 @@
 """Kill switches: runtime settings in the database, cached for a moment, overridable from the environment.
 
-Every process (web and worker) reads a switch through `switch_is_on`, which caches the database value in Redis for
-`SWITCH_CACHE_SECONDS`; flipping a switch deletes that entry, so every process sees the change on its next read.
+Every process (web and worker) reads switches through `switches_read` (several in one round trip; `switch_is_on` for
+one), which caches the database values in Redis for `SWITCH_CACHE_SECONDS`; flipping a switch deletes its entry, so
+every process sees the change on its next read.
 An environment variable that forces a switch off (e.g. DISABLE_VOICE_CLONING=1) wins over the database.
 """
 

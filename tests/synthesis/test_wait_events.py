@@ -15,6 +15,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.db import connection
 from django.test import AsyncClient
+from django_redis import get_redis_connection
 
 from accounts.services import api_key_create
 from billing.services import plan_assign
@@ -134,9 +135,16 @@ def test_openai_speech_still_running_at_the_timeout_is_504_with_the_job(secret, 
     assert response.json()["error"]["detail"]["job_id"] == str(SynthesisJob.objects.get().id)
 
 
+def _subscribed_connections() -> int:
+    return sum(
+        1 for client in get_redis_connection("default").client_list() if int(client["sub"]) or int(client["psub"])
+    )
+
+
 def test_more_waiting_requests_than_the_database_pool_holds_are_all_answered(secret, settings):
     """Twenty requests wait at once (four accounts, five jobs each: the Pro plan's limit), more than a process's
-    database pool holds (10 by default): each gave its connection back before waiting, so none starves the others."""
+    database pool holds (10 by default): each gave its connection back before waiting, so none starves the others.
+    And they listen on one Redis connection (the process's listener), not one each."""
     settings.TTS_WAIT_CHECK_SECONDS = 60
     settings.TTS_WAIT_TIMEOUT = 30
     secrets = [secret]
@@ -153,14 +161,17 @@ def test_more_waiting_requests_than_the_database_pool_holds_are_all_answered(sec
         while await sync_to_async(SynthesisJob.objects.count)() < 20:
             await asyncio.sleep(0.05)
         await asyncio.sleep(0.5)
+        listening.append(await sync_to_async(_subscribed_connections)())
         for job_id in await sync_to_async(list)(SynthesisJob.objects.values_list("pk", flat=True)):
             await sync_to_async(synthesis_job_fail)(job_id=job_id, code="engine_error", message="Gave up.")
         return await asyncio.gather(*posts)
 
+    listening = [_subscribed_connections()]
     results = asyncio.run(scenario())
 
     assert [response.status_code for response, _ in results] == [200] * 20
     assert {response.json()["status"] for response, _ in results} == {"failed"}
+    assert listening[1] - listening[0] == 1, listening
 
 
 # ---------------------------------------------------------------------------------------------------------------
