@@ -10,7 +10,7 @@ from __future__ import annotations
 from django.conf import settings
 
 from .errors import CloningDisabled, EngineDisabled, MaintenanceMode, PlanForbidsCloning
-from .switches import SWITCHES, SwitchName, engine_switch, switch_is_on, switches_read
+from .switches import SwitchName, engine_enabled, engine_switch, switch_is_on, switches_read
 
 
 def admit_new_work() -> dict[str, bool]:
@@ -23,10 +23,10 @@ def admit_new_work() -> dict[str, bool]:
 
 
 def admit_engine(engine: str, *, states: dict[str, bool] | None = None) -> None:
-    name = engine_switch(engine)
-    if states is None:
-        states = switches_read([name]) if name in SWITCHES else {}
-    if not states.get(name, True):
+    # An engine without a switch (not in SPEECH_ENGINES) is never turned off: `engine_enabled`'s rule, and the
+    # snapshot's (which holds every switch) by the same default.
+    enabled = engine_enabled(engine) if states is None else states.get(engine_switch(engine), True)
+    if not enabled:
         raise EngineDisabled(detail={"engine": engine})
 
 
