@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections.abc import Awaitable, Callable
 
@@ -43,6 +44,11 @@ def event_publish(topic: str) -> bool:
     return True
 
 
+def listener_name() -> str:
+    """The Redis client name of this process's listener connections."""
+    return f"odiadev-events-{os.getpid()}"
+
+
 class _Listener:
     """An event loop's one pub/sub connection, subscribed to every topic (a pattern), and one connection pool for the
     marker reads, shared by all its waiters: a wait opens no connection of its own (each used to open two and close
@@ -53,10 +59,11 @@ class _Listener:
     def __init__(self) -> None:
         import redis.asyncio as aioredis
 
-        # Marker reads borrow from a few connections (a burst of new waiters queues for them, up to 5 s).
+        # Marker reads borrow from a few connections (a burst of new waiters queues for them, up to 5 s). Named,
+        # so that Redis's CLIENT LIST says whose they are.
         self.client = aioredis.Redis(
             connection_pool=aioredis.BlockingConnectionPool.from_url(
-                settings.REDIS_URL, max_connections=MARKER_CONNECTIONS, timeout=5
+                settings.REDIS_URL, max_connections=MARKER_CONNECTIONS, timeout=5, client_name=listener_name()
             )
         )
         self.pubsub = self.client.pubsub()

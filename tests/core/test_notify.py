@@ -9,7 +9,8 @@ import time
 from asgiref.sync import sync_to_async
 from django_redis import get_redis_connection
 
-from core.notify import event_publish, event_wait
+from core.notify import event_publish, event_wait, listener_name
+from tests.support.sockets import own_redis_clients
 
 
 async def _always() -> bool:
@@ -49,21 +50,23 @@ def test_a_waiter_whose_listener_loses_redis_checks_instead_and_the_next_wait_li
 
 
 def test_many_waits_on_one_loop_share_one_listener_and_each_hears_only_its_topic():
-    def subscribed_connections() -> int:
-        return sum(1 for client in get_redis_connection("default").client_list() if int(client["psub"]))
+    def subscribed_connections() -> list[str]:  # this process's names (a live server's listeners run alongside)
+        clients = own_redis_clients(get_redis_connection("default").client_list())
+        return [client["name"] for client in clients if int(client["psub"])]
 
     async def scenario():
-        before = await sync_to_async(subscribed_connections)()  # other loops' listeners (a live server's)
+        before = len(await sync_to_async(subscribed_connections)())
         waiters = {
             n: asyncio.create_task(event_wait(f"notify-test-{n}", timeout=3, check=_never, check_every=60))
             for n in range(10)
         }
         await asyncio.sleep(0.5)
-        subscribed = await sync_to_async(subscribed_connections)() - before
+        after = await sync_to_async(subscribed_connections)()
         for n in range(0, 10, 2):
             await sync_to_async(event_publish)(f"notify-test-{n}")
-        return subscribed, {n: await task for n, task in waiters.items()}
+        return before, after, {n: await task for n, task in waiters.items()}
 
-    subscribed, results = asyncio.run(scenario())
-    assert subscribed == 1
+    before, after, results = asyncio.run(scenario())
+    assert len(after) - before == 1
+    assert listener_name() in after  # (named for its process in CLIENT LIST)
     assert results == {n: n % 2 == 0 for n in range(10)}
