@@ -8,6 +8,7 @@ import concurrent.futures
 import logging
 import os
 import threading
+from collections.abc import Callable
 from functools import partial
 
 from channels.layers import get_channel_layer
@@ -30,6 +31,8 @@ def api_key_group(key_id) -> str:
 SEND_TIMEOUT_SECONDS = 10.0
 # At interpreter exit (a management command, a stopping server), how long events still queued may take to go out.
 EXIT_FLUSH_SECONDS = 5.0
+# How long a step that must follow its event (`then`) waits for the event to be sent, at most.
+ORDER_WAIT_SECONDS = 1.0
 # Events waiting to be sent, per process, beyond which new ones are dropped (Redis unreachable for long): memory
 # stays bounded, and what was dropped is still there to GET.
 MAX_PENDING = 1000
@@ -66,16 +69,17 @@ class _LayerLoop:
             return cls._loop
 
     @classmethod
-    def submit(cls, group: str, message: dict) -> bool:
-        """Hand one event over; False (dropped) when MAX_PENDING are waiting already."""
+    def submit(cls, group: str, message: dict) -> concurrent.futures.Future | None:
+        """Hand one event over: its send, done once sent (or given up); None (dropped) when MAX_PENDING are waiting
+        already."""
         loop = cls.get()
         with cls._lock:
             if len(cls._pending) >= MAX_PENDING:
-                return False
+                return None
             future = asyncio.run_coroutine_threadsafe(_send_in_order(group, message), loop)
             cls._pending.add(future)
         future.add_done_callback(cls._done)
-        return True
+        return future
 
     @classmethod
     def _done(cls, future: concurrent.futures.Future) -> None:
@@ -112,17 +116,38 @@ async def _send_in_order(group: str, message: dict) -> None:
             logger.warning("could not send %s to %s", message.get("type"), group, exc_info=True)
 
 
-def _send(group: str, message: dict) -> None:
+def _send(group: str, message: dict) -> concurrent.futures.Future | None:
     try:
-        if not _LayerLoop.submit(group, message):
-            logger.warning("dropped %s to %s: %d events wait to be sent", message.get("type"), group, MAX_PENDING)
+        future = _LayerLoop.submit(group, message)
     except Exception:  # the loop could not take it (interpreter shutting down)
         logger.warning("could not send %s to %s", message.get("type"), group, exc_info=True)
+        return None
+    if future is None:
+        logger.warning("dropped %s to %s: %d events wait to be sent", message.get("type"), group, MAX_PENDING)
+    return future
 
 
-def user_event_send(user_id: int, event_type: str, key: str, payload: dict) -> None:
-    """Send `{"type": event_type, key: payload}` to the user's sockets once the current transaction commits."""
-    transaction.on_commit(partial(_send, user_group(user_id), {"type": event_type, key: payload}))
+def _send_then(group: str, message: dict, then: Callable[[], object]) -> None:
+    future = _send(group, message)
+    if future is not None:
+        concurrent.futures.wait([future], timeout=ORDER_WAIT_SECONDS)
+    then()
+
+
+def user_event_send(
+    user_id: int, event_type: str, key: str, payload: dict, *, then: Callable[[], object] | None = None
+) -> None:
+    """Send `{"type": event_type, key: payload}` to the user's sockets once the current transaction commits.
+
+    `then`: a step that lets another process announce the same object next (a job's task sent to a worker, which
+    announces it running). It runs on commit once this event is sent (or after ORDER_WAIT_SECONDS), so that the
+    sockets hear the object's states in the order they happened: each process keeps its own events in order, but
+    nothing orders one process's events against another's."""
+    message = {"type": event_type, key: payload}
+    if then is None:
+        transaction.on_commit(partial(_send, user_group(user_id), message))
+    else:
+        transaction.on_commit(partial(_send_then, user_group(user_id), message, then))
 
 
 def api_key_event_send(key_id, event_type: str, key: str, payload: dict) -> None:

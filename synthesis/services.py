@@ -293,10 +293,11 @@ def _job_create(
         else:
             job.save()  # (`enqueued_at` stays empty until the broker has taken the message)
             usage_reserve(account=account, job=job, characters=billed)
-            transaction.on_commit(lambda: synthesis_job_enqueue(job_id=job.id, engine=job.engine))
         if claim is not None:
             idempotency_key_bind(claim=claim, job=job)
-        job_event_send(job, created=True)
+        # A queued job's task goes out once its "queued" event has: the worker's "running" cannot overtake it.
+        enqueue = None if job.is_final else partial(synthesis_job_enqueue, job_id=job.id, engine=job.engine)
+        job_event_send(job, created=True, then=enqueue)
     if source is None:
         counter_inc("odiadev_cache_misses")
     else:
