@@ -4,6 +4,8 @@ dj-stripe keeps the Stripe objects themselves (customers, subscriptions, invoice
 what the product decides from them, each row written once per Stripe event or object.
 """
 
+import secrets
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -49,6 +51,10 @@ class Plan(TimestampedModel):
         return self.storage_quota_mb * 1024 * 1024
 
 
+def revision_new() -> int:
+    return secrets.randbits(62)
+
+
 class BillingAccount(TimestampedModel):
     """The account's plan and character balance. The balance mirrors the sum of the account's ledger entries
     (kept in the same transaction as each entry) so that a reservation is one locked row, never a race."""
@@ -75,6 +81,15 @@ class BillingAccount(TimestampedModel):
     watermark_opt_in = models.BooleanField(
         default=False,
         help_text="Mark this account's audio with the provenance watermark even where the plan does not.",
+    )
+    # A new value (in the same transaction) with every change to what a submit reads of the account besides this
+    # row: its pronunciations and webhook endpoints. Processes keep copies of those under the revision they were read
+    # for, and a submit's locked read of this row confirms its copy (billing/terms.py). Random rather than counted,
+    # so that a row made again (or a test database rolled back) never meets a copy kept for an older row.
+    revision = models.PositiveBigIntegerField(
+        default=revision_new,
+        db_default=0,
+        help_text="Changes with each change of the account's pronunciations and webhook endpoints.",
     )
 
     class Meta:

@@ -17,7 +17,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from .errors import ConcurrencyLimit, QuotaExceeded
-from .models import BillingAccount, EntryKind, LedgerEntry, Plan
+from .models import BillingAccount, EntryKind, LedgerEntry, Plan, revision_new
 from .plans import DEFAULT_PLAN_SLUG, PLAN_CATALOG
 from .terms import AccountTerms, AccountTermsChanged, terms_forget, terms_of
 
@@ -153,6 +153,15 @@ def account_watermark_set(*, user, opt_in: bool) -> BillingAccount:
     BillingAccount.objects.filter(pk=account.pk).update(watermark_opt_in=opt_in, updated_at=timezone.now())
     account.watermark_opt_in = opt_in
     return account
+
+
+def account_revision_bump(*, user_id: int) -> None:
+    """Call in the transaction that changes the account's pronunciations or webhook endpoints: gives the account a
+    new `revision`, so that no process's copy of them read before the change is confirmed by a submit's locked read
+    (billing/terms.py). Locks the account row until the transaction ends. An account without a row yet has no
+    copies kept anywhere: nothing to change."""
+    BillingAccount.objects.filter(user_id=user_id).update(revision=revision_new())
+    transaction.on_commit(lambda: terms_forget(user_id))  # this process reads the new revision at once
 
 
 # ---------------------------------------------------------------------------------------------------------------

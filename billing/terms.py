@@ -6,6 +6,10 @@ read for `TERMS_TTL` seconds. A kept copy can be stale (an operator changed the 
 submit's locked read of the account compares the copy's `stamp` with the row's (`billing.services.usage_admit`) and
 raises `AccountTermsChanged`, and the submit starts again on the row's terms. So no job is billed, admitted or marked
 under terms other than the locked row's; a stale copy costs one retry, never a wrong answer.
+
+The account's `revision` is part of the stamp: it changes with every change of the account's pronunciations and
+webhook endpoints, which processes keep too (`KeptPerAccount`, under the revision they were read for). A submit that
+used kept ones commits only if the locked row still has that revision, so they were the account's at the lock.
 """
 
 from __future__ import annotations
@@ -27,17 +31,22 @@ class AccountTermsChanged(Exception):
 class AccountTerms:
     plan: Plan
     watermark: bool
+    revision: int = 0  # the account's (BillingAccount.revision) when read
     kept: bool = False  # from this process's copy, not read for this request
 
     @property
     def stamp(self) -> tuple:
-        """What the submit decided with: the plan (and its last change) and the watermark rule."""
-        return (self.plan.pk, self.plan.updated_at, self.watermark)
+        """What the submit decided with: the plan (and its last change), the watermark rule, the kept copies."""
+        return (self.plan.pk, self.plan.updated_at, self.watermark, self.revision)
 
 
 def terms_of(account: BillingAccount) -> AccountTerms:
     """The terms a (locked or just read) account row gives, with its plan loaded."""
-    return AccountTerms(plan=account.plan, watermark=account.plan.watermarked or account.watermark_opt_in)
+    return AccountTerms(
+        plan=account.plan,
+        watermark=account.plan.watermarked or account.watermark_opt_in,
+        revision=account.revision,
+    )
 
 
 _kept: dict[int, tuple[float, AccountTerms]] = {}  # user id -> (monotonic time read, terms); GIL-atomic updates
@@ -47,7 +56,8 @@ def terms_recall(user_id: int) -> AccountTerms | None:
     entry = _kept.get(user_id)
     if entry is None or time.monotonic() - entry[0] > TERMS_TTL:
         return None
-    return AccountTerms(plan=entry[1].plan, watermark=entry[1].watermark, kept=True)
+    kept = entry[1]
+    return AccountTerms(plan=kept.plan, watermark=kept.watermark, revision=kept.revision, kept=True)
 
 
 def terms_keep(user_id: int, terms: AccountTerms) -> None:
@@ -58,3 +68,29 @@ def terms_keep(user_id: int, terms: AccountTerms) -> None:
 
 def terms_forget(user_id: int) -> None:
     _kept.pop(user_id, None)
+
+
+class KeptPerAccount:
+    """This process's copies of some of an account's rows, each kept under the account revision it was read for.
+
+    `get(user_id, revision, load)` answers the copy kept for `revision` in the last `TERMS_TTL` seconds, or calls
+    `load()` and keeps its answer. The copy is only as good as the revision: a caller passes the one of the terms
+    it decides with, and commits only after the account's locked read confirmed that revision (`usage_admit` with
+    those terms). A copy loaded after a change it is kept under the older revision of is never confirmed: the
+    revision changed with it. (The time limit bounds what a writer that does not change the revision, such as
+    the previous release's code during a rolling upgrade, can leave stale.)"""
+
+    def __init__(self, max_accounts: int = TERMS_KEPT_MAX) -> None:
+        self._kept: dict[int, tuple[int, float, object]] = {}  # GIL-atomic updates
+        self._max = max_accounts
+
+    def get(self, user_id: int, revision: int, load):
+        entry = self._kept.get(user_id)
+        if entry is not None and entry[0] == revision and time.monotonic() - entry[1] <= TERMS_TTL:
+            return entry[2]
+        read_at = time.monotonic()
+        value = load()
+        if len(self._kept) >= self._max:
+            self._kept.clear()
+        self._kept[user_id] = (revision, read_at, value)
+        return value

@@ -1,6 +1,8 @@
 from django.conf import settings
 from django.contrib import admin
 
+from billing.admin_revision import AccountRevisionAdminMixin
+
 from .formats import OUTPUT_FORMATS
 from .models import Pronunciation, SynthesisJob
 
@@ -53,7 +55,7 @@ class SynthesisJobAdmin(admin.ModelAdmin):
 
 
 @admin.register(Pronunciation)
-class PronunciationAdmin(admin.ModelAdmin):
+class PronunciationAdmin(AccountRevisionAdminMixin, admin.ModelAdmin):
     list_display = ["word", "replacement", "user", "case_sensitive", "whole_word", "updated_at"]
     list_filter = ["case_sensitive", "whole_word"]
     search_fields = ["word", "replacement", "user__email"]

@@ -11,6 +11,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Value
 from django.db.models.functions import Lower
 
+from billing.services import account_revision_bump
+
 from .errors import (
     PronunciationExists,
     PronunciationInvalid,
@@ -68,6 +70,7 @@ def _pronunciation_save(entry: Pronunciation) -> Pronunciation:
         raise _exists(entry, existing)
     try:
         with transaction.atomic():
+            account_revision_bump(user_id=entry.user_id)  # (the submits' copies of the dictionary: billing/terms.py)
             entry.save()
     except IntegrityError as exc:  # a parallel save of the same word won the race
         raise _exists(entry, _same_word(entry)) from exc
@@ -117,4 +120,7 @@ def pronunciation_update(
 
 
 def pronunciation_delete(*, user, pronunciation_id) -> None:
-    pronunciation_get_for(user=user, pronunciation_id=pronunciation_id).delete()
+    entry = pronunciation_get_for(user=user, pronunciation_id=pronunciation_id)
+    with transaction.atomic():
+        account_revision_bump(user_id=entry.user_id)
+        entry.delete()

@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet, Sum
 from django.db.models.functions import Coalesce
 
+from billing.terms import KeptPerAccount
 from textnorm import PronunciationEntry
 
 from .errors import JobNotFound, PronunciationNotFound
@@ -55,7 +56,20 @@ def pronunciation_get_for(*, user, pronunciation_id) -> Pronunciation:
         raise PronunciationNotFound() from exc
 
 
-def pronunciation_entries_for(*, user) -> tuple[PronunciationEntry, ...]:
-    """The account's dictionary as the text layer applies it (one query)."""
-    rows = Pronunciation.objects.filter(user=user).values_list("word", "replacement", "case_sensitive", "whole_word")
+_entries_kept = KeptPerAccount()
+
+
+def pronunciation_entries_for(*, user, revision: int | None = None) -> tuple[PronunciationEntry, ...]:
+    """The account's dictionary as the text layer applies it (one query). With `revision` (the account's, from the
+    terms a submit decides with), this process's copy read for that revision: the submit's locked read of the
+    account confirms it (billing/terms.py), and every change of the dictionary changes the revision."""
+    if revision is None:
+        return _pronunciation_entries_read(user.pk)
+    return _entries_kept.get(user.pk, revision, lambda: _pronunciation_entries_read(user.pk))
+
+
+def _pronunciation_entries_read(user_id: int) -> tuple[PronunciationEntry, ...]:
+    rows = Pronunciation.objects.filter(user_id=user_id).values_list(
+        "word", "replacement", "case_sensitive", "whole_word"
+    )
     return tuple(PronunciationEntry(*row) for row in rows)

@@ -105,17 +105,19 @@ def check_cloned_voice(*, voice_id: str, plan, speed: float, switches: dict[str,
         raise InvalidSpeed("Cloned voices speak at the speed of their sample: send speed 1.0.")
 
 
-def _spoken_text_for(*, user, text: str, normalize: bool, plan, timestamps: bool) -> tuple[str, list | None]:
-    """What the engine will say for `text`: the account's pronunciations, then (if asked) English normalisation;
-    with `timestamps`, also the words of `text`, each with the spoken words that say it ([text, first, end])."""
+def _spoken_text_for(
+    *, user, text: str, normalize: bool, terms: AccountTerms, timestamps: bool
+) -> tuple[str, list | None]:
+    """What the engine will say for `text`: the account's pronunciations (as of `terms`' revision, which the
+    account's lock confirms), then (if asked) English normalisation; with `timestamps`, also the words of `text`,
+    each with the spoken words that say it ([text, first, end])."""
+    entries = pronunciation_entries_for(user=user, revision=terms.revision)
     with spans_tracked(text) if timestamps else nullcontext() as tracked:
-        spoken = text_canonical(
-            text_spoken(text, normalize_text=normalize, pronunciations=pronunciation_entries_for(user=user))
-        )
+        spoken = text_canonical(text_spoken(text, normalize_text=normalize, pronunciations=entries))
         origins = tracked.finish(spoken) if tracked is not None else None
     if text_is_empty(spoken):
         raise TextEmpty()
-    limit = text_limit(plan) * SPOKEN_EXPANSION_MAX
+    limit = text_limit(terms.plan) * SPOKEN_EXPANSION_MAX
     if len(spoken) > limit:
         raise SpokenTextTooLong(detail={"spoken_characters": len(spoken), "max_spoken_characters": limit})
     if origins is None:
@@ -196,7 +198,7 @@ def _job_create(
         text=text, output_format=output_format, sample_rate=sample_rate, speed=speed, seed=seed, plan=plan
     )
     spoken, word_spans = _spoken_text_for(
-        user=user, text=normalized, normalize=normalize, plan=plan, timestamps=timestamps
+        user=user, text=normalized, normalize=normalize, terms=terms, timestamps=timestamps
     )
     voice = voice_get_for(user=user, voice_id=voice_id)
     admit_engine(voice.engine, states=switches)
@@ -287,7 +289,7 @@ def _job_create(
             job.started_at = job.finished_at = now
             job.save()
             usage_reserve_captured(account=account, job=job, characters=billed)
-            job_webhook_emit(job)
+            job_webhook_emit(job, revision=terms.revision)  # (confirmed by usage_admit's lock)
             if job.streamed:  # no worker will stream it: its stored file is its stream, for socket listeners
                 transaction.on_commit(partial(_stream_cache_hit, job))
         else:

@@ -1,10 +1,12 @@
 from django.contrib import admin
 
+from billing.admin_revision import AccountRevisionAdminMixin
+
 from .models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 
 @admin.register(WebhookEndpoint)
-class WebhookEndpointAdmin(admin.ModelAdmin):
+class WebhookEndpointAdmin(AccountRevisionAdminMixin, admin.ModelAdmin):
     list_display = ["url", "user", "created_at", "secret_rotated_at"]
     search_fields = ["url", "user__email"]
     readonly_fields = ["id", "user", "created_at", "updated_at", "secret_rotated_at"]

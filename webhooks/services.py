@@ -23,6 +23,8 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from billing.services import account_revision_bump
+from billing.terms import KeptPerAccount
 from core.tasks import task_send
 
 from .errors import WebhookEndpointLimit, WebhookEventsInvalid
@@ -73,16 +75,22 @@ def webhook_endpoint_create(*, user, url: str, events, description: str = "") ->
     """Register an endpoint after checking where its URL resolves to; the new secret is returned once."""
     events = events_check(events)
     target = target_resolve(url)
-    if WebhookEndpoint.objects.filter(user=user).count() >= MAX_ENDPOINTS_PER_ACCOUNT:
-        raise WebhookEndpointLimit(
-            f"An account can register {MAX_ENDPOINTS_PER_ACCOUNT} webhook endpoints. Delete one first.",
-            detail={"max": MAX_ENDPOINTS_PER_ACCOUNT},
-        )
     secret = _secret_new()
-    endpoint = WebhookEndpoint.objects.create(
-        user=user, url=target.url, events=events, description=(description or "").strip()[:200], secret=secret
-    )
+    with transaction.atomic():
+        account_revision_bump(user_id=user.pk)
+        if WebhookEndpoint.objects.filter(user=user).count() >= MAX_ENDPOINTS_PER_ACCOUNT:
+            raise _limit_reached()
+        endpoint = WebhookEndpoint.objects.create(
+            user=user, url=target.url, events=events, description=(description or "").strip()[:200], secret=secret
+        )
     return IssuedEndpoint(endpoint=endpoint, secret=secret)
+
+
+def _limit_reached() -> WebhookEndpointLimit:
+    return WebhookEndpointLimit(
+        f"An account can register {MAX_ENDPOINTS_PER_ACCOUNT} webhook endpoints. Delete one first.",
+        detail={"max": MAX_ENDPOINTS_PER_ACCOUNT},
+    )
 
 
 def webhook_endpoint_update(
@@ -99,13 +107,17 @@ def webhook_endpoint_update(
     if description is not None:
         endpoint.description = description.strip()[:200]
         fields.append("description")
-    endpoint.save(update_fields=fields)
+    with transaction.atomic():
+        account_revision_bump(user_id=endpoint.user_id)
+        endpoint.save(update_fields=fields)
     return endpoint
 
 
 def webhook_endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
     """Delete the endpoint with its deliveries; an attempt already in flight finds its row gone and stops."""
-    endpoint.delete()
+    with transaction.atomic():
+        account_revision_bump(user_id=endpoint.user_id)
+        endpoint.delete()
 
 
 def webhook_endpoint_rotate_secret(*, endpoint: WebhookEndpoint) -> IssuedEndpoint:
@@ -137,17 +149,33 @@ def _event(event_type: str, data: dict, now) -> dict:
     }
 
 
-def webhook_event_emit(*, user_id: int, event_type: str, data: dict | Callable[[], dict]) -> list[WebhookDelivery]:
+_subscriptions_kept = KeptPerAccount()
+
+
+def _subscriptions_read(user_id: int) -> tuple[tuple[uuid.UUID, tuple[str, ...]], ...]:
+    """(endpoint id, its events) of each of the account's endpoints. Few per account, and JSON containment is not
+    portable to SQLite: the caller filters."""
+    rows = WebhookEndpoint.objects.filter(user_id=user_id).values_list("id", "events")
+    return tuple((endpoint_id, tuple(events)) for endpoint_id, events in rows)
+
+
+def webhook_event_emit(
+    *, user_id: int, event_type: str, data: dict | Callable[[], dict], revision: int | None = None
+) -> list[WebhookDelivery]:
     """Store a delivery of the event for each of the account's endpoints that subscribes to it; their tasks are
     sent once the surrounding transaction commits. `data` may be a function that builds it: it is only called when
     an endpoint subscribes (most accounts have none, and a job's payload is not free to build).
 
-    Call inside the transaction that makes the change the event announces, right after the change."""
+    Call inside the transaction that makes the change the event announces, right after the change. `revision`:
+    the account's revision as this transaction holds it locked (billing/terms.py), to use this process's copy of
+    the endpoints read for it instead of reading them."""
     if event_type not in EventType.values:
         raise ValueError(f"unknown webhook event type {event_type!r}")
-    # Few endpoints per account, and JSON containment is not portable to SQLite: filter here.
-    candidates = WebhookEndpoint.objects.filter(user_id=user_id).only("id", "events")
-    endpoints = [endpoint for endpoint in candidates if event_type in endpoint.events]
+    if revision is None:
+        subscriptions = _subscriptions_read(user_id)
+    else:
+        subscriptions = _subscriptions_kept.get(user_id, revision, lambda: _subscriptions_read(user_id))
+    endpoints = [endpoint_id for endpoint_id, events in subscriptions if event_type in events]
     if not endpoints:
         return []
     now = timezone.now()
@@ -155,14 +183,14 @@ def webhook_event_emit(*, user_id: int, event_type: str, data: dict | Callable[[
     deliveries = WebhookDelivery.objects.bulk_create(
         [
             WebhookDelivery(
-                endpoint=endpoint,
+                endpoint_id=endpoint_id,
                 event_id=event["id"],
                 event_type=event_type,
                 payload=event,
                 next_attempt_at=now,
                 give_up_at=now + timedelta(seconds=settings.WEBHOOK_RETRY_WINDOW),
             )
-            for endpoint in endpoints
+            for endpoint_id in endpoints
         ]
     )
     ids = [delivery.id for delivery in deliveries]

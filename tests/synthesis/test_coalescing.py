@@ -9,10 +9,8 @@ import threading
 import pytest
 from django.core.files.storage import default_storage
 from django.db import connection
-from django_redis import get_redis_connection
 
 from billing.models import BillingAccount, EntryKind, LedgerEntry
-from billing.services import plan_assign
 from core.metrics import counter_value
 from synthesis.models import JobStatus, SynthesisJob
 from synthesis.runner import synthesis_job_execute
@@ -22,15 +20,11 @@ from synthesis.streaming import stream_relay
 pytestmark = pytest.mark.django_db(transaction=True)
 
 TEXT = "Two clients asked for this sentence at the same moment. It is spoken once."
-UNREAD_QUEUE = "coalescing-tests-nobody-reads"
 
 
 @pytest.fixture
-def pro(user, settings):
-    plan_assign(user=user, slug="pro")
-    settings.SPEECH_ENGINE_QUEUES = {**settings.SPEECH_ENGINE_QUEUES, "piper": UNREAD_QUEUE}
-    yield user
-    get_redis_connection("default").delete(UNREAD_QUEUE)
+def pro(pro_unread):
+    return pro_unread
 
 
 def _submit(user, **options) -> SynthesisJob:
