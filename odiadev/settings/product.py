@@ -16,7 +16,10 @@ SPEECH_ENGINE_QUEUES = {"piper": "synth", "dia": env("DIA_QUEUE", default="") or
 SPEECH_ENGINE_OPTIONS = {
     # onnxruntime threads per worker process; 0 uses every core. With N worker processes on one machine,
     # cores / N is faster than letting them all compete (measured in docs/benchmarks.md).
-    "piper": {"threads": env.int("PIPER_THREADS", default=0)},
+    "piper": {
+        "threads": env.int("PIPER_THREADS", default=0),
+        "allow_spinning": env.bool("PIPER_ALLOW_SPINNING", default=True),
+    },
     "dia": {
         # A hub id (fetched at deploy time with HF_TOKEN, then offline) or a local folder.
         "model_id": env("DIA_MODEL_ID", default="nari-labs/Dia-1.6B-0626"),

@@ -47,11 +47,17 @@ class PiperEngine:
     model_id = "rhasspy/piper-voices"
     model_revision = "piper-tts==1.8.0"
 
-    def __init__(self, voice_paths: dict[str, Path] | None = None, threads: int = 0) -> None:
+    def __init__(
+        self, voice_paths: dict[str, Path] | None = None, threads: int = 0, allow_spinning: bool = True
+    ) -> None:
         """`threads`: onnxruntime intra-op threads per voice (0: its default, one per core). Several worker
-        processes on one machine run faster with cores divided between them than all fighting for every core."""
+        processes on one machine run faster with cores divided between them than all fighting for every core.
+        `allow_spinning`: whether those threads spin while waiting for work (onnxruntime's default). Off, a voice
+        took ~9% less CPU on the 2-core machine, CPU that web processes sharing its cores can use, but synthesized
+        5-10% slower (bench/piper_spinning.py)."""
         self._voice_paths = voice_paths or _bundled_voices()
         self._threads = threads
+        self._allow_spinning = allow_spinning
         self._loaded: dict = {}
         self._lock = threading.Lock()
 
@@ -77,6 +83,7 @@ class PiperEngine:
         if self._threads:
             options.intra_op_num_threads = self._threads
             options.inter_op_num_threads = 1
+        options.add_session_config_entry("session.intra_op.allow_spinning", "1" if self._allow_spinning else "0")
         config = json.loads(Path(f"{model_path}.json").read_text(encoding="utf-8"))
         session = onnxruntime.InferenceSession(
             _with_alignment_output(model_path), sess_options=options, providers=["CPUExecutionProvider"]

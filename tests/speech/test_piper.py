@@ -64,3 +64,12 @@ def test_one_chunk_per_sentence(engine):
 def test_unknown_voice_is_refused(engine):
     with pytest.raises(UnknownVoice):
         list(engine.synthesize(SynthesisRequest(text="Hi.", voice="nobody")))
+
+
+@pytest.mark.parametrize("allow_spinning", [False, True])
+def test_onnxruntime_threads_spin_only_when_allowed(allow_spinning):
+    # Spinning threads are faster, and burn CPU between the model's steps that web processes beside a worker could use.
+    engine = PiperEngine(allow_spinning=allow_spinning)
+    options = engine._voice(VOICE).session.get_session_options()
+
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == ("1" if allow_spinning else "0")
