@@ -24,8 +24,10 @@ from textnorm import normalize
 
 RATE = 16000
 # Piper samples its voice afresh on each synthesis (VITS noise; even the length changes), so what Whisper hears
-# varies from run to run. These four words were heard in every honest recording of bench/asr.py that held them
-# (24 to 36 each); "thunder", in the first choice here, was missed in about one run in three.
+# varies from reading to reading. These four words were heard in every honest recording of bench/asr.py that held
+# them (24 to 36 each); "thunder", in the first choice here, was missed in about one run in three. The readings here
+# are fixed takes (tests.support.media.speech), the same in every run: before they were, one run in ~50 failed on a
+# word tiny.en happened to miss in that run's reading.
 EMAIL = "ada.okafor@example.com"
 PHRASE = "spruce castle candle walnut"  # from the product's list (textnorm.consent_wording)
 STATEMENT = consent_statement(EMAIL, PHRASE)
@@ -85,7 +87,7 @@ def matrix() -> dict[str, Decision]:
     sample = encoder.embed(speech(SAMPLE_TEXT, rate=RATE))  # the voice sample the clone would be made from
     decisions = {}
     for case, (text, speed, snr, another, expected) in CASES.items():
-        # A recording of the phrase read correctly is read again (a fresh Piper synthesis) when tiny.en missed a
+        # A recording of the phrase read correctly is read again (another take) when tiny.en missed a
         # phrase word, as the page asks a customer to (it does in about one honest reading in ten, docs/consent.md);
         # a wrong-words recording is judged once.
         # Another speaker's reading (pitch and formants moved) is missed more often, and that case is about the
@@ -93,8 +95,7 @@ def matrix() -> dict[str, Decision]:
         reads_the_phrase = expected in (ACCEPTED, SPEAKER_MISMATCH)
         for attempt in (1, 2, 3) if another else (1, 2):
             # A person reads the statement as shown: the address as "ada dot okafor at example dot com".
-            synthesize = speech if attempt == 1 else speech.__wrapped__
-            samples = synthesize(normalize(text), rate=RATE, speed=speed)
+            samples = speech(normalize(text), rate=RATE, speed=speed, take=attempt - 1)
             if snr is not None:
                 samples = with_noise(samples, snr, seed=1)
             if another:
