@@ -21,7 +21,6 @@ Definitions (all over jobs that *finished* in the window; cancelled jobs are lef
 
 from __future__ import annotations
 
-import bisect
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -29,9 +28,7 @@ from django.conf import settings
 from django.db.models import Avg, Count, Q, Sum
 from django.utils import timezone
 
-from billing.models import PaymentIncident, RevenueEntry
 from billing.selectors import revenue_for
-from synthesis.errors import JobErrorCode
 from synthesis.models import JobStatus, SynthesisJob
 
 from .latency import engine_jobs, latency_percentiles, percentile_of
@@ -162,63 +159,6 @@ def clone_quality_window(window: str, *, now: datetime | None = None) -> dict:
         for key in ("clone_wer_mean", "builtin_wer_mean")
     }
     return quality | {"display": display}
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Rollups
-# ---------------------------------------------------------------------------------------------------------------
-def rollup_bucket(start: datetime) -> KpiRollup:
-    """(Re)compute one bucket from the jobs and payments in it. Idempotent."""
-    end = start + BUCKET
-    finished = SynthesisJob.objects.filter(
-        finished_at__gte=start, finished_at__lt=end, status__in=[JobStatus.SUCCEEDED, JobStatus.FAILED]
-    )
-    succeeded = finished.filter(status=JobStatus.SUCCEEDED)
-    histogram = [0] * (len(LATENCY_BOUNDS) + 1)
-    for queued_at, finished_at in succeeded.filter(cached=False, live=False).values_list("queued_at", "finished_at"):
-        histogram[bisect.bisect_left(LATENCY_BOUNDS, (finished_at - queued_at).total_seconds())] += 1
-    cloned = finished.filter(voice_kind="cloned").filter(CLONE_COUNTED)
-    values = {
-        "jobs_finished": finished.count(),
-        "jobs_failed": finished.filter(status=JobStatus.FAILED).count(),
-        "cache_hits": succeeded.filter(cached=True).count(),
-        "clone_jobs": cloned.count(),
-        "clone_successes": cloned.filter(clone_sounds_like(), clone_understood()).count(),
-        "oom_count": finished.filter(error_code=JobErrorCode.GPU_OUT_OF_MEMORY).count(),
-        "gpu_seconds": finished.filter(engine__in=gpu_engines()).aggregate(total=Sum("engine_seconds"))["total"] or 0.0,
-        "revenue_cents": RevenueEntry.objects.filter(occurred_at__gte=start, occurred_at__lt=end).aggregate(
-            total=Sum("amount_cents")
-        )["total"]
-        or 0,
-        "incidents": PaymentIncident.objects.filter(occurred_at__gte=start, occurred_at__lt=end).count(),
-        "latency_histogram": histogram,
-    }
-    rollup, _ = KpiRollup.objects.update_or_create(bucket_start=start, defaults=values)
-    return rollup
-
-
-def rollups_refresh(*, now: datetime | None = None, backfill: timedelta = timedelta(days=7), limit: int = 300) -> int:
-    """Recompute the current and previous buckets, and fill (newest first) up to `limit` buckets missing within
-    `backfill`. Returns how many buckets were written."""
-    now = now or timezone.now()
-    current = bucket_floor(now)
-    wanted = {current, current - BUCKET, current - 2 * BUCKET}  # late finishes and clock skew land here
-    # Cloned jobs scored for intelligibility lately (a backlog on the queue can delay a score past the buckets
-    # above); built-in voices' scores are read from the jobs (clone_quality), not the rollups.
-    scored_lately = SynthesisJob.objects.filter(
-        intelligibility_scored_at__gte=now - 3 * BUCKET, finished_at__gte=now - backfill, voice_kind="cloned"
-    ).values_list("finished_at", flat=True)
-    wanted |= {bucket_floor(finished_at) for finished_at in scored_lately}
-    have = set(KpiRollup.objects.filter(bucket_start__gte=current - backfill).values_list("bucket_start", flat=True))
-    oldest, bucket = bucket_floor(now - backfill), current - 3 * BUCKET
-    missing = []
-    while bucket >= oldest and len(missing) < limit:
-        if bucket not in have:
-            missing.append(bucket)
-        bucket -= BUCKET
-    for start in sorted(wanted) + missing:
-        rollup_bucket(start)
-    return len(wanted) + len(missing)
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from celery import shared_task
 
 @shared_task(name="ops.rollup_kpis", acks_late=True)
 def kpi_rollups_refresh_task() -> int:
-    from .kpis import rollups_refresh
+    from .rollups import rollups_refresh
 
     return rollups_refresh()
 

@@ -13,7 +13,8 @@ from django.core.files.storage import default_storage
 
 from accounts.services import api_key_create
 from billing.services import plan_assign
-from ops.kpis import clone_quality_window, rollups_refresh, window_figures
+from ops.kpis import clone_quality_window, window_figures
+from ops.rollups import rollups_refresh
 from tests.e2e.helpers import bearer
 from tests.factories import ActiveVoiceFactory, UserFactory
 from tests.support.media import SAMPLE_TEXT, encode_sf, speech
