@@ -79,18 +79,14 @@ def webhook_endpoint_create(*, user, url: str, events, description: str = "") ->
     with transaction.atomic():
         account_revision_bump(user_id=user.pk)
         if WebhookEndpoint.objects.filter(user=user).count() >= MAX_ENDPOINTS_PER_ACCOUNT:
-            raise _limit_reached()
+            raise WebhookEndpointLimit(
+                f"An account can register {MAX_ENDPOINTS_PER_ACCOUNT} webhook endpoints. Delete one first.",
+                detail={"max": MAX_ENDPOINTS_PER_ACCOUNT},
+            )
         endpoint = WebhookEndpoint.objects.create(
             user=user, url=target.url, events=events, description=(description or "").strip()[:200], secret=secret
         )
     return IssuedEndpoint(endpoint=endpoint, secret=secret)
-
-
-def _limit_reached() -> WebhookEndpointLimit:
-    return WebhookEndpointLimit(
-        f"An account can register {MAX_ENDPOINTS_PER_ACCOUNT} webhook endpoints. Delete one first.",
-        detail={"max": MAX_ENDPOINTS_PER_ACCOUNT},
-    )
 
 
 def webhook_endpoint_update(
