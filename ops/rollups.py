@@ -68,7 +68,7 @@ def _occupied(buckets: list[datetime]) -> set[datetime]:
 def rollups_refresh(*, now: datetime | None = None, backfill: timedelta = timedelta(days=7), limit: int = 300) -> int:
     """Recompute the current and previous buckets, and fill (newest first) up to `limit` buckets missing within
     `backfill`. Returns how many buckets were written. A missing bucket in which nothing happened is written with
-    zeros in one INSERT with the others (a first refresh backfills a week: 2,016 buckets, most of them empty)."""
+    zeros in batched INSERTs (a first refresh backfills a week: 2,016 buckets, most of them empty)."""
     now = now or timezone.now()
     current = bucket_floor(now)
     wanted = {current, current - BUCKET, current - 2 * BUCKET}  # late finishes and clock skew land here
