@@ -62,6 +62,14 @@ def queue_length(queue: str, client=None) -> int:
     return sum(pipe.execute())
 
 
+def queue_purge(queue: str, client=None) -> int:
+    """Empty `queue` (every priority list, in one transaction, as kombu's own purge does); the messages dropped."""
+    pipe = (client or broker_client()).pipeline(transaction=True)
+    for key in queue_keys(queue):
+        pipe.llen(key).delete(key)
+    return sum(pipe.execute()[::2])
+
+
 @dataclass
 class TaskArgsOnBroker:
     """The first argument of each message of one task found on the broker."""

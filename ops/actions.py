@@ -9,7 +9,7 @@ from django.conf import settings
 
 from controls.breaker import oom_reset
 from controls.switches import SWITCHES, switch_set
-from odiadev.celery import app
+from core.broker import queue_purge as broker_queue_purge
 from synthesis.cache import cache_clear
 from synthesis.models import JobStatus, SynthesisJob
 from synthesis.transitions import synthesis_job_cancel
@@ -52,11 +52,7 @@ def queue_purge(*, reason: str, user) -> OpsAction:
     for job in SynthesisJob.objects.filter(status=JobStatus.QUEUED).select_related("user").iterator():
         if synthesis_job_cancel(job=job).status == JobStatus.CANCELLED:
             cancelled += 1
-    purged = {}
-    with app.connection_for_write() as connection:
-        channel = connection.default_channel
-        for queue in sorted(set(settings.SPEECH_ENGINE_QUEUES.values())):
-            purged[queue] = int(channel.queue_purge(queue) or 0)
+    purged = {queue: broker_queue_purge(queue) for queue in sorted(set(settings.SPEECH_ENGINE_QUEUES.values()))}
     return _record(
         OpsActionKind.PURGE_QUEUE, reason=reason, user=user, detail={"jobs_cancelled": cancelled, "messages": purged}
     )

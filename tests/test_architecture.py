@@ -1,6 +1,7 @@
 """The web tier never imports engines: loading the URL conf (and the ASGI app) pulls in no torch, onnxruntime,
 piper or speech/ module. Checked in a fresh interpreter, since this test process has loaded engines already."""
 
+import ast
 import json
 import os
 import subprocess
@@ -76,7 +77,6 @@ LAZY_REASON = "lazy:"
 def _imports():
     """(module file, importing package, imported package, lineno, function-level, comment) for every import of one
     of our packages by another, outside tests and migrations."""
-    import ast
 
     found = []
     for package in LAYERS:
@@ -127,6 +127,23 @@ def test_core_imports_no_app_and_controls_only_core():
 
     assert [f"{p}:{n}" for p, package, _, n, _, _ in imports if package == "core"] == []
     assert [f"{p}:{n} -> {t}" for p, package, t, n, _, _ in imports if package == "controls" and t != "core"] == []
+
+
+def test_no_app_imports_the_project_package():
+    """`odiadev/` holds the project's files (settings, urls, asgi, celery, the launchers) and sits above every app:
+    an app reads settings through `django.conf` and sends tasks through `celery.current_app`."""
+    found = []
+    for package in LAYERS:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            if "migrations" in path.parts:
+                continue
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+                if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                    names = [node.module]
+                found += [f"{path.relative_to(ROOT)}:{node.lineno}" for n in names if n.split(".")[0] == "odiadev"]
+
+    assert found == []
 
 
 def test_no_app_imports_ops():
