@@ -30,6 +30,7 @@ from controls.switches import switch_is_on
 from odiadev.celery import app
 from ops.actions import action_summary, breaker_reset, cache_clear_all, queue_purge, switch_flip
 from ops.kpis import clone_quality_window, kpi_series, kpi_tiles, p95_alert_sustained, window_figures
+from ops.latency import latency_percentiles
 from ops.models import KpiRollup, OpsAction, OpsActionKind
 from ops.rollups import rollups_refresh
 from synthesis.cache import cache_lookup, cache_store
@@ -376,6 +377,26 @@ def test_p95_is_the_slowest_jobs_own_latency_not_a_histogram_edge(db, user):
     assert tiles["latency_p95"]["status"] == "warn"  # above 6 s, but not in every bucket of the last 10 minutes
     assert 34.0 in series["latency_p95"]
     assert 60.0 not in series["latency_p95"]
+
+
+def test_percentiles_are_nearest_ranks_of_the_engine_jobs_in_the_window(db, user):
+    # given 20 engine jobs in the last hour taking 1..20 s, a cache hit, a failed job, and a job before the window
+    for latency in range(1, 21):
+        _finished(user, seconds_ago=60 + latency, latency=latency)
+    _finished(user, seconds_ago=30, latency=99, cached=True)
+    _finished(user, seconds_ago=30, latency=98, status=JobStatus.FAILED, error_code="engine_error")
+    _finished(user, seconds_ago=2 * 3600, latency=97)
+    hour = {"since": NOW - timedelta(hours=1), "until": NOW}
+
+    # then each is the latency at rank ceil(q * 20), on every database (PostgreSQL computes them in one query)
+    assert latency_percentiles(**hour, qs=(0.0, 0.5, 0.95, 0.951, 1.0)) == {
+        0.0: 1.0,
+        0.5: 10.0,
+        0.95: 19.0,
+        0.951: 20.0,
+        1.0: 20.0,
+    }
+    assert latency_percentiles(since=NOW - timedelta(minutes=1), until=NOW) == {0.5: None, 0.95: None}
 
 
 def test_the_p95_alert_needs_every_recent_bucket_above_six_seconds(db, user):
