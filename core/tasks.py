@@ -3,8 +3,8 @@
 The web tier never imports task modules (they pull in the engines): it sends a task by its name. Sending can fail
 (Redis away, the broker refusing): the row a task works on is its outbox, so a message that could not be sent is
 logged and left to that app's sweeper, and a caller that waits for a task's answer gets its own "unavailable" error.
-Tasks go through `celery.current_app`, the project's app in every thread (Celery's Django fix-up makes it the
-default): the apps below the project never import `odiadev`.
+Tasks go through `celery.current_app`, the project's app in every thread (`odiadev/celery.py` makes it the default):
+the apps below the project never import `odiadev`.
 """
 
 from __future__ import annotations

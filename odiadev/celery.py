@@ -39,6 +39,10 @@ def _django_fixup(app: Celery) -> DjangoFixup:
 
 
 app = Celery("odiadev", fixups=[_django_fixup])
+# The default app of every thread: the apps send tasks through `celery.current_app`, which Celery keeps per thread
+# and, in a thread that never set one (a request's), falls back to the default app. Celery's Django fix-up makes this
+# app the default only if no other was made first (any earlier `current_app` read makes one, for amqp://localhost).
+app.set_default()
 app.config_from_object("django.conf:settings", namespace="CELERY")
 # Task modules are imported by worker processes only (autodiscovery runs when a worker starts), so the engines
 # they pull in never load in a web process.
