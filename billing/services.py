@@ -1,7 +1,8 @@
 """Writes for billing: plan assignment and the usage ledger.
 
 Every change of an account's balance is one `LedgerEntry` appended while the account row is locked
-(`SELECT ... FOR UPDATE`), with the account's `balance` column moved by the same amount in the same transaction.
+(`SELECT ... FOR UPDATE`; a cache hit's conditional UPDATE, `usage_take`), with the account's `balance` column moved
+by the same amount in the same transaction.
 So the balance always equals the ledger's sum, a database constraint keeps it from going negative, and parallel
 submits queue on the lock instead of overdrawing. Entries per job are unique by kind, so a retried or replayed
 transition cannot bill twice.
@@ -9,17 +10,18 @@ transition cannot bill twice.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Sum
+from django.db.models import F, Sum
 from django.utils import timezone
 
 from .errors import ConcurrencyLimit, QuotaExceeded
 from .models import BillingAccount, EntryKind, LedgerEntry, Plan, revision_new
 from .plans import DEFAULT_PLAN_SLUG, PLAN_CATALOG
-from .terms import AccountTerms, AccountTermsChanged, terms_forget, terms_of
+from .terms import AccountTerms, AccountTermsChanged, terms_forget, terms_of, terms_rows
 
 
 def plan_ensure(*, slug: str) -> Plan:
@@ -202,20 +204,45 @@ def usage_reserve(*, account: BillingAccount, job, characters: int, cached: bool
     return _append(account, EntryKind.RESERVE, -characters, job=job, cached=cached)
 
 
-def usage_reserve_captured(*, account: BillingAccount, job, characters: int) -> LedgerEntry:
-    """Reserve and capture at once, for a job final as it is created (a cache hit): `usage_reserve` then
-    `usage_capture`, without the capture's reads. Precondition: `account` came from `usage_admit` in this
-    transaction and `job` was created in it, so no other entry of the job exists yet."""
-    period = account.period or current_period()
-    # Both entries in one INSERT, then the balance, as `_append` would move it.
-    _, capture = LedgerEntry.objects.bulk_create(
-        [
-            LedgerEntry(account=account, kind=kind, amount=amount, period=period, job=job, cached=True)
-            for kind, amount in ((EntryKind.RESERVE, -characters), (EntryKind.CAPTURE, 0))
-        ]
-    )
+@dataclass(frozen=True)
+class Taken:
+    """Characters taken off an account's balance by `usage_take`, for the ledger entries that record them."""
+
+    account_id: int
+    period: str
+    characters: int
+
+
+def usage_take(*, user, terms: AccountTerms, characters: int) -> Taken:
+    """Admit a job that is final as it is created and takes no job slot (a cache hit) and take its characters off the
+    balance at once; `usage_reserve_captured` then records them with the saved job, in the same transaction.
+
+    Usually one statement: an UPDATE of the account's row on the conditions `usage_admit`'s locked read checks (the
+    balance is this month's and holds the characters, the row's terms are `terms`), which locks the row as that read
+    does. A row that does not meet them (a new month, changed terms, too few characters, no account yet) is left to
+    `usage_admit`, which rolls the month, raises AccountTermsChanged or refuses with the figures."""
+    now = timezone.now()
+    period = current_period(now)
+    rows = BillingAccount.objects.filter(terms_rows(terms), user=user, period=period, balance__gte=characters)
+    if rows.update(balance=F("balance") - characters, updated_at=now):
+        return Taken(account_id=terms.account_id, period=period, characters=characters)
+    account = usage_admit(user=user, terms=terms, characters=characters)
     account.balance -= characters
     account.save(update_fields=["balance", "period", "updated_at"])
+    return Taken(account_id=account.pk, period=account.period, characters=characters)
+
+
+def usage_reserve_captured(*, taken: Taken, job) -> LedgerEntry:
+    """Record characters `usage_take` took for `job` (created in this transaction, so no other entry of it exists
+    yet): its reservation and capture at once, in one INSERT, as `usage_reserve` then `usage_capture` would."""
+    _, capture = LedgerEntry.objects.bulk_create(
+        [
+            LedgerEntry(
+                account_id=taken.account_id, kind=kind, amount=amount, period=taken.period, job=job, cached=True
+            )
+            for kind, amount in ((EntryKind.RESERVE, -taken.characters), (EntryKind.CAPTURE, 0))
+        ]
+    )
     return capture
 
 

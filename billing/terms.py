@@ -17,6 +17,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from django.db.models import Exists, OuterRef, Q
+
 from .models import BillingAccount, Plan
 
 TERMS_TTL = 30.0
@@ -33,6 +35,7 @@ class AccountTerms:
     watermark: bool
     revision: int = 0  # the account's (BillingAccount.revision) when read
     kept: bool = False  # from this process's copy, not read for this request
+    account_id: int | None = None  # the row they were read from
 
     @property
     def stamp(self) -> tuple:
@@ -46,7 +49,22 @@ def terms_of(account: BillingAccount) -> AccountTerms:
         plan=account.plan,
         watermark=account.plan.watermarked or account.watermark_opt_in,
         revision=account.revision,
+        account_id=account.pk,
     )
+
+
+def terms_rows(terms: AccountTerms) -> Q:
+    """The account rows whose terms have `terms`' stamp (what `terms_of(row).stamp == terms.stamp` says of a row
+    read), as a condition on the row alone, for a statement that checks and writes it at once: the row it was read
+    from (a row made again has another id and revision), its plan as last changed, its watermark rule, its revision.
+    The plan is an EXISTS on the row's own `plan_id`, not a join: Django writes an UPDATE over a join as `id IN (a
+    subquery)`, which PostgreSQL does not evaluate again on a row it waited for behind another transaction's lock."""
+    plan = terms.plan
+    rows = Q(pk=terms.account_id, plan_id=plan.pk, revision=terms.revision)
+    rows &= Exists(Plan.objects.filter(pk=OuterRef("plan_id"), updated_at=plan.updated_at))
+    if not plan.watermarked:  # a marking plan marks either way; otherwise the account's opt-in decides
+        rows &= Q(watermark_opt_in=terms.watermark)
+    return rows
 
 
 _kept: dict[int, tuple[float, AccountTerms]] = {}  # user id -> (monotonic time read, terms); GIL-atomic updates
@@ -57,7 +75,9 @@ def terms_recall(user_id: int) -> AccountTerms | None:
     if entry is None or time.monotonic() - entry[0] > TERMS_TTL:
         return None
     kept = entry[1]
-    return AccountTerms(plan=kept.plan, watermark=kept.watermark, revision=kept.revision, kept=True)
+    return AccountTerms(
+        plan=kept.plan, watermark=kept.watermark, revision=kept.revision, kept=True, account_id=kept.account_id
+    )
 
 
 def terms_keep(user_id: int, terms: AccountTerms) -> None:

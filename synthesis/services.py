@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from billing.errors import plan_forbids_format
 from billing.selectors import account_terms_for
-from billing.services import cache_hits_billed, usage_admit, usage_reserve, usage_reserve_captured
+from billing.services import cache_hits_billed, usage_admit, usage_reserve, usage_reserve_captured, usage_take
 from billing.storage import storage_check
 from billing.terms import AccountTerms, AccountTermsChanged
 from controls.admission import admit_cloning, admit_engine, admit_new_work
@@ -267,14 +267,17 @@ def _job_create(
             voice_profile_mark_used(profile_id=voice.id, now=now)
         cached = source is not None
         billed = job.characters if (not cached or cache_hits_billed()) else 0
-        # Locks the account first: parallel submits queue here, so none can overdraw or exceed the job slots.
-        slot_needed = not cached and parent is None
-        account = usage_admit(
-            user=user,
-            terms=terms,
-            characters=billed,
-            active_jobs=(lambda: jobs_in_progress(user=user).count()) if slot_needed else None,
-        )
+        # Locks the account first: parallel submits queue here, so none can overdraw or exceed the job slots. A hit
+        # takes no slot and is final at once: admitted and charged in one statement.
+        if cached:
+            taken = usage_take(user=user, terms=terms, characters=billed)
+        else:
+            account = usage_admit(
+                user=user,
+                terms=terms,
+                characters=billed,
+                active_jobs=(lambda: jobs_in_progress(user=user).count()) if parent is None else None,
+            )
         if source is not None:
             job.cached = True
             job.source_job = source
@@ -288,8 +291,8 @@ def _job_create(
             job.engine_seconds = 0.0
             job.started_at = job.finished_at = now
             job.save()
-            usage_reserve_captured(account=account, job=job, characters=billed)
-            job_webhook_emit(job, revision=terms.revision)  # (confirmed by usage_admit's lock)
+            usage_reserve_captured(taken=taken, job=job)
+            job_webhook_emit(job, revision=terms.revision)  # (confirmed by usage_take's lock)
             if job.streamed:  # no worker will stream it: its stored file is its stream, for socket listeners
                 transaction.on_commit(partial(_stream_cache_hit, job))
         else:

@@ -2,9 +2,9 @@
 
 Measured on this path before the work on issue 13: 20 statements (BEGIN, COMMIT and savepoints included). Now: the
 API key comes from the shared cache, the account's plan and watermark rule, pronunciations and webhook endpoints from
-this process's copy (confirmed by the account's read under its lock: billing/terms.py), the cache source is read once
-(locked, in the transaction), and the hit's reservation and capture are written in one INSERT without reading them
-back."""
+this process's copy (confirmed under the account's lock: billing/terms.py), the cache source is read once (locked, in
+the transaction), the account is admitted and charged in one conditional UPDATE (billing.services.usage_take), and
+the hit's reservation and capture are written in one INSERT without reading them back."""
 
 import pytest
 from django.db import connection
@@ -18,9 +18,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 TEXT = "A sentence asked for again and again, answered from the cache."
 # Statements of one cache hit, BEGIN and COMMIT included: API key 0 (cached), account 0 (the process's copy of its
-# terms), pronunciations 0 (kept), BEGIN, cache source (locked) 1, account lock 1, job insert 1, reserve + capture 1,
-# balance 1, webhook endpoints 0 (kept), COMMIT. An upper bound: it fails when a change adds one.
-CACHE_HIT_STATEMENTS = 7
+# terms), pronunciations 0 (kept), BEGIN, cache source (locked) 1, account admitted and charged 1, job insert 1,
+# reserve + capture 1, webhook endpoints 0 (kept), COMMIT. An upper bound: it fails when a change adds one.
+CACHE_HIT_STATEMENTS = 6
 
 
 @pytest.fixture
@@ -32,7 +32,7 @@ def _post(api):
     return api.post("/v1/tts", {"text": TEXT, "voice_id": "joe", "format": "mp3"}, format="json")
 
 
-def test_a_cache_hit_costs_at_most_seven_statements_and_is_billed_exactly(pro, api, monkeypatch):
+def test_a_cache_hit_costs_at_most_six_statements_and_is_billed_exactly(pro, api, monkeypatch):
     # The operators' limits are read once per process every LIMIT_CACHE_SECONDS, not per request: kept for the test,
     # so that a slow machine's pause between the requests below does not put that periodic read into the count.
     monkeypatch.setattr("controls.limits.LIMIT_CACHE_SECONDS", 3600.0)
