@@ -6,6 +6,7 @@ from django.views.generic import RedirectView
 from django_prometheus.exports import ExportToDjangoView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from core import views as core_views
 from core.private import private_endpoint
 from ops import views as ops_views
 
@@ -16,13 +17,16 @@ api_patterns = [
     path("", include("synthesis.api_urls")),
     path("", include("webhooks.api_urls")),
     path("", include("provenance.api_urls")),
-    path("schema", SpectacularAPIView.as_view(), name="schema"),
+    # The docs are public: no authentication, so a signed-in account that has not verified its email yet reads them
+    # too (its session is refused on the API itself, and rendering the page for that refusal failed with a 500).
+    path("schema", SpectacularAPIView.as_view(authentication_classes=[]), name="schema"),
     # The split view serves its init script as a file (`?script`): the CSP allows no inline script.
-    path("docs", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
+    path("docs", SpectacularSwaggerSplitView.as_view(url_name="api:schema", authentication_classes=[]), name="docs"),
 ]
 
 urlpatterns = [
     path("v1/", include((api_patterns, "api"))),
+    path("favicon.ico", core_views.favicon),
     path("health/live", ops_views.health_live, name="health-live"),
     path("health", ops_views.health, name="health"),
     # Only for our scrapers (a token or an allowed address; 404 for anyone else): core/private.py.
