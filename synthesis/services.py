@@ -267,18 +267,11 @@ def _job_create(
             voice_profile_mark_used(profile_id=voice.id, now=now)
         cached = source is not None
         billed = job.characters if (not cached or cache_hits_billed()) else 0
-        # Locks the account first: parallel submits queue here, so none can overdraw or exceed the job slots. A hit
-        # takes no slot and is final at once: admitted and charged in one statement.
+        # Each branch locks the account before the job's row: parallel submits queue there, so none can overdraw or
+        # exceed the job slots.
         if cached:
+            # A hit takes no slot and is final at once: admitted and charged in one statement.
             taken = usage_take(user=user, terms=terms, characters=billed)
-        else:
-            account = usage_admit(
-                user=user,
-                terms=terms,
-                characters=billed,
-                active_jobs=(lambda: jobs_in_progress(user=user).count()) if parent is None else None,
-            )
-        if source is not None:
             job.cached = True
             job.source_job = source
             job.status = JobStatus.SUCCEEDED
@@ -296,6 +289,12 @@ def _job_create(
             if job.streamed:  # no worker will stream it: its stored file is its stream, for socket listeners
                 transaction.on_commit(partial(_stream_cache_hit, job))
         else:
+            account = usage_admit(
+                user=user,
+                terms=terms,
+                characters=billed,
+                active_jobs=(lambda: jobs_in_progress(user=user).count()) if parent is None else None,
+            )
             job.save()  # (`enqueued_at` stays empty until the broker has taken the message)
             usage_reserve(account=account, job=job, characters=billed)
         if claim is not None:
